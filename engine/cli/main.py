@@ -1,0 +1,20 @@
+"""The ``dealflow`` command line: one Typer app, one sub-module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from engine.cli import workflow_cmd
+
+app = typer.Typer(
+    name="dealflow",
+    help="dealflow: an event-sourced sales-process engine.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(workflow_cmd.app, name="workflow")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,90 @@
+"""The one exception tree of dealflow.
+
+::
+
+    DealflowError
+    ├── ConfigurationError            settings or definitions that cannot be used
+    │   └── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
+    ├── FactRejectedError             an input fact is refused (kept in the rejections store)
+    │   ├── InvalidFactError          envelope or data fails validation; names the field
+    │   ├── DuplicateConflictError    same (source, id) already accepted with other content
+    │   └── RuleViolationError        the workflow forbids it; names the rule
+    └── StoreError                    the event store could not do what was asked
+        └── ConcurrencyConflictError  another writer appended to the same aggregate first
+
+Internals raise these; the edges (CLI, ingest pipeline, HTTP, Kafka) decide whether to
+retry, reject to the dead-letter store, or stop.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyConflictError",
+    "ConfigurationError",
+    "DealflowError",
+    "DuplicateConflictError",
+    "FactRejectedError",
+    "InvalidFactError",
+    "RuleViolationError",
+    "StoreError",
+    "WorkflowDefinitionError",
+]
+
+
+class DealflowError(Exception):
+    """Base class of every error dealflow raises on purpose."""
+
+
+class ConfigurationError(DealflowError):
+    """Settings or definitions that cannot be used."""
+
+
+class WorkflowDefinitionError(ConfigurationError):
+    """A workflow definition is invalid; the message names the offending item."""
+
+
+class FactRejectedError(DealflowError):
+    """An input fact is refused.
+
+    ``code`` is a stable machine-readable reason (``invalid``, ``conflict`` or a rule name),
+    ``field`` names the offending field for validation errors, ``rule`` the workflow rule.
+    """
+
+    code: str = "rejected"
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.rule = rule
+
+    @property
+    def reason(self) -> str:
+        """The reason code stored with the rejection: the rule name, or the error code."""
+        return self.rule or self.code
+
+
+class InvalidFactError(FactRejectedError):
+    """The envelope or data failed validation; ``field`` names it (``data.amount``)."""
+
+    code = "invalid"
+
+
+class DuplicateConflictError(FactRejectedError):
+    """The same (``source``, ``id``) was already accepted with different content."""
+
+    code = "conflict"
+
+
+class RuleViolationError(FactRejectedError):
+    """The workflow forbids the fact; ``rule`` names the rule (``stage_jump``, ...)."""
+
+    code = "rule"
+
+
+class StoreError(DealflowError):
+    """The event store could not do what was asked."""
+
+
+class ConcurrencyConflictError(StoreError):
+    """Another writer appended to the same aggregate first; the caller retries."""
