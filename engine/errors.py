@@ -69,6 +69,11 @@ class InvalidFactError(FactRejectedError):
 
     code = "invalid"
 
+    @property
+    def reason(self) -> str:
+        """``invalid:<field>``, e.g. ``invalid:data.amount`` or ``invalid:(body)``."""
+        return f"invalid:{self.field}" if self.field else self.code
+
 
 class DuplicateConflictError(FactRejectedError):
     """The same (``source``, ``id``) was already accepted with different content."""

@@ -1,0 +1,8 @@
+"""The domain model: aggregates and their events (fixed stored names, versioned)."""
+
+from engine.domain.deal import Deal
+from engine.domain.facts import FactEvent, FactMeta
+from engine.domain.ids import deal_id, rep_id
+from engine.domain.rep import Rep
+
+__all__ = ["Deal", "FactEvent", "FactMeta", "Rep", "deal_id", "rep_id"]

@@ -1,0 +1,100 @@
+"""What the CLI commands share: the --db option, opening the engine, rendering summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from engine.bootstrap import Engine, bootstrap
+from engine.errors import DealflowError
+from engine.ingest.batch import RawInput
+from engine.ingest.jsonl import read_batches
+from engine.ingest.summary import IngestSummary
+from engine.settings import Settings
+
+__all__ = ["DbOption", "console", "ingest_file", "open_engine", "render_summary"]
+
+console = Console()
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store URL: sqlite:///FILE or postgresql://USER@HOST:PORT/DB "
+        "[default: $DEALFLOW_DB or sqlite:///dealflow.db]",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def open_engine(db: str | None, **overrides: object) -> Iterator[Engine]:
+    """Bootstrap from settings (env) with CLI overrides; close at the end."""
+    values = {k: v for k, v in {"db": db, **overrides}.items() if v is not None}
+    try:
+        engine = bootstrap(Settings(**values))  # type: ignore[arg-type]
+    except DealflowError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSummary:
+    """Stream ``path`` through the ingestor in batches, with a progress bar."""
+    summary = IngestSummary()
+    size = path.stat().st_size
+    with Progress(
+        TextColumn("[bold]ingest[/bold] {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[facts]:>9,} facts"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(path.name, total=size, facts=0)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        batch: list[RawInput]
+        for batch in read_batches(path, engine.settings.batch_size, on_bytes=advance):
+            summary.add(engine.ingestor.ingest(batch))
+            progress.update(task, facts=summary.inputs)
+    return summary
+
+
+def render_summary(summary: IngestSummary, *, title: str = "Ingest summary") -> Table:
+    """A table: accepted, duplicates, rejected by reason, events written."""
+    table = Table(title=title, show_header=True)
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    table.add_row("inputs", f"{summary.inputs:,}")
+    table.add_row("[green]accepted[/green]", f"{summary.accepted:,}")
+    table.add_row("[yellow]duplicates[/yellow] (changed nothing)", f"{summary.duplicates:,}")
+    table.add_row("[red]rejected[/red]", f"{summary.rejected_total:,}")
+    for reason, count in sorted(summary.rejected.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(f"  {reason}", f"{count:,}")
+    table.add_row("events appended", f"{summary.events:,}")
+    if summary.last_position is not None:
+        table.add_row("log position", f"{summary.last_position:,}")
+    return table

@@ -1,0 +1,166 @@
+"""Commands: what a validated fact asks the domain to do (imperative names).
+
+Each command carries the :class:`FactMeta` of the fact that asked for it, so the events it
+causes keep their provenance and business time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.domain.facts import FactMeta
+
+__all__ = [
+    "AdvanceStage",
+    "AssignPlan",
+    "CancelContract",
+    "ChangeAmount",
+    "Command",
+    "DealCommand",
+    "IssueQuote",
+    "LogActivity",
+    "LoseDeal",
+    "NoteFact",
+    "OpenDeal",
+    "ReassignDeal",
+    "ReceivePayment",
+    "RecordSurvey",
+    "RepCommand",
+    "ReopenDeal",
+    "SetQuota",
+    "SignContract",
+]
+
+
+class Command(BaseModel):
+    """Base of all commands."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    meta: FactMeta
+
+
+class DealCommand(Command):
+    """A command addressed to one deal (by its contract ``subject``)."""
+
+    deal: str
+
+
+class RepCommand(Command):
+    """A command addressed to one rep."""
+
+    rep: str
+
+
+class OpenDeal(DealCommand):
+    """Open a deal in its workflow's first stage."""
+
+    workflow: str
+    account: str
+    owner: str
+    amount: Decimal
+    currency: str
+    expected_close: date | None = None
+    segment: str | None = None
+    partner: str | None = None
+    splits: list[dict[str, Any]] | None = None
+
+
+class AdvanceStage(DealCommand):
+    """Move the deal one stage forward."""
+
+    to: str
+
+
+class LogActivity(DealCommand):
+    """Record an activity (call, e-mail, meeting, visit)."""
+
+    kind: str
+    purpose: str | None = None
+    outcome: str | None = None
+
+
+class NoteFact(DealCommand):
+    """Record a fact that exit criteria may need (needs, customer info, proposal, approval)."""
+
+    fact_type: str
+    details: dict[str, Any]
+
+
+class IssueQuote(DealCommand):
+    """Record a quote; it sets the deal amount."""
+
+    amount: Decimal
+    currency: str
+
+
+class SignContract(DealCommand):
+    """Win the deal at this amount."""
+
+    amount: Decimal
+    currency: str
+
+
+class LoseDeal(DealCommand):
+    """Lose the deal, with a reason."""
+
+    reason: str
+
+
+class ReopenDeal(DealCommand):
+    """Bring a lost deal back."""
+
+    stage: str | None = None
+
+
+class ReassignDeal(DealCommand):
+    """Give the deal a new owner and credit splits."""
+
+    owner: str
+    splits: list[dict[str, Any]] | None = None
+
+
+class ChangeAmount(DealCommand):
+    """Set a new expected amount."""
+
+    amount: Decimal
+    currency: str
+
+
+class ReceivePayment(DealCommand):
+    """Record cash received on a won deal."""
+
+    amount: Decimal
+    currency: str
+
+
+class CancelContract(DealCommand):
+    """Cancel (or refund) a won deal's contract."""
+
+    reason: str
+    refund_amount: Decimal | None = None
+
+
+class RecordSurvey(DealCommand):
+    """Record a customer satisfaction score."""
+
+    score: int
+
+
+class SetQuota(RepCommand):
+    """Set a rep's quota for a period."""
+
+    period: str
+    amount: Decimal
+    currency: str
+    team: str | None = None
+
+
+class AssignPlan(RepCommand):
+    """Assign a commission plan to a rep."""
+
+    plan: str
+    effective_from: datetime | None = None

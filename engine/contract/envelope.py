@@ -1,0 +1,121 @@
+"""Parse one input (bytes) into a validated :class:`Fact`, or raise ``InvalidFactError``.
+
+The error names the offending field (``time``, ``data.amount``, ...). JSON numbers are
+decoded as ``Decimal`` so amounts never pass through float.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.contract.data import DATA_MODELS, FactData
+from engine.contract.values import parse_timestamp
+from engine.errors import InvalidFactError
+
+__all__ = ["ENVELOPE_FIELDS", "Fact", "parse_fact"]
+
+ENVELOPE_FIELDS = ("id", "type", "source", "time", "subject", "actor", "data")
+_REQUIRED = ("id", "type", "source", "time", "subject", "data")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A validated fact of the external contract."""
+
+    id: str
+    type: str
+    source: str
+    time: datetime
+    subject: str
+    actor: str | None
+    data: FactData
+    digest: str
+    envelope_extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies the fact at its source: (``source``, ``id``)."""
+        return (self.source, self.id)
+
+    @property
+    def data_extra(self) -> dict[str, Any]:
+        """Unknown fields of ``data``, kept as received."""
+        return dict(self.data.model_extra or {})
+
+
+def _decode(raw: bytes | str) -> Any:
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidFactError(f"not JSON: {exc}", field="(body)") from exc
+
+
+def _digest(obj: dict[str, Any]) -> str:
+    # Content identity for duplicate-vs-conflict: canonical JSON, so key order and white
+    # space do not matter, but any changed value does.
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _string(obj: dict[str, Any], name: str, *, max_len: int | None = None) -> str:
+    value = obj[name]
+    if not isinstance(value, str):
+        raise InvalidFactError(f"{name}: must be a string", field=name)
+    if not value.strip():
+        raise InvalidFactError(f"{name}: must not be empty", field=name)
+    if max_len is not None and len(value) > max_len:
+        raise InvalidFactError(f"{name}: longer than {max_len} characters", field=name)
+    return value
+
+
+def parse_fact(raw: bytes | str) -> Fact:
+    """Validate one contract object; raise ``InvalidFactError`` naming the field."""
+    obj = _decode(raw)
+    if not isinstance(obj, dict):
+        raise InvalidFactError("not a JSON object", field="(body)")
+    for name in _REQUIRED:
+        if name not in obj or obj[name] is None:
+            raise InvalidFactError(f"{name}: field required", field=name)
+    fact_id = _string(obj, "id", max_len=128)
+    fact_type = _string(obj, "type")
+    model = DATA_MODELS.get(fact_type)
+    if model is None:
+        raise InvalidFactError(f"type: unknown type {fact_type!r}", field="type")
+    source = _string(obj, "source")
+    subject = _string(obj, "subject")
+    try:
+        time = parse_timestamp(obj["time"])
+    except ValueError as exc:
+        raise InvalidFactError(f"time: {exc}", field="time") from exc
+    actor = obj.get("actor")
+    if actor is not None:
+        actor = _string(obj, "actor")
+    data = obj["data"]
+    if not isinstance(data, dict):
+        raise InvalidFactError("data: must be an object", field="data")
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in ("data", *error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        raise InvalidFactError(f"{where}: {message}", field=where) from exc
+    extra = {k: v for k, v in obj.items() if k not in ENVELOPE_FIELDS}
+    return Fact(
+        id=fact_id,
+        type=fact_type,
+        source=source,
+        time=time,
+        subject=subject,
+        actor=actor,
+        data=parsed,
+        digest=_digest(obj),
+        envelope_extra=extra,
+    )

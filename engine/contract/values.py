@@ -1,0 +1,124 @@
+"""Value types of the external contract: amounts, currencies, shares, timestamps, dates.
+
+Amounts never pass through float: the JSON decoder hands numbers over as ``Decimal`` (or
+``int``) and strings are parsed as decimal text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+__all__ = [
+    "Amount",
+    "Currency",
+    "IsoDate",
+    "NonEmptyStr",
+    "Share",
+    "parse_amount",
+    "parse_timestamp",
+]
+
+_DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_HUNDRED = Decimal(100)
+
+
+def _to_decimal(value: Any, what: str) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a decimal string or number, not a boolean")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        if not _DECIMAL_TEXT.match(value.strip()):
+            raise ValueError(f"{what} {value!r} is not a decimal number")
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid text
+            raise ValueError(f"{what} {value!r} is not a decimal number") from exc
+    else:
+        raise ValueError(f"{what} must be a decimal string or number")
+    if not result.is_finite():
+        raise ValueError(f"{what} must be finite")
+    return result
+
+
+def parse_amount(value: Any) -> Decimal:
+    """An amount: decimal text or JSON number, not negative, at most 2 decimals by value."""
+    amount = _to_decimal(value, "amount")
+    if amount < 0:
+        raise ValueError(f"amount {value} must not be negative")
+    if (amount * _HUNDRED) % 1 != 0:
+        raise ValueError(f"amount {value} has more than 2 decimals")
+    # Normalise "12500.100" and "12500.1" alike to two places, so equal amounts look equal.
+    return amount.quantize(Decimal("0.01"))
+
+
+def _parse_share(value: Any) -> Decimal:
+    share = _to_decimal(value, "share")
+    if not Decimal(0) < share <= Decimal(1):
+        raise ValueError(f"share {value} must be greater than 0 and at most 1")
+    return share
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An RFC 3339 timestamp with an offset (``Z`` or ``+08:00``); naive times are refused."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    match = _RFC3339.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an RFC 3339 timestamp with an offset")
+    day, clock, fraction, offset = match.groups()
+    micro = (fraction or ".0")[1:7].ljust(6, "0")
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}.{micro}{offset}")
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid timestamp: {exc}") from exc
+
+
+def _parse_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("must be a date string YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a date YYYY-MM-DD") from exc
+
+
+def _bad_date(value: str) -> date:
+    raise ValueError(f"{value!r} is not a date YYYY-MM-DD")
+
+
+def _check_currency(value: str) -> str:
+    if not _CURRENCY.match(value):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code (three capital letters)")
+    return value
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _strict_str(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+NonEmptyStr = Annotated[str, BeforeValidator(_strict_str), AfterValidator(_non_empty)]
+Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+Share = Annotated[Decimal, BeforeValidator(_parse_share)]
+Currency = Annotated[str, BeforeValidator(_strict_str), AfterValidator(_check_currency)]
+IsoDate = Annotated[date, BeforeValidator(_parse_date)]

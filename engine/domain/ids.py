@@ -1,0 +1,20 @@
+"""Stable aggregate ids derived from contract keys (a deal's subject, a rep's id)."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+__all__ = ["deal_id", "rep_id"]
+
+_DEAL_NS = UUID("6f1c2b0e-8a4d-4c55-9d0e-5e7a1f0d2c01")
+_REP_NS = UUID("6f1c2b0e-8a4d-4c55-9d0e-5e7a1f0d2c02")
+
+
+def deal_id(subject: str) -> UUID:
+    """The Deal aggregate id for a contract ``subject``."""
+    return uuid5(_DEAL_NS, subject)
+
+
+def rep_id(rep: str) -> UUID:
+    """The Rep aggregate id for a rep id."""
+    return uuid5(_REP_NS, rep)

@@ -1,0 +1,84 @@
+"""The Rep aggregate: a sales rep's quotas and commission plan assignments.
+
+Quotas and plans are judged by the facts' ``time`` in the projections (the latest by time
+wins), so the aggregate records every accepted fact and decides nothing beyond validation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from engine.domain.facts import FactEvent, FactMeta
+from engine.domain.ids import rep_id
+
+__all__ = ["Rep"]
+
+
+class Rep(Aggregate):
+    """A rep, known from the first ``rep.*`` fact about it."""
+
+    TOPIC = "dealflow.rep"
+
+    rep: str
+
+    def __init__(self) -> None:
+        """State is set by :class:`Rep.Registered`."""
+
+    class Created(Aggregate.Created):
+        """Unused: reps are created by :class:`Rep.Registered`."""
+
+        TOPIC = "dealflow.rep.created"
+
+    class Registered(Aggregate.Created):
+        """The first ``rep.*`` fact for this rep id was accepted."""
+
+        TOPIC = "dealflow.rep.registered"
+        rep: str
+
+        def apply(self, aggregate: Any) -> None:
+            """Initial state."""
+            aggregate.rep = self.rep
+
+    class QuotaSet(FactEvent):
+        """``rep.quota_set`` accepted."""
+
+        TOPIC = "dealflow.rep.quota_set"
+        period: str
+        amount: Decimal
+        currency: str
+        team: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            """Quotas are read by the projections, judged by time."""
+
+    class PlanAssigned(FactEvent):
+        """``rep.plan_assigned`` accepted."""
+
+        TOPIC = "dealflow.rep.plan_assigned"
+        plan: str
+        effective_from: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            """Plans are read by the projections, judged by effective time."""
+
+    @classmethod
+    def register(cls, rep: str) -> Rep:
+        """Start tracking a rep."""
+        return cls._create(cls.Registered, id=rep_id(rep), rep=rep)
+
+    def set_quota(
+        self, meta: FactMeta, period: str, amount: Decimal, currency: str, team: str | None
+    ) -> None:
+        """``rep.quota_set``."""
+        self.trigger_event(self.QuotaSet, period=period, amount=amount, currency=currency,
+                           team=team, **meta.event_fields())
+
+    def assign_plan(self, meta: FactMeta, plan: str, effective_from: datetime | None) -> None:
+        """``rep.plan_assigned``; ``effective_from`` defaults to the fact's time."""
+        self.trigger_event(self.PlanAssigned, plan=plan,
+                           effective_from=effective_from or meta.occurred_at,
+                           **meta.event_fields())

@@ -1,0 +1,129 @@
+"""Command handlers: load the aggregate, let it decide, hand back the new events.
+
+A handler never writes: the batch that called it saves all events of many facts in one
+transaction (see ``engine.ingest.batch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from engine import commands as c
+from engine.domain.deal import Deal
+from engine.domain.rep import Rep
+from engine.errors import InvalidFactError, RuleViolationError
+from workflows import CompiledWorkflow, WorkflowRegistry
+
+__all__ = ["Aggregates", "handle"]
+
+
+class Aggregates(Protocol):
+    """What a handler needs from the unit of work."""
+
+    workflows: WorkflowRegistry
+
+    def find_deal(self, subject: str) -> Deal | None:
+        """The deal for ``subject``, or None if it was never opened."""
+
+    def find_rep(self, rep: str) -> Rep | None:
+        """The rep aggregate, or None if no ``rep.*`` fact was accepted for it yet."""
+
+    def add(self, aggregate: Deal | Rep) -> None:
+        """A new aggregate created by this batch."""
+
+
+def _deal(cmd: c.DealCommand, uow: Aggregates) -> tuple[Deal, CompiledWorkflow]:
+    deal = uow.find_deal(cmd.deal)
+    if deal is None:
+        raise RuleViolationError(
+            f"deal_not_found: no deal {cmd.deal!r} has been opened", rule="deal_not_found"
+        )
+    return deal, uow.workflows.get(deal.workflow, deal.workflow_version)
+
+
+def _open(cmd: c.OpenDeal, uow: Aggregates) -> Deal:
+    if uow.find_deal(cmd.deal) is not None:
+        raise RuleViolationError(
+            f"deal_already_opened: deal {cmd.deal!r} is already open", rule="deal_already_opened"
+        )
+    if cmd.workflow not in uow.workflows.names():
+        known = ", ".join(uow.workflows.names())
+        raise InvalidFactError(
+            f"data.workflow: unknown workflow {cmd.workflow!r} (known: {known})",
+            field="data.workflow",
+        )
+    wf = uow.workflows.get(cmd.workflow)
+    if wf.requires_partner and not cmd.partner:
+        raise InvalidFactError(
+            f"data.partner: required for workflow {wf.name!r}", field="data.partner"
+        )
+    deal = Deal.open(
+        cmd.deal, wf, cmd.meta, account=cmd.account, owner=cmd.owner, amount=cmd.amount,
+        currency=cmd.currency, expected_close=cmd.expected_close, segment=cmd.segment,
+        partner=cmd.partner, splits=cmd.splits,
+    )
+    uow.add(deal)
+    return deal
+
+
+def _on_deal(cmd: c.DealCommand, uow: Aggregates) -> Deal:
+    deal, wf = _deal(cmd, uow)
+    m = cmd.meta
+    match cmd:
+        case c.AdvanceStage():
+            deal.advance(wf, m, cmd.to)
+        case c.LogActivity():
+            deal.log_activity(wf, m, cmd.kind, cmd.purpose, cmd.outcome)
+        case c.NoteFact():
+            deal.note(wf, m, cmd.fact_type, cmd.details)
+        case c.IssueQuote():
+            deal.issue_quote(wf, m, cmd.amount, cmd.currency)
+        case c.SignContract():
+            deal.sign(wf, m, cmd.amount, cmd.currency)
+        case c.LoseDeal():
+            deal.lose(wf, m, cmd.reason)
+        case c.ReopenDeal():
+            deal.reopen(wf, m, cmd.stage)
+        case c.ReassignDeal():
+            deal.reassign(wf, m, cmd.owner, cmd.splits)
+        case c.ChangeAmount():
+            deal.change_amount(wf, m, cmd.amount, cmd.currency)
+        case c.ReceivePayment():
+            deal.receive_payment(wf, m, cmd.amount, cmd.currency)
+        case c.CancelContract():
+            deal.cancel_contract(wf, m, cmd.reason, cmd.refund_amount)
+        case c.RecordSurvey():
+            deal.respond_survey(wf, m, cmd.score)
+        case _:  # pragma: no cover - every DealCommand is listed above
+            raise TypeError(f"no handler for {type(cmd).__name__}")
+    return deal
+
+
+def _on_rep(cmd: c.RepCommand, uow: Aggregates) -> Rep:
+    rep = uow.find_rep(cmd.rep)
+    if rep is None:
+        rep = Rep.register(cmd.rep)
+        uow.add(rep)
+    match cmd:
+        case c.SetQuota():
+            rep.set_quota(cmd.meta, cmd.period, cmd.amount, cmd.currency, cmd.team)
+        case c.AssignPlan():
+            rep.assign_plan(cmd.meta, cmd.plan, cmd.effective_from)
+        case _:  # pragma: no cover
+            raise TypeError(f"no handler for {type(cmd).__name__}")
+    return rep
+
+
+def handle(cmd: c.Command, uow: Aggregates) -> Sequence[Any]:
+    """Execute ``cmd``; return the new events in order, or raise a ``FactRejectedError``."""
+    handler: Callable[[Any, Aggregates], Deal | Rep]
+    if isinstance(cmd, c.OpenDeal):
+        handler = _open
+    elif isinstance(cmd, c.DealCommand):
+        handler = _on_deal
+    elif isinstance(cmd, c.RepCommand):
+        handler = _on_rep
+    else:  # pragma: no cover
+        raise TypeError(f"no handler for {type(cmd).__name__}")
+    return handler(cmd, uow).collect_events()

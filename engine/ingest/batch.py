@@ -1,0 +1,269 @@
+"""The ingest hot path: many facts in, one store transaction out.
+
+For a batch of raw inputs: parse and validate each; look up the already accepted
+(``source``, ``id``) pairs in one query; decide each new fact on its aggregate (kept in an
+LRU cache between batches); then save every new event together with the dedupe records,
+the rejections and the counters in ONE transaction. If another writer appended to one of
+the batch's aggregates first (optimistic concurrency), the batch's aggregates are evicted
+and the batch is decided again from the store, never merged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from engine.contract.envelope import Fact, parse_fact
+from engine.domain.deal import Deal
+from engine.domain.ids import deal_id, rep_id
+from engine.domain.rep import Rep
+from engine.errors import (
+    ConcurrencyConflictError,
+    DuplicateConflictError,
+    FactRejectedError,
+)
+from engine.handlers import handle
+from engine.store.app import DealflowApplication
+from engine.store.recorders import KafkaOffset
+from engine.store.rows import AcceptedFactRow, RejectionRow
+from engine.translate import to_command
+from workflows import WorkflowRegistry
+
+__all__ = ["BatchResult", "Ingestor", "Outcome", "RawInput"]
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RawInput:
+    """One input as received: its bytes and where it came from (``file.jsonl:12``)."""
+
+    raw: bytes
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one input: ``accepted``, ``duplicate`` or ``rejected``."""
+
+    status: str
+    origin: str
+    reason: str | None = None
+    message: str | None = None
+    field: str | None = None
+    source: str | None = None
+    fact_id: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """Counts and per-input outcomes of one batch, and the log position reached."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    last_position: int | None = None
+    events: int = 0
+
+    @property
+    def accepted(self) -> int:
+        """Inputs accepted."""
+        return sum(1 for o in self.outcomes if o.status == "accepted")
+
+    @property
+    def duplicates(self) -> int:
+        """Inputs that repeated an accepted fact (changed nothing)."""
+        return sum(1 for o in self.outcomes if o.status == "duplicate")
+
+    @property
+    def rejected(self) -> Counter[str]:
+        """Rejected inputs by reason."""
+        return Counter(o.reason or "?" for o in self.outcomes if o.status == "rejected")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _UnitOfWork:
+    """Aggregates one attempt of one batch touches (see :class:`engine.handlers.Aggregates`)."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.workflows = ingestor.workflows
+        self._ingestor = ingestor
+        self.touched: dict[UUID, Deal | Rep | None] = {}
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        if aggregate_id in self.touched:
+            return self.touched[aggregate_id]
+        found = self._ingestor.cached(aggregate_id)
+        self.touched[aggregate_id] = found
+        return found
+
+    def find_deal(self, subject: str) -> Deal | None:
+        found = self._find(deal_id(subject))
+        return found if isinstance(found, Deal) else None
+
+    def find_rep(self, rep: str) -> Rep | None:
+        found = self._find(rep_id(rep))
+        return found if isinstance(found, Rep) else None
+
+    def add(self, aggregate: Deal | Rep) -> None:
+        self.touched[aggregate.id] = aggregate
+
+
+class Ingestor:
+    """Decides and stores batches of raw inputs; keeps an LRU cache of aggregates.
+
+    One ingestor per process and store. Its cache is only valid while this process is the
+    only writer of the cached deals; callers that lose ownership (a Kafka rebalance) call
+    :meth:`forget`.
+    """
+
+    def __init__(
+        self,
+        app: DealflowApplication,
+        workflows: WorkflowRegistry,
+        *,
+        cache_size: int = 100_000,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.app = app
+        self.workflows = workflows
+        self.cache_size = cache_size
+        self.clock = clock
+        self._cache: OrderedDict[UUID, Deal | Rep] = OrderedDict()
+        self.conflicts_retried = 0
+
+    # ------------------------------------------------------------------ cache
+    def cached(self, aggregate_id: UUID) -> Deal | Rep | None:
+        """The aggregate from the cache, else from the store, else None."""
+        aggregate = self._cache.get(aggregate_id)
+        if aggregate is not None:
+            self._cache.move_to_end(aggregate_id)
+            return aggregate
+        try:
+            loaded: Deal | Rep = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return loaded
+
+    def _remember(self, aggregates: Sequence[Deal | Rep]) -> None:
+        for aggregate in aggregates:
+            self._cache[aggregate.id] = aggregate
+            self._cache.move_to_end(aggregate.id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self, aggregate_ids: Sequence[UUID] | None = None) -> None:
+        """Drop cached aggregates (all of them by default)."""
+        if aggregate_ids is None:
+            self._cache.clear()
+        for aggregate_id in aggregate_ids or ():
+            self._cache.pop(aggregate_id, None)
+
+    # ----------------------------------------------------------------- ingest
+    def ingest(
+        self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = ()
+    ) -> BatchResult:
+        """Decide and store a batch; ``offsets`` commit in the same transaction."""
+        parsed: list[Fact | FactRejectedError] = []
+        for item in inputs:
+            try:
+                parsed.append(parse_fact(item.raw))
+            except FactRejectedError as exc:
+                parsed.append(exc)
+        for _attempt in range(MAX_ATTEMPTS):
+            uow = _UnitOfWork(self)
+            try:
+                return self._attempt(inputs, parsed, uow, offsets)
+            except IntegrityError:
+                # Another writer got there first (a deal's next version, or the same fact
+                # id): forget what this attempt decided and decide again from the store.
+                self.conflicts_retried += 1
+                self.forget(list(uow.touched))
+                log.info("concurrency conflict in a batch of %d; retrying", len(inputs))
+        raise ConcurrencyConflictError(
+            f"a batch of {len(inputs)} inputs conflicted {MAX_ATTEMPTS} times in a row"
+        )
+
+    def _attempt(
+        self,
+        inputs: Sequence[RawInput],
+        parsed: Sequence[Fact | FactRejectedError],
+        uow: _UnitOfWork,
+        offsets: Sequence[KafkaOffset],
+    ) -> BatchResult:
+        now = self.clock().isoformat()
+        known = self.app.store.known_digests([p.key for p in parsed if isinstance(p, Fact)])
+        result = BatchResult()
+        events: list[Any] = []
+        accepted: list[AcceptedFactRow] = []
+        rejections: list[RejectionRow] = []
+        for item, fact in zip(inputs, parsed, strict=True):
+            try:
+                if isinstance(fact, FactRejectedError):
+                    raise fact
+                digest = known.get(fact.key)
+                if digest is not None:
+                    if digest != fact.digest:
+                        raise DuplicateConflictError(
+                            f"conflict: ({fact.source}, {fact.id}) was already accepted with "
+                            "different content",
+                            field="id",
+                        )
+                    result.outcomes.append(Outcome("duplicate", item.origin, source=fact.source,
+                                                   fact_id=fact.id))
+                    continue
+                events.extend(handle(to_command(fact), uow))
+            except FactRejectedError as exc:
+                rejections.append(_rejection_row(item, fact, exc, now))
+                result.outcomes.append(Outcome(
+                    "rejected", item.origin, exc.reason, exc.message, exc.field,
+                    getattr(fact, "source", None), getattr(fact, "id", None),
+                ))
+                continue
+            known[fact.key] = fact.digest
+            accepted.append(AcceptedFactRow(fact.source, fact.id, fact.digest, fact.type,
+                                            fact.subject, now))
+            result.outcomes.append(Outcome("accepted", item.origin, source=fact.source,
+                                           fact_id=fact.id))
+        counters = {
+            "accepted": len(accepted),
+            "duplicates": result.duplicates,
+            "rejected": len(rejections),
+        }
+        recordings = self.app.save(
+            *events, accepted=accepted, rejections=rejections, counters=counters,
+            offsets=offsets,
+        )
+        result.events = len(recordings)
+        if recordings:
+            result.last_position = max(r.notification.id for r in recordings)
+        self._remember([a for a in uow.touched.values() if a is not None])
+        return result
+
+
+def _rejection_row(
+    item: RawInput, fact: Fact | FactRejectedError, exc: FactRejectedError, now: str
+) -> RejectionRow:
+    is_fact = isinstance(fact, Fact)
+    return RejectionRow(
+        recorded_at=now,
+        origin=item.origin,
+        reason=exc.reason,
+        field=exc.field,
+        message=exc.message,
+        source=fact.source if is_fact else None,  # type: ignore[union-attr]
+        fact_id=fact.id if is_fact else None,  # type: ignore[union-attr]
+        fact_type=fact.type if is_fact else None,  # type: ignore[union-attr]
+        subject=fact.subject if is_fact else None,  # type: ignore[union-attr]
+        raw=item.raw,
+    )

@@ -1,0 +1,110 @@
+"""The event store: an eventsourcing Application over SQLite (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import cast
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+import engine.domain  # noqa: F401  (registers the events' fixed stored names)
+from engine.errors import ConfigurationError
+from engine.store.recorders import DealflowPostgresRecorder, DealflowSQLiteRecorder
+
+__all__ = ["DealflowApplication", "DealflowRecorder", "store_env"]
+
+DealflowRecorder = DealflowSQLiteRecorder | DealflowPostgresRecorder
+
+
+class DateAsISO(Transcoding):
+    """Transcoding for :class:`datetime.date` (e.g. expected close dates)."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        """As ``YYYY-MM-DD``."""
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        """From ``YYYY-MM-DD``."""
+        return date.fromisoformat(data)
+
+
+def store_env(url: str) -> dict[str, str]:
+    """eventsourcing environment for a store URL.
+
+    ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a bare file path select SQLite;
+    ``postgresql://user:password@host:port/dbname`` selects PostgreSQL.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme in ("", "file") or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
+        return _sqlite_env(url if scheme == "" else parts.path)
+    if scheme == "sqlite":
+        path = url.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigurationError(f"store URL {url!r}: no SQLite file path")
+        return _sqlite_env(path)
+    if scheme in ("postgresql", "postgres"):
+        if not parts.path.strip("/"):
+            raise ConfigurationError(f"store URL {url!r}: no database name")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": get_topic(DealflowPostgresRecorder),
+            "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+        }
+    raise ConfigurationError(
+        f"store URL {url!r}: unsupported scheme {parts.scheme!r} (use sqlite:/// or postgresql://)"
+    )
+
+
+def _sqlite_env(path: str) -> dict[str, str]:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": get_topic(DealflowSQLiteRecorder),
+        "SQLITE_DBNAME": path,
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+class DealflowApplication(Application[UUID]):
+    """The dealflow event store (Deal and Rep aggregates, dealflow's side tables)."""
+
+    name = "dealflow"
+
+    def __init__(self, url: str) -> None:
+        """Open (and create if needed) the store at ``url``."""
+        self.url = url
+        super().__init__(env=store_env(url))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """The stock transcodings plus dates."""
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def store(self) -> DealflowRecorder:
+        """The recorder, with dealflow's extra queries."""
+        return cast(DealflowRecorder, self.recorder)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "postgresql" if isinstance(self.recorder, DealflowPostgresRecorder) else "sqlite"

@@ -1,0 +1,204 @@
+"""eventsourcing recorders that also write dealflow's own rows in the events' transaction.
+
+``Application.save(*events, accepted=[...], rejections=[...], counters={...},
+offsets=[...])`` passes these keyword arguments down to ``_insert_events``, which runs inside
+the recorder's transaction: dedupe records, rejections, counters and consumed Kafka offsets
+commit atomically with the events they belong to (DESIGN: "whatever must commit atomically
+with the events belongs in the recorder's transaction").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+from engine.store.rows import AcceptedFactRow, RejectionRow
+
+__all__ = ["DealflowPostgresRecorder", "DealflowSQLiteRecorder", "KafkaOffset"]
+
+KafkaOffset = tuple[str, str, int, int]  # (group, topic, partition, next offset)
+
+_TABLES = {
+    "dealflow_facts": (
+        "source TEXT NOT NULL, fact_id TEXT NOT NULL, digest TEXT NOT NULL, "
+        "fact_type TEXT NOT NULL, subject TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+        "PRIMARY KEY (source, fact_id)"
+    ),
+    "dealflow_rejections": (
+        "seq {serial} PRIMARY KEY, recorded_at TEXT NOT NULL, origin TEXT NOT NULL, "
+        "reason TEXT NOT NULL, field TEXT, message TEXT NOT NULL, source TEXT, fact_id TEXT, "
+        "fact_type TEXT, subject TEXT, raw {blob} NOT NULL"
+    ),
+    "dealflow_counters": "name TEXT PRIMARY KEY, value BIGINT NOT NULL",
+    "dealflow_offsets": (
+        "consumer_group TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, "
+        "next_offset BIGINT NOT NULL, PRIMARY KEY (consumer_group, topic, partition)"
+    ),
+}
+_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS dealflow_rejections_reason ON dealflow_rejections (reason)",
+]
+_COLUMNS_REJECTION = (
+    "recorded_at, origin, reason, field, message, source, fact_id, fact_type, subject, raw"
+)
+_COLUMNS_FACT = "source, fact_id, digest, fact_type, subject, recorded_at"
+
+
+def _ddl(serial: str, blob: str) -> list[str]:
+    tables = [
+        f"CREATE TABLE IF NOT EXISTS {name} ({cols.format(serial=serial, blob=blob)})"
+        for name, cols in _TABLES.items()
+    ]
+    return tables + _INDEXES
+
+
+def _fact_params(rows: Iterable[AcceptedFactRow]) -> list[tuple[Any, ...]]:
+    return [(r.source, r.fact_id, r.digest, r.fact_type, r.subject, r.recorded_at) for r in rows]
+
+
+def _rejection_params(rows: Iterable[RejectionRow]) -> list[tuple[Any, ...]]:
+    return [
+        (r.recorded_at, r.origin, r.reason, r.field, r.message, r.source, r.fact_id,
+         r.fact_type, r.subject, r.raw)
+        for r in rows
+    ]
+
+
+_INSERT_FACTS = f"INSERT INTO dealflow_facts ({_COLUMNS_FACT}) VALUES (?,?,?,?,?,?)"
+_INSERT_REJECTIONS = (
+    f"INSERT INTO dealflow_rejections ({_COLUMNS_REJECTION}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+_UPSERT_COUNTER = (
+    "INSERT INTO dealflow_counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+    "DO UPDATE SET value = dealflow_counters.value + excluded.value"
+)
+_UPSERT_OFFSET = (
+    "INSERT INTO dealflow_offsets (consumer_group, topic, partition, next_offset) "
+    "VALUES (?,?,?,?) ON CONFLICT (consumer_group, topic, partition) "
+    "DO UPDATE SET next_offset = excluded.next_offset"
+)
+
+
+class _DealflowRows:
+    """What both backends write and read beside the events (SQL in ``?`` style)."""
+
+    placeholder = "?"
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def _write_rows(self, cursor: Any, kwargs: Mapping[str, Any]) -> None:
+        accepted: Sequence[AcceptedFactRow] = kwargs.get("accepted") or ()
+        if accepted:
+            cursor.executemany(self._sql(_INSERT_FACTS), _fact_params(accepted))
+        rejections: Sequence[RejectionRow] = kwargs.get("rejections") or ()
+        if rejections:
+            cursor.executemany(self._sql(_INSERT_REJECTIONS), _rejection_params(rejections))
+        counters: Mapping[str, int] = kwargs.get("counters") or {}
+        for name, delta in counters.items():
+            if delta:
+                cursor.execute(self._sql(_UPSERT_COUNTER), (name, delta))
+        offsets: Sequence[KafkaOffset] = kwargs.get("offsets") or ()
+        if offsets:
+            cursor.executemany(self._sql(_UPSERT_OFFSET), list(offsets))
+
+    def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def known_digests(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Content digests of the already accepted facts among ``keys`` (source, id)."""
+        found: dict[tuple[str, str], str] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            values = ",".join(["(?,?)"] * len(chunk))
+            params = [part for key in chunk for part in key]
+            rows = self._fetch(
+                "SELECT source, fact_id, digest FROM dealflow_facts "
+                f"WHERE (source, fact_id) IN (VALUES {values})",
+                params,
+            )
+            found.update({(row[0], row[1]): row[2] for row in rows})
+        return found
+
+    def select_rejections(
+        self, *, limit: int = 100, after: int = 0, reason: str | None = None
+    ) -> list[RejectionRow]:
+        """Stored rejections in arrival order, after sequence number ``after``."""
+        where = "WHERE seq > ?" + (" AND reason = ?" if reason else "")
+        params: list[Any] = [after, *([reason] if reason else []), limit]
+        rows = self._fetch(
+            f"SELECT {_COLUMNS_REJECTION}, seq FROM dealflow_rejections {where} "
+            "ORDER BY seq LIMIT ?",
+            params,
+        )
+        return [RejectionRow(*row[:9], raw=bytes(row[9]), seq=row[10]) for row in rows]
+
+    def rejection_counts(self) -> dict[str, int]:
+        """How many rejections are stored, per reason."""
+        rows = self._fetch("SELECT reason, COUNT(*) FROM dealflow_rejections GROUP BY reason")
+        return {row[0]: int(row[1]) for row in rows}
+
+    def counters(self) -> dict[str, int]:
+        """Durable counters (e.g. ``duplicates``)."""
+        return {row[0]: int(row[1]) for row in self._fetch("SELECT name, value FROM dealflow_counters")}
+
+    def committed_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """Next offset to consume per partition, as committed with the events."""
+        rows = self._fetch(
+            "SELECT partition, next_offset FROM dealflow_offsets "
+            "WHERE consumer_group = ? AND topic = ?",
+            (group, topic),
+        )
+        return {int(row[0]): int(row[1]) for row in rows}
+
+
+class DealflowSQLiteRecorder(_DealflowRows, SQLiteProcessRecorder):
+    """SQLite recorder: events plus dealflow's rows in one transaction."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The stock tables, then dealflow's."""
+        return [*super().construct_create_table_statements(), *_ddl("INTEGER", "BLOB")]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        self._write_rows(c, kwargs)
+        return ids
+
+    def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [tuple(row) for row in c.fetchall()]
+
+
+class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
+    """PostgreSQL recorder: events plus dealflow's rows in one transaction."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Add dealflow's tables to the statements ``create_table`` runs."""
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(
+            SQL(s).format() for s in _ddl("BIGSERIAL", "BYTEA")  # type: ignore[arg-type]
+        )
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        self._write_rows(curs, kwargs)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(statement), params)
+            return [tuple(row.values()) for row in curs.fetchall()]
