@@ -54,7 +54,7 @@ def _open(cmd: c.OpenDeal, uow: Aggregates) -> Deal:
             field="data.workflow",
         )
     wf = uow.workflows.get(cmd.workflow)
-    if wf.requires_partner and not cmd.partner:
+    if getattr(wf, "requires_partner", wf.name == "channel") and not cmd.partner:
         raise InvalidFactError(
             f"data.partner: required for workflow {wf.name!r}", field="data.partner"
         )

@@ -29,6 +29,7 @@ from engine.errors import (
     ConcurrencyConflictError,
     DuplicateConflictError,
     FactRejectedError,
+    RuleViolationError,
 )
 from engine.handlers import handle
 from engine.store.app import DealflowApplication
@@ -92,6 +93,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _StaleCacheError(Exception):
+    """A cached aggregate turned out to be behind the store; the batch is decided again."""
+
+
 class _UnitOfWork:
     """Aggregates one attempt of one batch touches (see :class:`engine.handlers.Aggregates`)."""
 
@@ -99,13 +104,29 @@ class _UnitOfWork:
         self.workflows = ingestor.workflows
         self._ingestor = ingestor
         self.touched: dict[UUID, Deal | Rep | None] = {}
+        self.cached_versions: dict[UUID, int] = {}
 
     def _find(self, aggregate_id: UUID) -> Any:
         if aggregate_id in self.touched:
             return self.touched[aggregate_id]
-        found = self._ingestor.cached(aggregate_id)
+        found, from_cache = self._ingestor.cached(aggregate_id)
+        if from_cache and found is not None:
+            self.cached_versions[aggregate_id] = found.version
         self.touched[aggregate_id] = found
         return found
+
+    def check_fresh(self, fact: Fact) -> None:
+        """Before refusing ``fact`` on a cached aggregate, make sure the cache was current.
+
+        An accepted fact on a stale aggregate fails at save (version conflict); a refusal
+        writes no event, so staleness must be checked here, on the (rare) refusal path.
+        """
+        target = rep_id(fact.subject) if fact.type.startswith("rep.") else deal_id(fact.subject)
+        version = self.cached_versions.get(target)
+        if version is not None and self._ingestor.app.recorder.select_events(
+            target, gt=version, limit=1
+        ):
+            raise _StaleCacheError(target)
 
     def find_deal(self, subject: str) -> Deal | None:
         found = self._find(deal_id(subject))
@@ -143,17 +164,17 @@ class Ingestor:
         self.conflicts_retried = 0
 
     # ------------------------------------------------------------------ cache
-    def cached(self, aggregate_id: UUID) -> Deal | Rep | None:
-        """The aggregate from the cache, else from the store, else None."""
+    def cached(self, aggregate_id: UUID) -> tuple[Deal | Rep | None, bool]:
+        """The aggregate from the cache, else from the store, else None; and if cached."""
         aggregate = self._cache.get(aggregate_id)
         if aggregate is not None:
             self._cache.move_to_end(aggregate_id)
-            return aggregate
+            return aggregate, True
         try:
             loaded: Deal | Rep = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            return None
-        return loaded
+            return None, False
+        return loaded, False
 
     def _remember(self, aggregates: Sequence[Deal | Rep]) -> None:
         for aggregate in aggregates:
@@ -184,7 +205,7 @@ class Ingestor:
             uow = _UnitOfWork(self)
             try:
                 return self._attempt(inputs, parsed, uow, offsets)
-            except IntegrityError:
+            except (IntegrityError, _StaleCacheError):
                 # Another writer got there first (a deal's next version, or the same fact
                 # id): forget what this attempt decided and decide again from the store.
                 self.conflicts_retried += 1
@@ -222,7 +243,11 @@ class Ingestor:
                     result.outcomes.append(Outcome("duplicate", item.origin, source=fact.source,
                                                    fact_id=fact.id))
                     continue
-                events.extend(handle(to_command(fact), uow))
+                try:
+                    events.extend(handle(to_command(fact), uow))
+                except RuleViolationError:
+                    uow.check_fresh(fact)
+                    raise
             except FactRejectedError as exc:
                 rejections.append(_rejection_row(item, fact, exc, now))
                 result.outcomes.append(Outcome(

@@ -1,0 +1,137 @@
+"""Delivery disorder: duplicates, late facts and bad inputs mixed into the time-ordered stream.
+
+Only facts marked ``deferrable`` are held back and delivered late, so no deal's required
+fact ever arrives after the stage change that needs it. Duplicates and conflicts are always
+scheduled after the line they copy was delivered, so the original is accepted first.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from engine.demo.clock import DAY, HOUR, MINUTE
+from engine.demo.facts import ScriptItem
+from engine.demo.lines import DemoLine, GeneratedCounts
+from engine.demo.noise import FIELD_CLASSES, Noise
+
+__all__ = ["Delivery", "NoiseRates"]
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseRates:
+    """Chances per delivered good line (``late`` per deferrable fact, ``conflict`` per activity)."""
+
+    late: float = 0.08
+    duplicate: float = 0.03
+    field_bad: float = 0.012
+    unknown_deal: float = 0.002
+    conflict: float = 0.004
+
+
+@dataclass(slots=True)
+class _Held:
+    release: int
+    order: int
+    time: int
+    raw: bytes
+    type: str
+    category: str  # "late", "duplicate" or "conflict"
+
+    def __lt__(self, other: _Held) -> bool:
+        return (self.release, self.order) < (other.release, other.order)
+
+
+class Delivery:
+    """Turns time-ordered :class:`ScriptItem` s into delivered :class:`DemoLine` s."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        noise: Noise,
+        counts: GeneratedCounts,
+        rates: NoiseRates | None = None,
+    ) -> None:
+        self._rng = rng
+        self._noise = noise
+        self._counts = counts
+        self._rates = rates or NoiseRates()
+        self._held: list[_Held] = []
+        self._order = 0
+        self._clock = -1  # latest time among good lines delivered in order
+        self._deck: list[str] = []
+
+    def feed(self, item: ScriptItem) -> Iterator[DemoLine]:
+        """Deliver ``item`` (or hold it back), after whatever is due by its time."""
+        yield from self._release(item.time)
+        if item.bad is not None:
+            yield self._out(DemoLine(item.raw, "bad", item.bad))
+        elif item.deferrable and self._rng.random() < self._rates.late:
+            delay = self._rng.randint(30 * MINUTE, 36 * HOUR)
+            self._hold(item.time + delay, item.time, item.raw, item.type, "late")
+        else:
+            self._clock = max(self._clock, item.time)
+            yield from self._good(item.time, item.raw, item.type, late=False)
+
+    def finish(self) -> Iterator[DemoLine]:
+        """Deliver everything still held back."""
+        yield from self._release(None)
+
+    def _release(self, now: int | None) -> Iterator[DemoLine]:
+        while self._held and (now is None or self._held[0].release <= now):
+            held = heapq.heappop(self._held)
+            if held.category == "late":
+                late = self._clock > held.time
+                yield from self._good(held.time, held.raw, held.type, late=late)
+            elif held.category == "duplicate":
+                yield self._out(DemoLine(held.raw, "duplicate"))
+            else:
+                yield self._out(DemoLine(held.raw, "bad", "conflict"))
+
+    def _good(self, t: int, raw: bytes, fact_type: str, *, late: bool) -> Iterator[DemoLine]:
+        yield self._out(DemoLine(raw, "good", late=late))
+        rates, roll = self._rates, self._rng.random()
+        if roll < rates.duplicate:
+            self._hold(max(t, self._clock) + self._rng.randint(10, 12 * HOUR), t, raw,
+                       fact_type, "duplicate")
+            return
+        roll -= rates.duplicate
+        if roll < rates.field_bad:
+            yield self._derived(raw, self._next_field_class(raw))
+            return
+        roll -= rates.field_bad
+        if roll < rates.unknown_deal and not fact_type.startswith("rep."):
+            yield self._derived(raw, "unknown_deal")
+            return
+        roll -= rates.unknown_deal
+        if fact_type == "activity.logged" and roll < rates.conflict:
+            conflict = Noise.conflict(json.loads(raw))
+            release = max(t, self._clock) + self._rng.randint(HOUR, 3 * DAY)
+            self._hold(release, t, conflict, fact_type, "conflict")
+
+    def _next_field_class(self, raw: bytes) -> str:
+        # A deck: each field class once per round, whichever fits the template first, so
+        # every class shows up early and about equally often.
+        template = json.loads(raw)
+        if not self._deck:
+            self._deck = list(FIELD_CLASSES)
+        for name in self._deck:
+            if Noise.applies(name, template):
+                self._deck.remove(name)
+                return name
+        return "not_json"  # only amount_precision is left and this fact has no amount
+
+    def _derived(self, raw: bytes, bad_class: str) -> DemoLine:
+        return self._out(DemoLine(self._noise.derive(bad_class, json.loads(raw)), "bad",
+                                  bad_class))
+
+    def _hold(self, release: int, t: int, raw: bytes, fact_type: str, category: str) -> None:
+        self._order += 1
+        heapq.heappush(self._held, _Held(release, self._order, t, raw, fact_type, category))
+
+    def _out(self, line: DemoLine) -> DemoLine:
+        self._counts.record(line)
+        return line

@@ -1,0 +1,81 @@
+"""The sales team of the demo quarter and its opening facts: quotas and plan assignments."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from engine.demo.clock import DAY, MINUTE, Quarter, local_date
+from engine.demo.facts import FactMint, ScriptItem, cents_text
+from engine.demo.vocab import PLAN, TEAMS
+
+__all__ = ["EXPECTED_WON_CNY_PER_DEAL", "Rep", "build_reps", "rep_script"]
+
+# Roughly what one opened deal brings in won CNY over a quarter (win rate x mean amount);
+# used to size quotas so that attainment spreads around 100 %.
+EXPECTED_WON_CNY_PER_DEAL = 40_000
+_MANAGER = "sales-ops"
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """A sales rep: ``rep-01`` ... and the team it belongs to."""
+
+    id: str
+    team: str
+
+
+def build_reps(count: int) -> tuple[Rep, ...]:
+    """``count`` reps, the first half in ``team-north``, the rest in ``team-south``."""
+    if count < 2:
+        raise ValueError("the demo needs at least 2 reps (two teams, split deals)")
+    width = max(2, len(str(count)))
+    half = (count + 1) // 2
+    return tuple(
+        Rep(f"rep-{n:0{width}d}", TEAMS[0] if n <= half else TEAMS[1])
+        for n in range(1, count + 1)
+    )
+
+
+def _round_quota(cents: int) -> int:
+    step = 10_000_00  # whole 10,000 CNY
+    return max(step, (cents + step // 2) // step * step)
+
+
+def rep_script(
+    rng: random.Random, mint: FactMint, quarter: Quarter, reps: tuple[Rep, ...], deals: int
+) -> Iterator[ScriptItem]:
+    """Quotas and plans, in time order: set before the first business hour of the quarter.
+
+    Most reps get a quarterly quota; some also monthly ones; two get monthly quotas only (the
+    quarter then uses their sum); one rep's quarterly quota is revised mid-quarter (the latest
+    by time wins).
+    """
+    per_rep = deals * EXPECTED_WON_CNY_PER_DEAL * 100 // len(reps)
+    t = quarter.start + 8 * 60 * MINUTE  # 08:00 on the first day, before anyone opens a deal
+    revised: list[tuple[Rep, int]] = []
+    effective = local_date(quarter.start).isoformat()
+    for index, rep in enumerate(reps):
+        quota = _round_quota(int(per_rep * rng.uniform(0.7, 1.3)))
+        monthly_only = index in (2, len(reps) - 1)
+        if not monthly_only:
+            t += rng.randint(5, 40)
+            yield _quota(mint, t, rep, quarter.label, quota)
+        if monthly_only or index % 3 == 0:
+            for month in quarter.months:
+                t += rng.randint(5, 40)
+                yield _quota(mint, t, rep, month, _round_quota(quota // 3))
+        t += rng.randint(5, 40)
+        data = {"plan": PLAN, "effective_from": effective}
+        yield mint.item("rep.plan_assigned", t, rep.id, _MANAGER, data)
+        if index == 1:
+            revised.append((rep, _round_quota(quota * 9 // 10)))
+    when = quarter.start + 45 * DAY + 10 * 60 * MINUTE
+    for rep, quota in revised:
+        yield _quota(mint, when, rep, quarter.label, quota)
+
+
+def _quota(mint: FactMint, t: int, rep: Rep, period: str, cents: int) -> ScriptItem:
+    data = {"period": period, "amount": cents_text(cents), "currency": "CNY", "team": rep.team}
+    return mint.item("rep.quota_set", t, rep.id, _MANAGER, data)
