@@ -29,8 +29,8 @@ __all__ = [
     "ReassignDeal",
     "ReceivePayment",
     "RecordSurvey",
-    "RepCommand",
     "ReopenDeal",
+    "RepCommand",
     "SetQuota",
     "SignContract",
 ]

@@ -6,7 +6,7 @@ transaction (see ``engine.ingest.batch``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from engine import commands as c
@@ -117,13 +117,13 @@ def _on_rep(cmd: c.RepCommand, uow: Aggregates) -> Rep:
 
 def handle(cmd: c.Command, uow: Aggregates) -> Sequence[Any]:
     """Execute ``cmd``; return the new events in order, or raise a ``FactRejectedError``."""
-    handler: Callable[[Any, Aggregates], Deal | Rep]
+    aggregate: Deal | Rep
     if isinstance(cmd, c.OpenDeal):
-        handler = _open
+        aggregate = _open(cmd, uow)
     elif isinstance(cmd, c.DealCommand):
-        handler = _on_deal
+        aggregate = _on_deal(cmd, uow)
     elif isinstance(cmd, c.RepCommand):
-        handler = _on_rep
+        aggregate = _on_rep(cmd, uow)
     else:  # pragma: no cover
         raise TypeError(f"no handler for {type(cmd).__name__}")
-    return handler(cmd, uow).collect_events()
+    return aggregate.collect_events()

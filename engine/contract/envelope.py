@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from engine.contract.data import DATA_MODELS, FactData
@@ -50,18 +51,21 @@ class Fact:
         return dict(self.data.model_extra or {})
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def _decode(raw: bytes | str) -> Any:
     try:
-        return json.loads(raw, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
+        return _DECODER.decode(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidFactError(f"not JSON: {exc}", field="(body)") from exc
 
 
 def _digest(obj: dict[str, Any]) -> str:
     # Content identity for duplicate-vs-conflict: canonical JSON, so key order and white
     # space do not matter, but any changed value does.
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    canonical = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _string(obj: dict[str, Any], name: str, *, max_len: int | None = None) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
+from functools import lru_cache
 
 __all__ = [
     "DAY",
@@ -29,6 +30,7 @@ _OFFSET = 8 * HOUR
 _OPEN = 9 * HOUR
 _CLOSE = 18 * HOUR
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _local_day(t: int) -> tuple[int, int]:
@@ -71,16 +73,23 @@ def business_add(t: int, seconds: int) -> int:
 
 def local_date(t: int) -> date:
     """The Asia/Shanghai calendar date of ``t``."""
-    return date.fromordinal(date(1970, 1, 1).toordinal() + _local_day(t)[0])
+    return date.fromordinal(_EPOCH_ORDINAL + _local_day(t)[0])
 
 
 def format_time(t: int, *, utc: bool = False, millis: int | None = None) -> str:
     """RFC 3339 text: local ``+08:00`` by default, ``Z`` when ``utc``; optional milliseconds."""
-    shown = t if utc else t + _OFFSET
-    text = datetime.fromtimestamp(shown, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    day, seconds = divmod(t if utc else t + _OFFSET, DAY)
+    hours, seconds = divmod(seconds, HOUR)
+    minutes, seconds = divmod(seconds, MINUTE)
+    text = f"{_day_text(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}"
     if millis is not None:
         text += f".{millis:03d}"
     return text + ("Z" if utc else "+08:00")
+
+
+@lru_cache(maxsize=1024)
+def _day_text(day: int) -> str:
+    return date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +112,8 @@ class Quarter:
         first = 3 * (number - 1) + 1
         begin = date(year, first, 1)
         after = date(year + 1, 1, 1) if number == 4 else date(year, first + 3, 1)
-        epoch = date(1970, 1, 1).toordinal()
-        first_day, end_day = begin.toordinal() - epoch, after.toordinal() - epoch
+        first_day = begin.toordinal() - _EPOCH_ORDINAL
+        end_day = after.toordinal() - _EPOCH_ORDINAL
         return cls(
             label=label,
             start=_at(first_day, 0),

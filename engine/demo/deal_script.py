@@ -26,8 +26,8 @@ from engine.demo.vocab import CALL_OUTCOMES, CONTACT_NAMES, LOSS_REASONS, NEEDS
 
 __all__ = ["deal_script"]
 
-_LOSS = (0.10, 0.08, 0.10, 0.12, 0.10)  # chance of losing the deal in open stage 0..4
-_STALL = 0.03
+_LOSS = (0.07, 0.06, 0.08, 0.10, 0.08)  # chance of losing the deal in open stage 0..4
+_STALL = 0.02
 _WIN = 0.62  # in negotiation; lost 0.30, stalled the rest
 _PREMATURE = _JUMP = 0.0015  # per stage entered: a refused stage change first
 _REQUIREMENT_GAP = {  # business seconds from entering stage k-1 to the fact stage k needs
@@ -106,7 +106,7 @@ class _Walk:
         while True:
             if self.stage == last:
                 roll = rng.random()
-                self.business(3 * 9 * HOUR, 30 * 9 * HOUR)
+                self.business(2 * 9 * HOUR, 20 * 9 * HOUR)
                 if roll < _WIN:
                     yield from self.win()
                     return
@@ -213,11 +213,13 @@ class _Walk:
     def extras(self) -> Iterator[ScriptItem]:
         rng, deal = self.rng, self.deal
         contacted = self.stage >= (2 if deal.workflow == "channel" else 1)
-        if contacted and rng.random() < 0.25:
-            kind = rng.choice(("meeting", "visit", "call", "email"))
+        roll = rng.random()
+        while contacted and roll < 0.5:  # one more activity half the time, two some times
+            kind = rng.choice(("meeting", "visit", "call", "email", "email"))
             purpose = "needs_discovery" if self.stage < 3 else "follow_up"
             t = self.business(HOUR, 2 * 9 * HOUR)
             yield from self.emit(self.activity(t, kind, purpose, side=True))
+            roll = roll * 5
         if self.stage < 4 and rng.random() < 0.04:
             self.cents = round_cents(rng, self.cents / 100 * rng.uniform(0.8, 1.25))
             t = self.business(HOUR, 9 * HOUR)

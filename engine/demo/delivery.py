@@ -122,7 +122,8 @@ class Delivery:
             if Noise.applies(name, template):
                 self._deck.remove(name)
                 return name
-        return "not_json"  # only amount_precision is left and this fact has no amount
+        # Only amount_precision is left and this fact has no amount: any other class.
+        return self._rng.choice([c for c in FIELD_CLASSES if Noise.applies(c, template)])
 
     def _derived(self, raw: bytes, bad_class: str) -> DemoLine:
         return self._out(DemoLine(self._noise.derive(bad_class, json.loads(raw)), "bad",

@@ -39,13 +39,14 @@ _ID_PREFIX = {
     "survey-tool": "resp",
     "partner-portal": "reg",
 }
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # e-signature and billing systems stamp UTC; everything else writes Shanghai local time.
 _UTC_SOURCES = frozenset({"esign", "billing"})
 
 
 def dumps(obj: object) -> bytes:
     """Compact JSON bytes (UTF-8, no newline), stable for the same input."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def cents_text(cents: int) -> str:

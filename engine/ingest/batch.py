@@ -115,13 +115,29 @@ class _UnitOfWork:
         self.touched[aggregate_id] = found
         return found
 
+    def prefetch(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Load every aggregate the batch needs and the cache lacks, in one query.
+
+        Ids with no events are remembered as absent, so opening a new deal costs no query.
+        """
+        missing = [i for i in dict.fromkeys(aggregate_ids)
+                   if i not in self.touched and not self._ingestor.is_cached(i)]
+        if not missing:
+            return
+        app = self._ingestor.app
+        loaded: dict[UUID, Any] = dict.fromkeys(missing)
+        for stored in app.store.select_events_of(missing):
+            event: Any = app.mapper.to_domain_event(stored)
+            loaded[event.originator_id] = event.mutate(loaded[event.originator_id])
+        self.touched.update(loaded)
+
     def check_fresh(self, fact: Fact) -> None:
         """Before refusing ``fact`` on a cached aggregate, make sure the cache was current.
 
         An accepted fact on a stale aggregate fails at save (version conflict); a refusal
         writes no event, so staleness must be checked here, on the (rare) refusal path.
         """
-        target = rep_id(fact.subject) if fact.type.startswith("rep.") else deal_id(fact.subject)
+        target = _target(fact)
         version = self.cached_versions.get(target)
         if version is not None and self._ingestor.app.recorder.select_events(
             target, gt=version, limit=1
@@ -176,6 +192,10 @@ class Ingestor:
             return None, False
         return loaded, False
 
+    def is_cached(self, aggregate_id: UUID) -> bool:
+        """Whether the aggregate is in the cache (no store access)."""
+        return aggregate_id in self._cache
+
     def _remember(self, aggregates: Sequence[Deal | Rep]) -> None:
         for aggregate in aggregates:
             self._cache[aggregate.id] = aggregate
@@ -223,7 +243,9 @@ class Ingestor:
         offsets: Sequence[KafkaOffset],
     ) -> BatchResult:
         now = self.clock().isoformat()
-        known = self.app.store.known_digests([p.key for p in parsed if isinstance(p, Fact)])
+        facts = [p for p in parsed if isinstance(p, Fact)]
+        known = self.app.store.known_digests([f.key for f in facts])
+        uow.prefetch([_target(f) for f in facts])
         result = BatchResult()
         events: list[Any] = []
         accepted: list[AcceptedFactRow] = []
@@ -265,15 +287,19 @@ class Ingestor:
             "duplicates": result.duplicates,
             "rejected": len(rejections),
         }
-        recordings = self.app.save(
-            *events, accepted=accepted, rejections=rejections, counters=counters,
-            offsets=offsets,
+        recordings = self.app.events.put(
+            events, accepted=accepted, rejections=rejections, counters=counters, offsets=offsets
         )
         result.events = len(recordings)
         if recordings:
             result.last_position = max(r.notification.id for r in recordings)
         self._remember([a for a in uow.touched.values() if a is not None])
         return result
+
+
+def _target(fact: Fact) -> UUID:
+    """The aggregate a fact is about."""
+    return rep_id(fact.subject) if fact.type.startswith("rep.") else deal_id(fact.subject)
 
 
 def _rejection_row(

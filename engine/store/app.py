@@ -9,12 +9,13 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 from eventsourcing.utils import get_topic
 
 import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.errors import ConfigurationError
 from engine.store.recorders import DealflowPostgresRecorder, DealflowSQLiteRecorder
+from engine.store.transcoder import FastJSONTranscoder
 
 __all__ = ["DealflowApplication", "DealflowRecorder", "store_env"]
 
@@ -93,6 +94,12 @@ class DealflowApplication(Application[UUID]):
         """Open (and create if needed) the store at ``url``."""
         self.url = url
         super().__init__(env=store_env(url))
+
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's JSON format, encoded with orjson (see ``FastJSONTranscoder``)."""
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """The stock transcodings plus dates."""

@@ -63,7 +63,7 @@ class ModelDeal:
     lost_from: str | None = None
     cancelled: bool = False
 
-    def decide(self, fact_type: str, data: dict[str, Any]) -> bool:  # noqa: PLR0911
+    def decide(self, fact_type: str, data: dict[str, Any]) -> bool:
         """Apply the fact if the contract allows it; return whether it was accepted."""
         stages = OPEN[self.workflow]
         if self.stage in ACCEPTS and fact_type not in ACCEPTS[self.stage]:
