@@ -54,10 +54,11 @@ def _open(cmd: c.OpenDeal, uow: Aggregates) -> Deal:
             field="data.workflow",
         )
     wf = uow.workflows.get(cmd.workflow)
-    if getattr(wf, "requires_partner", wf.name == "channel") and not cmd.partner:
-        raise InvalidFactError(
-            f"data.partner: required for workflow {wf.name!r}", field="data.partner"
-        )
+    for name in sorted(wf.requirement(wf.first_stage).with_fields):
+        if getattr(cmd, name, None) in (None, ""):
+            raise InvalidFactError(
+                f"data.{name}: required for workflow {wf.name!r}", field=f"data.{name}"
+            )
     deal = Deal.open(
         cmd.deal, wf, cmd.meta, account=cmd.account, owner=cmd.owner, amount=cmd.amount,
         currency=cmd.currency, expected_close=cmd.expected_close, segment=cmd.segment,

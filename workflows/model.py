@@ -56,11 +56,13 @@ class Requirement(_Frozen):
 
     For ``activity.logged``, ``kinds`` narrows it to those kinds (empty: any kind). Written
     in a definition as ``requires: proposal.sent`` or ``requires: {fact: activity.logged,
-    kinds: [call, meeting]}``.
+    kinds: [call, meeting]}``. ``with_fields`` names data fields the fact must carry (the
+    channel workflow's first stage: ``{fact: deal.opened, with_fields: [partner]}``).
     """
 
     fact: str
     kinds: frozenset[str] = frozenset()
+    with_fields: frozenset[str] = frozenset()
 
     _tokens: frozenset[str] = PrivateAttr()
 
@@ -76,6 +78,8 @@ class Requirement(_Frozen):
 
     @model_validator(mode="after")
     def _known_kinds(self) -> Requirement:
+        if self.with_fields and self.fact != "deal.opened":
+            raise ValueError(f"with_fields applies to deal.opened only, not {self.fact}")
         if self.kinds and self.fact != ACTIVITY_LOGGED:
             raise ValueError(f"kinds apply to {ACTIVITY_LOGGED} only, not {self.fact}")
         if unknown := self.kinds - ACTIVITY_KINDS:
@@ -101,9 +105,12 @@ class Requirement(_Frozen):
 
     def describe(self) -> str:
         """``proposal.sent`` or ``activity.logged with kind call or meeting``."""
-        if not self.kinds:
-            return self.fact
-        return f"{self.fact} with kind {' or '.join(sorted(self.kinds))}"
+        text = self.fact
+        if self.kinds:
+            text += f" with kind {' or '.join(sorted(self.kinds))}"
+        if self.with_fields:
+            text += f" with {', '.join(sorted(self.with_fields))}"
+        return text
 
 
 class StageSpec(_Frozen):

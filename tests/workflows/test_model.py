@@ -219,3 +219,13 @@ def test_requirement_shorthand_and_tokens() -> None:
     assert joint.tokens == {"activity.logged:call", "activity.logged:meeting"}
     assert joint.describe() == "activity.logged with kind call or meeting"
     assert Requirement(fact="deal.opened").describe() == "deal.opened"
+
+
+def test_with_fields_only_on_deal_opened() -> None:
+    from workflows import Requirement
+
+    assert Requirement(fact="deal.opened", with_fields=frozenset({"partner"})).describe() == (
+        "deal.opened with partner"
+    )
+    with pytest.raises(ValueError, match="with_fields applies to deal.opened only"):
+        Requirement(fact="proposal.sent", with_fields=frozenset({"partner"}))
