@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import ingest_cmd, workflow_cmd
+from engine.cli import demo_cmd, ingest_cmd, workflow_cmd
 
 app = typer.Typer(
     name="dealflow",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(workflow_cmd.app, name="workflow")
+app.command()(demo_cmd.demo)
 app.command()(ingest_cmd.ingest)
 app.command()(ingest_cmd.rejects)
 
