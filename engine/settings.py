@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=1000, ge=1, le=50_000,
                             description="Facts decided and saved per transaction.")
-    cache_size: int = Field(default=100_000, ge=0,
+    cache_size: int = Field(default=20_000, ge=0,
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(
         default=None, description="A folder of extra workflow definitions (YAML)."

@@ -52,6 +52,10 @@ def deal_script(ctx: DemoContext, number: int, opened_at: int) -> Iterator[Scrip
 
 
 class _Walk:
+    # Tens of thousands of deals are in progress at once in a large quarter: keep each small.
+    __slots__ = ("called", "cents", "ctx", "deal", "owner", "pending", "queued", "reopened",
+                 "rng", "satisfied", "stage", "t")
+
     def __init__(self, ctx: DemoContext, deal: DealProfile, opened_at: int) -> None:
         self.ctx, self.rng, self.deal = ctx, ctx.rng, deal
         self.t = opened_at - 1

@@ -169,7 +169,7 @@ class Ingestor:
         app: DealflowApplication,
         workflows: WorkflowRegistry,
         *,
-        cache_size: int = 100_000,
+        cache_size: int = 20_000,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.app = app
