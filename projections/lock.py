@@ -1,0 +1,87 @@
+"""The lock that makes one runner per store the only one applying events to the views.
+
+SQLite (one machine): an exclusive ``flock`` on ``<file>.views.lock``. PostgreSQL (several
+workers): a session advisory lock held on a dedicated connection.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from engine.store.app import store_env
+
+__all__ = ["RunnerLock"]
+
+_ADVISORY_KEY = 0x6465616C666C6F77  # "dealflow"
+
+
+class RunnerLock:
+    """Try-acquire (or wait for) the views' lock; held until :meth:`release`."""
+
+    def __init__(self, store_url: str, engine: Engine) -> None:
+        """Prepare; nothing is locked yet."""
+        env = store_env(store_url)
+        self._engine = engine
+        self._path: str | None = None
+        if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+            self._path = f"{env['SQLITE_DBNAME']}.views.lock"
+        self._fd: int | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None or self._conn is not None
+
+    def acquire(self, *, blocking: bool = False, timeout: float = 0.0) -> bool:
+        """Take the lock if free (or wait up to ``timeout`` seconds when ``blocking``)."""
+        if self.held:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._try():
+                return True
+            if not blocking or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def _try(self) -> bool:
+        if self._path is not None:
+            if self._path.startswith(":memory:") or "mode=memory" in self._path:
+                self._fd = -1  # an in-memory store has a single process by definition
+                return True
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._fd = fd
+            return True
+        conn = self._engine.connect()
+        got: Any = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                {"k": _ADVISORY_KEY}).scalar()
+        conn.commit()
+        if got:
+            self._conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        """Give the lock up (no-op if not held)."""
+        if self._fd is not None:
+            if self._fd >= 0:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+            self._fd = None
+        if self._conn is not None:
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+            self._conn.commit()
+            self._conn.close()
+            self._conn = None
