@@ -1,12 +1,14 @@
-"""The lock that makes one runner per store the only one applying events to the views.
+"""Singleton locks: only one process per store runs a given singleton (the views' runner,
+the outbox relay, the SLA timer), named by ``name``.
 
-SQLite (one machine): an exclusive ``flock`` on ``<file>.views.lock``. PostgreSQL (several
-workers): a session advisory lock held on a dedicated connection.
+SQLite (one machine): an exclusive ``flock`` on ``<file>.<name>.lock``. PostgreSQL (several
+workers): a session advisory lock, keyed by the name, held on a dedicated connection.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import time
 from typing import Any
@@ -17,19 +19,23 @@ from engine.store.app import store_env
 
 __all__ = ["RunnerLock"]
 
-_ADVISORY_KEY = 0x6465616C666C6F77  # "dealflow"
+def _advisory_key(name: str) -> int:
+    digest = hashlib.sha256(f"dealflow.{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class RunnerLock:
-    """Try-acquire (or wait for) the views' lock; held until :meth:`release`."""
+    """Try-acquire (or wait for) the singleton lock ``name``; held until :meth:`release`."""
 
-    def __init__(self, store_url: str, engine: Engine) -> None:
+    def __init__(self, store_url: str, engine: Engine, name: str = "views") -> None:
         """Prepare; nothing is locked yet."""
         env = store_env(store_url)
+        self.name = name
+        self._key = _advisory_key(name)
         self._engine = engine
         self._path: str | None = None
         if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-            self._path = f"{env['SQLITE_DBNAME']}.views.lock"
+            self._path = f"{env['SQLITE_DBNAME']}.{name}.lock"
         self._fd: int | None = None
         self._conn: Connection | None = None
 
@@ -65,7 +71,7 @@ class RunnerLock:
             return True
         conn = self._engine.connect()
         got: Any = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                {"k": _ADVISORY_KEY}).scalar()
+                                {"k": self._key}).scalar()
         conn.commit()
         if got:
             self._conn = conn
@@ -81,7 +87,7 @@ class RunnerLock:
                 os.close(self._fd)
             self._fd = None
         if self._conn is not None:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
             self._conn.commit()
             self._conn.close()
             self._conn = None
