@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=1000, ge=1, le=50_000,
                             description="Facts decided and saved per transaction.")
+    workers: int = Field(default=1, ge=1, le=64,
+                         description="Ingest worker processes; facts are routed by subject.")
     cache_size: int = Field(default=20_000, ge=0,
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(

@@ -74,6 +74,10 @@ class WorkflowRegistry:
 
     def get(self, name: str, version: int | None = None) -> CompiledWorkflow:
         """The compiled workflow ``name`` at ``version`` (``None``: the latest version)."""
+        if version is not None:
+            found = self._compiled.get((name, version))
+            if found is not None:  # the hot path: every fact looks its deal's version up
+                return found
         versions = self.versions(name)
         if not versions:
             known = ", ".join(self.names()) or "none"

@@ -21,8 +21,8 @@ from rich.table import Table
 
 from engine.bootstrap import Engine, bootstrap
 from engine.errors import DealflowError
-from engine.ingest.batch import RawInput
-from engine.ingest.jsonl import read_batches
+from engine.ingest.jsonl import iter_lines, read_batches
+from engine.ingest.parallel import ParallelIngest
 from engine.ingest.summary import IngestSummary
 from engine.settings import Settings
 
@@ -73,13 +73,23 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
     ) as progress:
         task = progress.add_task(path.name, total=size, facts=0)
 
-        def advance(n: int) -> None:
-            progress.advance(task, n)
+        read = 0
 
-        batch: list[RawInput]
-        for batch in read_batches(path, engine.settings.batch_size, on_bytes=advance):
-            summary.add(engine.ingestor.ingest(batch))
-            progress.update(task, facts=summary.inputs)
+        def advance(n: int) -> None:
+            nonlocal read
+            read += n
+
+        def show(current: IngestSummary) -> None:
+            progress.update(task, completed=read, facts=current.inputs)
+
+        if engine.settings.workers > 1:
+            summary = ParallelIngest(engine.settings, engine.settings.workers).run(
+                iter_lines(path, on_bytes=advance), on_batch=show)
+        else:
+            for batch in read_batches(path, engine.settings.batch_size, on_bytes=advance):
+                summary.add(engine.ingestor.ingest(batch).counts())
+                show(summary)
+        progress.update(task, completed=size, facts=summary.inputs)
     return summary
 
 

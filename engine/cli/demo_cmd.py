@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from engine.cli.common import console, open_engine, render_summary
 from engine.demo import GeneratedCounts, generate, write_jsonl
 from engine.ingest.batch import RawInput
+from engine.ingest.parallel import ParallelIngest
 from engine.ingest.summary import IngestSummary
 
 __all__ = ["demo"]
@@ -22,15 +24,9 @@ DEFAULT_DB = Path("dealflow-demo.db")
 LINES_PER_DEAL = 10.2  # what the generator yields on average, for the progress bar
 
 
-def _batches(lines: Iterator[bytes], size: int) -> Iterator[list[RawInput]]:
-    batch: list[RawInput] = []
+def _inputs(lines: Iterator[bytes]) -> Iterator[tuple[bytes, str]]:
     for number, raw in enumerate(lines, start=1):
-        batch.append(RawInput(raw, f"demo:{number}"))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        yield raw, f"demo:{number}"
 
 
 def _remove_store(path: Path) -> None:
@@ -62,6 +58,8 @@ def demo(
     replace: Annotated[bool, typer.Option(help="Replace an existing --db file.")] = False,
     out: Annotated[Path | None, typer.Option(
         help="Only write the facts to this JSONL file (nothing is ingested).")] = None,
+    workers: Annotated[int, typer.Option(
+        help="Ingest worker processes (facts routed by deal).", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate a realistic quarter (12 reps in two teams, standard and channel deals, with
@@ -78,16 +76,23 @@ def demo(
         raise typer.Exit(2)
     _remove_store(db)
     counts = GeneratedCounts()
-    summary = IngestSummary()
-    with open_engine(f"sqlite:///{db}") as engine:
+    with open_engine(f"sqlite:///{db}", workers=workers) as engine:
         started = time.perf_counter()
         with Progress(TextColumn("[bold]demo[/bold] ingest"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, disable=quiet) as progress:
             task = progress.add_task("facts", total=int(deals * LINES_PER_DEAL))
-            lines = generate(seed, deals=deals, counts=counts)
-            for batch in _batches(lines, engine.settings.batch_size):
-                summary.add(engine.ingestor.ingest(batch))
-                progress.update(task, completed=summary.inputs)
+
+            def show(current: IngestSummary) -> None:
+                progress.update(task, completed=current.inputs)
+
+            lines = _inputs(generate(seed, deals=deals, counts=counts))
+            if workers > 1:
+                summary = ParallelIngest(engine.settings, workers).run(lines, on_batch=show)
+            else:
+                summary = IngestSummary()
+                while batch := list(islice(lines, engine.settings.batch_size)):
+                    summary.add(engine.ingestor.ingest([RawInput(*i) for i in batch]).counts())
+                    show(summary)
             progress.update(task, total=summary.inputs, completed=summary.inputs)
         elapsed = time.perf_counter() - started
     console.print(render_summary(summary, title=f"Demo quarter (seed {seed}, {deals:,} deals)"))

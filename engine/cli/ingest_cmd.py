@@ -21,6 +21,9 @@ def ingest(
     batch_size: Annotated[int | None, typer.Option(
         help="Facts decided and saved per transaction [default: 1000]", show_default=False,
         min=1)] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes; facts are routed to them by subject, so each deal's facts "
+        "stay in order [default: 1]", show_default=False, min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Ingest a JSONL file of facts (CONTRACT.md) into the store.
@@ -29,7 +32,7 @@ def ingest(
     workflow; accepted facts become events, rejected ones are stored with their reason
     (see `dealflow rejects`). Ends with a summary: accepted, duplicates, rejected by reason.
     """
-    with open_engine(db, batch_size=batch_size) as engine:
+    with open_engine(db, batch_size=batch_size, workers=workers) as engine:
         started = time.perf_counter()
         summary = ingest_file(engine, file, quiet=quiet)
         elapsed = time.perf_counter() - started

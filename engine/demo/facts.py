@@ -40,8 +40,8 @@ _ID_PREFIX = {
     "partner-portal": "reg",
 }
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-# e-signature and billing systems stamp UTC; everything else writes Shanghai local time.
-_UTC_SOURCES = frozenset({"esign", "billing"})
+# The e-signature, billing and survey services stamp UTC; the rest write Shanghai local time.
+_UTC_SOURCES = frozenset({"esign", "billing", "survey-tool"})
 
 
 def dumps(obj: object) -> bytes:

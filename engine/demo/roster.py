@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from engine.demo.clock import DAY, MINUTE, Quarter, local_date
+from engine.demo.clock import DAY, MINUTE, Quarter, business_start, local_date
 from engine.demo.facts import FactMint, ScriptItem, cents_text
 from engine.demo.vocab import PLAN, TEAMS
 
@@ -14,7 +14,7 @@ __all__ = ["EXPECTED_WON_CNY_PER_DEAL", "Rep", "build_reps", "rep_script"]
 
 # Roughly what one opened deal brings in won CNY over a quarter (win rate x mean amount);
 # used to size quotas so that attainment spreads around 100 %.
-EXPECTED_WON_CNY_PER_DEAL = 40_000
+EXPECTED_WON_CNY_PER_DEAL = 50_000
 _MANAGER = "sales-ops"
 
 
@@ -71,7 +71,7 @@ def rep_script(
         yield mint.item("rep.plan_assigned", t, rep.id, _MANAGER, data)
         if index == 1:
             revised.append((rep, _round_quota(quota * 9 // 10)))
-    when = quarter.start + 45 * DAY + 10 * 60 * MINUTE
+    when = business_start(quarter.start + 45 * DAY) + 60 * MINUTE  # mid-quarter review
     for rep, quota in revised:
         yield _quota(mint, when, rep, quarter.label, quota)
 

@@ -32,6 +32,7 @@ from engine.errors import (
     RuleViolationError,
 )
 from engine.handlers import handle
+from engine.ingest.summary import BatchCounts
 from engine.store.app import DealflowApplication
 from engine.store.recorders import KafkaOffset
 from engine.store.rows import AcceptedFactRow, RejectionRow
@@ -87,6 +88,11 @@ class BatchResult:
     def rejected(self) -> Counter[str]:
         """Rejected inputs by reason."""
         return Counter(o.reason or "?" for o in self.outcomes if o.status == "rejected")
+
+    def counts(self) -> BatchCounts:
+        """The batch in numbers."""
+        return BatchCounts(len(self.outcomes), self.accepted, self.duplicates, self.events,
+                           dict(self.rejected), self.last_position)
 
 
 def _utc_now() -> datetime:

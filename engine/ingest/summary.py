@@ -1,13 +1,23 @@
-"""Totals over many batches, for the CLI's closing summary."""
+"""Counts of batches, and totals over a whole run for the CLI's closing summary."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.ingest.batch import BatchResult
+__all__ = ["BatchCounts", "IngestSummary"]
 
-__all__ = ["IngestSummary"]
+
+@dataclass(frozen=True, slots=True)
+class BatchCounts:
+    """What one batch did, in numbers (small enough to pass between processes)."""
+
+    inputs: int
+    accepted: int
+    duplicates: int
+    events: int
+    rejected: dict[str, int]
+    last_position: int | None
 
 
 @dataclass
@@ -21,15 +31,15 @@ class IngestSummary:
     rejected: Counter[str] = field(default_factory=Counter)
     last_position: int | None = None
 
-    def add(self, result: BatchResult) -> None:
+    def add(self, counts: BatchCounts) -> None:
         """Fold one batch in."""
-        self.inputs += len(result.outcomes)
-        self.accepted += result.accepted
-        self.duplicates += result.duplicates
-        self.events += result.events
-        self.rejected.update(result.rejected)
-        if result.last_position is not None:
-            self.last_position = result.last_position
+        self.inputs += counts.inputs
+        self.accepted += counts.accepted
+        self.duplicates += counts.duplicates
+        self.events += counts.events
+        self.rejected.update(counts.rejected)
+        if counts.last_position is not None:
+            self.last_position = max(self.last_position or 0, counts.last_position)
 
     @property
     def rejected_total(self) -> int:
