@@ -1,8 +1,4 @@
-"""Translate a validated contract fact into the command it asks for.
-
-The fact's fields were validated when it was parsed, so commands are built with
-``model_construct`` (no second validation on the hot path).
-"""
+"""Translate a validated contract fact into the command it asks for."""
 
 from __future__ import annotations
 
@@ -35,7 +31,7 @@ def _splits(splits: list[d.Split] | None) -> list[dict[str, Any]] | None:
 def _open(f: Fact, m: FactMeta) -> c.Command:
     x = f.data
     assert isinstance(x, d.DealOpenedData)
-    return c.OpenDeal.model_construct(
+    return c.OpenDeal(
         meta=m, deal=f.subject, workflow=x.workflow, account=x.account, owner=x.owner,
         amount=x.amount, currency=x.currency, expected_close=x.expected_close,
         segment=x.segment, partner=x.partner, splits=_splits(x.splits),
@@ -44,13 +40,13 @@ def _open(f: Fact, m: FactMeta) -> c.Command:
 
 def _advance(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.StageChangedData)
-    return c.AdvanceStage.model_construct(meta=m, deal=f.subject, to=f.data.to)
+    return c.AdvanceStage(meta=m, deal=f.subject, to=f.data.to)
 
 
 def _activity(f: Fact, m: FactMeta) -> c.Command:
     x = f.data
     assert isinstance(x, d.ActivityLoggedData)
-    return c.LogActivity.model_construct(meta=m, deal=f.subject, kind=x.kind, purpose=x.purpose,
+    return c.LogActivity(meta=m, deal=f.subject, kind=x.kind, purpose=x.purpose,
                          outcome=x.outcome)
 
 
@@ -58,14 +54,14 @@ def _note(f: Fact, m: FactMeta) -> c.Command:
     details = f.data.model_dump(exclude_none=True)
     for key in f.data_extra:
         details.pop(key, None)
-    return c.NoteFact.model_construct(meta=m, deal=f.subject, fact_type=f.type, details=details)
+    return c.NoteFact(meta=m, deal=f.subject, fact_type=f.type, details=details)
 
 
 def _money(command: type[c.IssueQuote | c.SignContract | c.ChangeAmount | c.ReceivePayment]
            ) -> Callable[[Fact, FactMeta], c.Command]:
     def build(f: Fact, m: FactMeta) -> c.Command:
         assert isinstance(f.data, d.MoneyData)
-        return command.model_construct(meta=m, deal=f.subject, amount=f.data.amount,
+        return command(meta=m, deal=f.subject, amount=f.data.amount,
                                        currency=f.data.currency)
 
     return build
@@ -73,41 +69,41 @@ def _money(command: type[c.IssueQuote | c.SignContract | c.ChangeAmount | c.Rece
 
 def _lose(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.DealLostData)
-    return c.LoseDeal.model_construct(meta=m, deal=f.subject, reason=f.data.reason)
+    return c.LoseDeal(meta=m, deal=f.subject, reason=f.data.reason)
 
 
 def _reopen(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.DealReopenedData)
-    return c.ReopenDeal.model_construct(meta=m, deal=f.subject, stage=f.data.stage)
+    return c.ReopenDeal(meta=m, deal=f.subject, stage=f.data.stage)
 
 
 def _reassign(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.DealReassignedData)
-    return c.ReassignDeal.model_construct(meta=m, deal=f.subject, owner=f.data.owner,
+    return c.ReassignDeal(meta=m, deal=f.subject, owner=f.data.owner,
                           splits=_splits(f.data.splits))
 
 
 def _cancel(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.ContractCancelledData)
-    return c.CancelContract.model_construct(meta=m, deal=f.subject, reason=f.data.reason,
+    return c.CancelContract(meta=m, deal=f.subject, reason=f.data.reason,
                             refund_amount=f.data.refund_amount)
 
 
 def _survey(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.SurveyRespondedData)
-    return c.RecordSurvey.model_construct(meta=m, deal=f.subject, score=f.data.score)
+    return c.RecordSurvey(meta=m, deal=f.subject, score=f.data.score)
 
 
 def _quota(f: Fact, m: FactMeta) -> c.Command:
     x = f.data
     assert isinstance(x, d.QuotaSetData)
-    return c.SetQuota.model_construct(meta=m, rep=f.subject, period=x.period, amount=x.amount,
+    return c.SetQuota(meta=m, rep=f.subject, period=x.period, amount=x.amount,
                       currency=x.currency, team=x.team)
 
 
 def _plan(f: Fact, m: FactMeta) -> c.Command:
     assert isinstance(f.data, d.PlanAssignedData)
-    return c.AssignPlan.model_construct(meta=m, rep=f.subject, plan=f.data.plan,
+    return c.AssignPlan(meta=m, rep=f.subject, plan=f.data.plan,
                         effective_from=f.data.effective_from)
 
 

@@ -65,7 +65,7 @@ def business_add(t: int, seconds: int) -> int:
     while True:
         day, sod = _local_day(t)
         left = _CLOSE - sod
-        if seconds < left:
+        if seconds <= left:
             return t + seconds
         seconds -= left
         t = business_start(_at(day, _CLOSE))
