@@ -58,7 +58,7 @@ def _decode(raw: bytes | str) -> Any:
     try:
         return _DECODER.decode(raw.decode() if isinstance(raw, bytes) else raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise InvalidFactError(f"not JSON: {exc}", field="(body)") from exc
+        raise InvalidFactError(f"(body): not JSON: {exc}", field="(body)") from exc
 
 
 def _digest(obj: dict[str, Any]) -> str:
@@ -83,7 +83,7 @@ def parse_fact(raw: bytes | str) -> Fact:
     """Validate one contract object; raise ``InvalidFactError`` naming the field."""
     obj = _decode(raw)
     if not isinstance(obj, dict):
-        raise InvalidFactError("not a JSON object", field="(body)")
+        raise InvalidFactError("(body): not a JSON object", field="(body)")
     for name in _REQUIRED:
         if name not in obj or obj[name] is None:
             raise InvalidFactError(f"{name}: field required", field=name)
