@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import demo_cmd, ingest_cmd, workflow_cmd
+from engine.cli import demo_cmd, ingest_cmd, views_cmd, workflow_cmd
 
 app = typer.Typer(
     name="dealflow",
@@ -16,6 +16,9 @@ app.add_typer(workflow_cmd.app, name="workflow")
 app.command()(demo_cmd.demo)
 app.command()(ingest_cmd.ingest)
 app.command()(ingest_cmd.rejects)
+app.command()(views_cmd.rebuild)
+app.command()(views_cmd.report)
+app.command()(views_cmd.views)
 
 
 def main() -> None:
