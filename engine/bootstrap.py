@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.ingest.batch import Ingestor
+from engine.ingest.batch import IngestObserver, Ingestor
 from engine.settings import Settings
 from engine.store.app import DealflowApplication
 from workflows import WorkflowRegistry
@@ -26,11 +26,14 @@ class Engine:
         self.app.close()
 
 
-def bootstrap(settings: Settings) -> Engine:
-    """Open the store named by ``settings.db`` and wire the engine around it."""
+def bootstrap(settings: Settings, *, observer: IngestObserver | None = None) -> Engine:
+    """Open the store named by ``settings.db`` and wire the engine around it.
+
+    ``observer`` (e.g. the metrics) is told about every stored batch.
+    """
     workflows = WorkflowRegistry.shipped()
     if settings.definitions is not None:
         workflows.load_dir(settings.definitions)
     app = DealflowApplication(settings.db)
-    ingestor = Ingestor(app, workflows, cache_size=settings.cache_size)
+    ingestor = Ingestor(app, workflows, cache_size=settings.cache_size, observer=observer)
     return Engine(settings=settings, app=app, workflows=workflows, ingestor=ingestor)

@@ -22,13 +22,14 @@ __all__ = ["LoggedEvent", "Projection"]
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
-    """A decoded event with its position in the log."""
+    """A decoded event with its position in the log (and its stored bytes)."""
 
     position: int
     originator_id: UUID
     version: int
     topic: str
     event: Any
+    state: bytes = b""
 
     @property
     def recorded_at(self) -> datetime:

@@ -91,7 +91,7 @@ class ProjectionRunner:
         mapper = self.app.mapper
         return [
             LoggedEvent(n.id, n.originator_id, n.originator_version, n.topic,  # type: ignore[arg-type]
-                        mapper.to_domain_event(n))
+                        mapper.to_domain_event(n), n.state)
             for n in notifications
         ]
 

@@ -51,9 +51,6 @@ def aftersale_items(
         t = signed_at + int(rng.uniform(2, 30) * DAY)
         items.append(mint.item("survey.responded", t, subject, None,
                                {"score": rng.choice(_SCORES)}, deferrable=True))
-    if rng.random() < 0.01:
-        t = signed_at + int(rng.uniform(1, 20) * DAY)
-        items.append(closed_deal_item(ctx, deal, owner, t, won=True))
     if cancel_at is not None:
         data = {"reason": rng.choice(CANCEL_REASONS)}
         if paid:

@@ -53,8 +53,8 @@ def deal_script(ctx: DemoContext, number: int, opened_at: int) -> Iterator[Scrip
 
 class _Walk:
     # Tens of thousands of deals are in progress at once in a large quarter: keep each small.
-    __slots__ = ("called", "cents", "ctx", "deal", "owner", "pending", "queued", "reopened",
-                 "rng", "satisfied", "stage", "t")
+    __slots__ = ("called", "cents", "ctx", "deal", "forced", "owner", "pending", "queued",
+                 "reopened", "rng", "satisfied", "stage", "t")
 
     def __init__(self, ctx: DemoContext, deal: DealProfile, opened_at: int) -> None:
         self.ctx, self.rng, self.deal = ctx, ctx.rng, deal
@@ -65,6 +65,7 @@ class _Walk:
         self.cents = deal.cents
         self.called = False
         self.reopened = False
+        self.forced = False
         self.pending: list[tuple[int, int, ScriptItem]] = []
         self.queued = 0
 
@@ -87,12 +88,27 @@ class _Walk:
     def emit(self, item: ScriptItem) -> Iterator[ScriptItem]:
         while self.pending and self.pending[0][0] <= item.time:
             yield heapq.heappop(self.pending)[2]
+        if item.bad is not None:
+            self.ctx.produced.add(item.bad)
         yield item
 
     def later(self, item: ScriptItem, *, limit: int | None = None) -> None:
         if item.time < (limit or self.ctx.quarter.end):
+            if item.bad is not None:
+                self.ctx.produced.add(item.bad)
             self.queued += 1
             heapq.heappush(self.pending, (item.time, self.queued, item))
+
+    def chance(self, p: float, bad_class: str) -> bool:
+        """Whether to add a ``bad_class`` line here: with chance ``p``, or at the first
+        opportunity of the run while that class has not been delivered (one forced class
+        per deal), so even a small quarter has every class."""
+        if self.rng.random() < p:
+            return True
+        if self.forced or bad_class in self.ctx.produced:
+            return False
+        self.forced = True
+        return True
 
     def flush(self) -> Iterator[ScriptItem]:
         while self.pending:
@@ -103,7 +119,7 @@ class _Walk:
     def run(self) -> Iterator[ScriptItem]:
         deal, rng = self.deal, self.rng
         yield from self.emit(self.opened(self.at(self.t + 1)))
-        if rng.random() < 0.004:  # a double-submitted form: same deal, new id
+        if self.chance(0.004, "opened_twice"):  # a double-submitted form: same deal, new id
             t = self.at(self.t + rng.randint(MINUTE, 2 * HOUR))
             yield from self.emit(self.opened(t, bad="opened_twice"))
         last = len(deal.stages) - 1
@@ -140,7 +156,7 @@ class _Walk:
         stages, rng = self.deal.stages, self.rng
         if k > self.satisfied:
             t = self.requirement_time(k)
-            if rng.random() < _PREMATURE:
+            if self.chance(_PREMATURE, "missing_requirement"):
                 early = self.fact("deal.stage_changed", self.at(t - 1), {"to": stages[k]},
                                   bad="missing_requirement")
                 yield from self.emit(early)
@@ -148,7 +164,7 @@ class _Walk:
             self.satisfied = k
         elif k == 5 and rng.random() < 0.5:  # back in quote after a reopen: a revised quote
             yield from self.emit(self.quote(self.business(9 * HOUR, 3 * 9 * HOUR)))
-        if k + 1 < len(stages) and rng.random() < _JUMP:
+        if k + 1 < len(stages) and self.chance(_JUMP, "stage_jump"):
             jump = self.fact("deal.stage_changed", self.business(MINUTE, HOUR),
                              {"to": stages[k + 1]}, bad="stage_jump")
             yield from self.emit(jump)
@@ -242,7 +258,7 @@ class _Walk:
         bucket = "early" if stage <= 1 else "middle" if stage <= 3 else "late"
         reason = rng.choice(LOSS_REASONS[bucket])
         yield from self.emit(self.fact("deal.lost", self.t, {"reason": reason}))
-        if rng.random() < 0.015:
+        if self.chance(0.015, "closed_deal"):
             t = self.at(self.t + rng.randint(HOUR, 3 * DAY))
             yield from self.emit(closed_deal_item(self.ctx, self.deal, self.owner.id, t,
                                                   won=False))
@@ -271,3 +287,6 @@ class _Walk:
         for item in aftersale_items(self.ctx, self.deal, self.owner.id, self.t, self.cents):
             cancel = item.type == "contract.cancelled"
             self.later(item, limit=self.ctx.tail_end if cancel else None)
+        if self.chance(0.01, "closed_deal"):
+            t = self.t + int(rng.uniform(1, 20) * DAY)
+            self.later(closed_deal_item(self.ctx, self.deal, self.owner.id, t, won=True))

@@ -63,6 +63,7 @@ class Delivery:
         self._order = 0
         self._clock = -1  # latest time among good lines delivered in order
         self._deck: list[str] = []
+        self._owed = {"unknown_deal", "conflict"}
 
     def feed(self, item: ScriptItem) -> Iterator[DemoLine]:
         """Deliver ``item`` (or hold it back), after whatever is due by its time."""
@@ -94,23 +95,27 @@ class Delivery:
     def _good(self, t: int, raw: bytes, fact_type: str, *, late: bool) -> Iterator[DemoLine]:
         yield self._out(DemoLine(raw, "good", late=late))
         rates, roll = self._rates, self._rng.random()
+        field_until = rates.duplicate + rates.field_bad
         if roll < rates.duplicate:
-            self._hold(max(t, self._clock) + self._rng.randint(10, 12 * HOUR), t, raw,
-                       fact_type, "duplicate")
-            return
-        roll -= rates.duplicate
-        if roll < rates.field_bad:
+            release = max(t, self._clock) + self._rng.randint(10, 12 * HOUR)
+            self._hold(release, t, raw, fact_type, "duplicate")
+        elif roll < field_until:
             yield self._derived(raw, self._next_field_class(raw))
+        elif fact_type.startswith("rep."):
             return
-        roll -= rates.field_bad
-        if roll < rates.unknown_deal and not fact_type.startswith("rep."):
+        elif self._due("unknown_deal", roll < field_until + rates.unknown_deal):
             yield self._derived(raw, "unknown_deal")
-            return
-        roll -= rates.unknown_deal
-        if fact_type == "activity.logged" and roll < rates.conflict:
+        elif fact_type == "activity.logged" and self._due("conflict", roll > 1 - rates.conflict):
             conflict = Noise.conflict(json.loads(raw))
             release = max(t, self._clock) + self._rng.randint(HOUR, 3 * DAY)
             self._hold(release, t, conflict, fact_type, "conflict")
+
+    def _due(self, bad_class: str, drawn: bool) -> bool:
+        # Drawn by chance, or owed: a class not produced yet comes at its first opportunity.
+        if drawn or bad_class in self._owed:
+            self._owed.discard(bad_class)
+            return True
+        return False
 
     def _next_field_class(self, raw: bytes) -> str:
         # A deck: each field class once per round, whichever fits the template first, so

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ class DemoContext:
     reps: tuple[Rep, ...]
     accounts: int
     tail_end: int
+    produced: set[str] = field(default_factory=set)  # bad classes delivered so far
 
     def teammate(self, rep: Rep) -> Rep:
         """Another rep of ``rep``'s team (any other rep if the team has one member)."""

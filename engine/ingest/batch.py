@@ -11,11 +11,12 @@ and the batch is decided again from the store, never merged.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -39,7 +40,7 @@ from engine.store.rows import AcceptedFactRow, RejectionRow
 from engine.translate import to_command
 from workflows import WorkflowRegistry
 
-__all__ = ["BatchResult", "Ingestor", "Outcome", "RawInput"]
+__all__ = ["BatchResult", "IngestObserver", "Ingestor", "Outcome", "RawInput"]
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -64,6 +65,14 @@ class Outcome:
     field: str | None = None
     source: str | None = None
     fact_id: str | None = None
+    fact_type: str | None = None
+
+
+class IngestObserver(Protocol):
+    """Told about every stored batch (metrics); must be cheap and must not raise."""
+
+    def batch_stored(self, result: BatchResult, seconds: float, attempts: int) -> None:
+        """A batch was decided and committed in ``seconds`` after ``attempts`` tries."""
 
 
 @dataclass
@@ -177,11 +186,13 @@ class Ingestor:
         *,
         cache_size: int = 20_000,
         clock: Callable[[], datetime] = _utc_now,
+        observer: IngestObserver | None = None,
     ) -> None:
         self.app = app
         self.workflows = workflows
         self.cache_size = cache_size
         self.clock = clock
+        self.observer = observer
         self._cache: OrderedDict[UUID, Deal | Rep] = OrderedDict()
         self.conflicts_retried = 0
 
@@ -227,16 +238,21 @@ class Ingestor:
                 parsed.append(parse_fact(item.raw))
             except FactRejectedError as exc:
                 parsed.append(exc)
-        for _attempt in range(MAX_ATTEMPTS):
+        started = time.perf_counter()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = _UnitOfWork(self)
             try:
-                return self._attempt(inputs, parsed, uow, offsets)
+                result = self._attempt(inputs, parsed, uow, offsets)
             except (IntegrityError, _StaleCacheError):
                 # Another writer got there first (a deal's next version, or the same fact
                 # id): forget what this attempt decided and decide again from the store.
                 self.conflicts_retried += 1
                 self.forget(list(uow.touched))
                 log.info("concurrency conflict in a batch of %d; retrying", len(inputs))
+                continue
+            if self.observer is not None:
+                self.observer.batch_stored(result, time.perf_counter() - started, attempt)
+            return result
         raise ConcurrencyConflictError(
             f"a batch of {len(inputs)} inputs conflicted {MAX_ATTEMPTS} times in a row"
         )
@@ -269,7 +285,7 @@ class Ingestor:
                             field="id",
                         )
                     result.outcomes.append(Outcome("duplicate", item.origin, source=fact.source,
-                                                   fact_id=fact.id))
+                                                   fact_id=fact.id, fact_type=fact.type))
                     continue
                 try:
                     events.extend(handle(to_command(fact), uow))
@@ -281,13 +297,14 @@ class Ingestor:
                 result.outcomes.append(Outcome(
                     "rejected", item.origin, exc.reason, exc.message, exc.field,
                     getattr(fact, "source", None), getattr(fact, "id", None),
+                    getattr(fact, "type", None),
                 ))
                 continue
             known[fact.key] = fact.digest
             accepted.append(AcceptedFactRow(fact.source, fact.id, fact.digest, fact.type,
                                             fact.subject, now))
             result.outcomes.append(Outcome("accepted", item.origin, source=fact.source,
-                                           fact_id=fact.id))
+                                           fact_id=fact.id, fact_type=fact.type))
         counters = {
             "accepted": len(accepted),
             "duplicates": result.duplicates,
