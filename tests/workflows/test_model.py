@@ -227,5 +227,5 @@ def test_with_fields_only_on_deal_opened() -> None:
     assert Requirement(fact="deal.opened", with_fields=frozenset({"partner"})).describe() == (
         "deal.opened with partner"
     )
-    with pytest.raises(ValueError, match="with_fields applies to deal.opened only"):
+    with pytest.raises(ValueError, match=r"with_fields applies to deal\.opened only"):
         Requirement(fact="proposal.sent", with_fields=frozenset({"partner"}))
