@@ -21,7 +21,7 @@ from engine.ingest.summary import IngestSummary
 __all__ = ["demo"]
 
 DEFAULT_DB = Path("dealflow-demo.db")
-LINES_PER_DEAL = 10.2  # what the generator yields on average, for the progress bar
+LINES_PER_DEAL = 11.9  # what the generator yields on average, for the progress bar
 
 
 def _inputs(lines: Iterator[bytes]) -> Iterator[tuple[bytes, str]]:

@@ -62,7 +62,8 @@ class Delivery:
         self._held: list[_Held] = []
         self._order = 0
         self._clock = -1  # latest time among good lines delivered in order
-        self._deck: list[str] = []
+        self._deck = list(FIELD_CLASSES)
+        self._first_round = True
         self._owed = {"unknown_deal", "conflict"}
 
     def feed(self, item: ScriptItem) -> Iterator[DemoLine]:
@@ -103,6 +104,8 @@ class Delivery:
             yield self._derived(raw, self._next_field_class(raw))
         elif fact_type.startswith("rep."):
             return
+        elif self._owes_field_class(raw):
+            yield self._derived(raw, self._next_field_class(raw))
         elif self._due("unknown_deal", roll < field_until + rates.unknown_deal):
             yield self._derived(raw, "unknown_deal")
         elif fact_type == "activity.logged" and self._due("conflict", roll > 1 - rates.conflict):
@@ -117,6 +120,15 @@ class Delivery:
             return True
         return False
 
+    def _owes_field_class(self, raw: bytes) -> bool:
+        # Until every field class has shown up once: one every 25 good lines at least, and
+        # the amount class on the next fact with an amount, so a small quarter has them all.
+        if not self._first_round:
+            return False
+        if self._deck == ["amount_precision"]:
+            return b'"amount":' in raw
+        return self._counts.good % 25 == 0
+
     def _next_field_class(self, raw: bytes) -> str:
         # A deck: each field class once per round, whichever fits the template first, so
         # every class shows up early and about equally often.
@@ -126,6 +138,7 @@ class Delivery:
         for name in self._deck:
             if Noise.applies(name, template):
                 self._deck.remove(name)
+                self._first_round = self._first_round and bool(self._deck)
                 return name
         # Only amount_precision is left and this fact has no amount: any other class.
         return self._rng.choice([c for c in FIELD_CLASSES if Noise.applies(c, template)])
