@@ -237,7 +237,8 @@ class Ingestor:
             try:
                 parsed.append(parse_fact(item.raw))
             except FactRejectedError as exc:
-                parsed.append(exc)
+                # Keep no traceback: its frames would hold the whole batch alive.
+                parsed.append(_detached(exc))
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = _UnitOfWork(self)
@@ -292,7 +293,8 @@ class Ingestor:
                 except RuleViolationError:
                     uow.check_fresh(fact)
                     raise
-            except FactRejectedError as exc:
+            except FactRejectedError as caught:
+                exc = _detached(caught)
                 rejections.append(_rejection_row(item, fact, exc, now))
                 result.outcomes.append(Outcome(
                     "rejected", item.origin, exc.reason, exc.message, exc.field,
@@ -318,6 +320,14 @@ class Ingestor:
             result.last_position = max(r.notification.id for r in recordings)
         self._remember([a for a in uow.touched.values() if a is not None])
         return result
+
+
+def _detached(exc: FactRejectedError) -> FactRejectedError:
+    """The same rejection without traceback or chained cause (nothing kept alive)."""
+    exc.__traceback__ = None
+    exc.__cause__ = None
+    exc.__context__ = None
+    return exc
 
 
 def _target(fact: Fact) -> UUID:
