@@ -116,3 +116,19 @@ def test_one_transaction_per_batch(engine: Engine) -> None:
     notifications = engine.app.recorder.select_notifications(start=1, limit=100)
     assert [n.id for n in notifications] == list(range(1, 51))
     assert result.last_position == 50
+
+
+def test_a_batch_is_not_kept_alive_after_it_is_stored(engine: Engine) -> None:
+    """Streaming stays flat: nothing of a stored batch (inputs, facts) outlives it, even
+    when it held rejections (whose tracebacks would reference the batch)."""
+    import gc
+
+    from engine.contract.envelope import Fact
+    from engine.ingest.batch import RawInput
+
+    for n in range(3):
+        send(engine, opened(f"M-{n}"), b"{broken", fact("deal.stage_changed", f"M-{n}",
+                                                         {"to": "quote"}))
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, RawInput | Fact)]
+    assert alive == []
