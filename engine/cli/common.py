@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,11 @@ def open_engine(db: str | None, **overrides: object) -> Iterator[Engine]:
         engine.close()
 
 
+def auto_workers(size: int) -> int:
+    """One worker per core (up to 4) for a big file; one for a small one (no start-up)."""
+    return min(4, os.cpu_count() or 1) if size > 4 * 2**20 else 1
+
+
 def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSummary:
     """Stream ``path`` through the ingestor in batches, with a progress bar."""
     summary = IngestSummary()
@@ -82,8 +88,9 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
         def show(current: IngestSummary) -> None:
             progress.update(task, completed=read, facts=current.inputs)
 
-        if engine.settings.workers > 1:
-            summary = ParallelIngest(engine.settings, engine.settings.workers).run(
+        workers = engine.settings.workers or auto_workers(size)
+        if workers > 1:
+            summary = ParallelIngest(engine.settings, workers).run(
                 iter_lines(path, on_bytes=advance), on_batch=show)
         else:
             for batch in read_batches(path, engine.settings.batch_size, on_bytes=advance):
