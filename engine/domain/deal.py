@@ -34,6 +34,7 @@ class Deal(Aggregate):
 
     TOPIC = "dealflow.deal"
 
+    subject: str | None
     workflow: str
     workflow_version: int
     stage: str
@@ -62,9 +63,15 @@ class Deal(Aggregate):
         TOPIC = "dealflow.deal.created"
 
     class Opened(FactEvent, Aggregate.Created):
-        """``deal.opened`` accepted: the deal starts in its workflow's first stage."""
+        """``deal.opened`` accepted: the deal starts in its workflow's first stage.
+
+        Version 2 added ``subject`` (the contract's deal key; the aggregate id is derived
+        from it and cannot be turned back).
+        """
 
         TOPIC = "dealflow.deal.opened"
+        class_version = 2
+        subject: str | None
         workflow: str
         workflow_version: int
         stage: str
@@ -77,9 +84,15 @@ class Deal(Aggregate):
         partner: str | None
         splits: SplitRows | None
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 did not keep the subject."""
+            state["subject"] = None
+
         def apply(self, aggregate: Any) -> None:
             """Initial state."""
             deal: Deal = aggregate
+            deal.subject = self.subject
             deal.workflow = self.workflow
             deal.workflow_version = self.workflow_version
             deal.stage = self.stage
@@ -271,6 +284,7 @@ class Deal(Aggregate):
         return cls._create(
             cls.Opened,
             id=deal_id(subject),
+            subject=subject,
             workflow=wf.name,
             workflow_version=wf.version,
             stage=wf.first_stage,

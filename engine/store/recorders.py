@@ -247,6 +247,44 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
         self._write_rows(curs, kwargs)
         super()._insert_events(curs, stored_events, **kwargs)
 
+    def _write_rows(self, cursor: Any, kwargs: Mapping[str, Any]) -> None:
+        # One statement with array parameters instead of a statement per row.
+        accepted: Sequence[AcceptedFactRow] = kwargs.get("accepted") or ()
+        if accepted:
+            columns = list(zip(*_fact_params(accepted), strict=True))
+            cursor.execute(
+                f"INSERT INTO dealflow_facts ({_COLUMNS_FACT}) SELECT * FROM unnest("
+                "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+                [list(c) for c in columns],
+            )
+        super()._write_rows(cursor, {**kwargs, "accepted": ()})
+
+    def known_digests(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Content digests of the already accepted facts among ``keys`` (one query)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        rows = self._fetch(
+            "SELECT f.source, f.fact_id, f.digest FROM unnest(%s::text[], %s::text[]) "
+            "AS k (s, i) JOIN dealflow_facts f ON f.source = k.s AND f.fact_id = k.i",
+            [[k[0] for k in unique], [k[1] for k in unique]],
+        )
+        return {(row[0], row[1]): row[2] for row in rows}
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """All stored events of several aggregates in one query, by aggregate then version."""
+        unique = list(dict.fromkeys(originator_ids))
+        if not unique:
+            return []
+        rows = self._fetch(
+            "SELECT originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE originator_id = ANY(%s::uuid[]) "
+            "ORDER BY originator_id, originator_version",
+            [unique],
+        )
+        return [StoredEvent(originator_id=row[0], originator_version=row[1], topic=row[2],
+                            state=bytes(row[3])) for row in rows]
+
     def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self._sql(statement), params)

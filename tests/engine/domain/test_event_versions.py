@@ -37,3 +37,24 @@ def test_a_stored_version_1_activity_loads_through_the_upcaster(engine: Engine) 
     assert events[1].kind == "call"
     deal: Deal = engine.app.repository.get(deal_id("D-1"))
     assert "activity.logged:call" in deal.seen
+
+
+def test_opened_keeps_the_subject_and_version_1_loads(engine: Engine) -> None:
+    send(engine, opened("D-7"))
+    deal: Deal = engine.app.repository.get(deal_id("D-7"))
+    assert deal.subject == "D-7"
+    v1 = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-05T03:00:00+00:00"},
+        "originator_topic": "dealflow.deal", "source": "crm-web", "fact_id": "old-1",
+        "occurred_at": {"_type_": "datetime_iso", "_data_": "2026-01-05T10:00:00+08:00"},
+        "actor": None, "extra": None, "workflow": "standard", "workflow_version": 1,
+        "stage": "lead", "account": "a", "owner": "rep-01",
+        "amount": {"_type_": "decimal_str", "_data_": "5.00"}, "currency": "CNY",
+        "expected_close": None, "segment": None, "partner": None, "splits": None,
+    }
+    engine.app.recorder.insert_events([StoredEvent(
+        originator_id=deal_id("OLD-1"), originator_version=1,
+        topic="dealflow.deal.opened", state=json.dumps(v1).encode(),
+    )])
+    old: Deal = engine.app.repository.get(deal_id("OLD-1"))
+    assert (old.subject, old.stage, str(old.amount)) == (None, "lead", "5.00")
