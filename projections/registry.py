@@ -7,14 +7,20 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from projections import commissions
 from projections.base import Projection
+from projections.commissions import CommissionsProjection
 from projections.report import Report, ReportParams
 
 __all__ = ["REPORTS", "VIEWS", "ReportBuilder", "view_classes"]
 
 ReportBuilder = Callable[..., Report]
-VIEWS: dict[str, type[Projection]] = {}
-REPORTS: dict[str, tuple[str, ReportBuilder]] = {}
+VIEWS: dict[str, type[Projection]] = {
+    CommissionsProjection.name: CommissionsProjection,
+}
+REPORTS: dict[str, tuple[str, ReportBuilder]] = {
+    "commissions": (CommissionsProjection.name, commissions.build_report),
+}
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 
 
