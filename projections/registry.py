@@ -7,19 +7,22 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from projections import commissions
+from projections import commissions, sla
 from projections.base import Projection
 from projections.commissions import CommissionsProjection
 from projections.report import Report, ReportParams
+from projections.sla import SlaProjection
 
 __all__ = ["REPORTS", "VIEWS", "ReportBuilder", "view_classes"]
 
 ReportBuilder = Callable[..., Report]
 VIEWS: dict[str, type[Projection]] = {
     CommissionsProjection.name: CommissionsProjection,
+    SlaProjection.name: SlaProjection,
 }
 REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "commissions": (CommissionsProjection.name, commissions.build_report),
+    "sla": (SlaProjection.name, sla.build_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 

@@ -39,7 +39,9 @@ class ReportParams:
 class Report(Protocol):
     """A computed report: JSON for machines, rich tables for people."""
 
-    title: str
+    @property
+    def title(self) -> str:
+        """A heading for people."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready content (decimals as strings, times as RFC 3339)."""

@@ -6,6 +6,7 @@ breach append the same aggregate version and the store refuses the second. Its e
 ``Breached`` (when the clock passed the deadline with the end not reached), ``Corrected``
 (a fact that arrived later shows the rule was met in time, or cancelled) and, rarely,
 ``Rebreached`` (a still later fact moved the clock's start so that it is breached again).
+Every event names its deal, rule and instance, so a reader of the log needs no lookup.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class Escalation(Aggregate):
         """
 
         TOPIC = "dealflow.sla.corrected"
+        deal: str
+        rule: str
+        instance: str
         outcome: str
         started_at: datetime
         due_at: datetime
@@ -101,6 +105,9 @@ class Escalation(Aggregate):
         """After a correction, a later fact (an earlier start) makes the instance breached."""
 
         TOPIC = "dealflow.sla.rebreached"
+        deal: str
+        rule: str
+        instance: str
         started_at: datetime
         due_at: datetime
         occurred_at: datetime
@@ -152,12 +159,14 @@ class Escalation(Aggregate):
             raise ValueError(f"escalation {self.id} is {self.status}, not {BREACHED}")
         if outcome not in ("met", "cancelled"):
             raise ValueError(f"a correction's outcome is met or cancelled, not {outcome!r}")
-        self.trigger_event(self.Corrected, outcome=outcome, started_at=started_at,
+        self.trigger_event(self.Corrected, deal=self.deal, rule=self.rule,
+                           instance=self.instance, outcome=outcome, started_at=started_at,
                            due_at=due_at, ended_at=ended_at, occurred_at=occurred_at)
 
     def rebreach(self, *, started_at: datetime, due_at: datetime, occurred_at: datetime) -> None:
         """Record that a corrected instance is breached again."""
         if self.status != CORRECTED:
             raise ValueError(f"escalation {self.id} is {self.status}, not {CORRECTED}")
-        self.trigger_event(self.Rebreached, started_at=started_at, due_at=due_at,
+        self.trigger_event(self.Rebreached, deal=self.deal, rule=self.rule,
+                           instance=self.instance, started_at=started_at, due_at=due_at,
                            occurred_at=occurred_at)

@@ -1,0 +1,143 @@
+"""The SLA report: per-rule outcome counts, what is overdue, and every breach."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, get_args
+from zoneinfo import ZoneInfo
+
+from rich.table import Table
+from sqlalchemy import Connection
+
+from projections.report import ReportParams
+from projections.sla.model import Outcome, SlaInstance
+from projections.sla.projection import SlaProjection
+from projections.sla.query import instances
+from workflows import WorkflowRegistry
+
+__all__ = ["RuleCounts", "SlaReport", "build_report"]
+
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCounts:
+    """How many instances of one rule of one workflow ended each way."""
+
+    workflow: str
+    rule: str
+    met: int = 0
+    breached: int = 0
+    open: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        """All instances."""
+        return self.met + self.breached + self.open + self.cancelled
+
+
+@dataclass(frozen=True)
+class SlaReport:
+    """SLA compliance as of ``params`` (see :class:`projections.report.Report`)."""
+
+    params: ReportParams
+    instances: tuple[SlaInstance, ...]
+    title: str = field(default="SLA compliance")
+
+    @property
+    def counts(self) -> list[RuleCounts]:
+        """Outcome counts per (workflow, rule), sorted."""
+        tally: Counter[tuple[str, str, str]] = Counter(
+            (i.workflow, i.rule, i.outcome) for i in self.instances
+        )
+        keys = sorted({(w, r) for w, r, _ in tally})
+        return [RuleCounts(w, r, **{o: tally[(w, r, o)] for o in OUTCOMES}) for w, r in keys]
+
+    @property
+    def overdue(self) -> list[SlaInstance]:
+        """Breached and still outstanding as of the report's time, most overdue first."""
+        return sorted((i for i in self.instances if i.overdue),
+                      key=lambda i: (i.due_at, i.deal, i.rule, i.instance))
+
+    @property
+    def breaches(self) -> list[SlaInstance]:
+        """Every breached instance, by deadline."""
+        return sorted((i for i in self.instances if i.outcome == "breached"),
+                      key=lambda i: (i.due_at, i.deal, i.rule, i.instance))
+
+    def to_json(self) -> dict[str, Any]:
+        """``as_of``, ``known_at``, ``rules`` (counts), ``overdue`` and ``breaches``."""
+        return {
+            "report": "sla",
+            "as_of": self.params.as_of.isoformat(),
+            "known_at": None if self.params.known_at is None else self.params.known_at.isoformat(),
+            "rules": [{"workflow": c.workflow, "rule": c.rule, "met": c.met,
+                       "breached": c.breached, "open": c.open, "cancelled": c.cancelled,
+                       "total": c.total} for c in self.counts],
+            "overdue": [instance_json(i) for i in self.overdue],
+            "breaches": [instance_json(i) for i in self.breaches],
+        }
+
+    def tables(self) -> list[Table]:
+        """Counts per rule, the overdue list and the breaches, for the terminal."""
+        known = "" if self.params.known_at is None else (
+            f", as known at {self.params.known_at.isoformat()}")
+        counts = Table(title=f"{self.title} as of {self.params.as_of.isoformat()}{known}")
+        for name in ("workflow", "rule"):
+            counts.add_column(name)
+        for name in (*OUTCOMES, "total"):
+            counts.add_column(name, justify="right")
+        for c in self.counts:
+            counts.add_row(c.workflow, c.rule, str(c.met), str(c.breached), str(c.open),
+                           str(c.cancelled), str(c.total))
+        return [counts, _list_table("Overdue", self.overdue),
+                _list_table("Breaches", self.breaches)]
+
+
+def instance_json(i: SlaInstance) -> dict[str, Any]:
+    """One instance as JSON, times in the workflow calendar's zone (RFC 3339)."""
+    return {
+        "deal": i.deal, "subject": i.subject, "account": i.account, "owner": i.owner,
+        "workflow": i.workflow,
+        "workflow_version": i.workflow_version, "rule": i.rule, "instance": i.instance,
+        "started_at": _iso(i.started_at, i.timezone), "due_at": _iso(i.due_at, i.timezone),
+        "outcome": i.outcome, "ended_at": _iso(i.ended_at, i.timezone),
+        "cancelled_at": _iso(i.cancelled_at, i.timezone), "escalation": i.escalation,
+        "escalated_at": _iso(i.escalated_at, i.timezone),
+        "corrected_at": _iso(i.corrected_at, i.timezone),
+    }
+
+
+def _iso(value: datetime | None, zone: str) -> str | None:
+    return None if value is None else value.astimezone(ZoneInfo(zone)).isoformat()
+
+
+def _short(value: datetime | None, zone: str) -> str:
+    return "" if value is None else value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %z")
+
+
+def _list_table(title: str, rows: list[SlaInstance]) -> Table:
+    table = Table(title=f"{title} ({len(rows)})")
+    for name in ("deal", "account", "owner", "rule", "started", "due", "ended", "escalated"):
+        table.add_column(name)
+    for i in rows:
+        table.add_row(i.subject or i.deal, i.account, i.owner or "", i.rule,
+                      _short(i.started_at, i.timezone), _short(i.due_at, i.timezone),
+                      _short(i.ended_at, i.timezone),
+                      _short(i.escalated_at, i.timezone) + (" (corrected)"
+                                                            if i.escalation == "corrected"
+                                                            else ""))
+    return table
+
+
+def build_report(
+    conn: Connection,
+    view: SlaProjection,
+    params: ReportParams,
+    workflows: WorkflowRegistry | None = None,
+) -> SlaReport:
+    """The SLA report from the view's rows as of ``params`` (no wall clock)."""
+    return SlaReport(params=params, instances=tuple(instances(conn, view, params, workflows)))
