@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +30,8 @@ from engine.settings import Settings
 
 __all__ = ["DbOption", "console", "ingest_file", "open_engine", "render_summary"]
 
-console = Console()
+# Piped output (no terminal to measure) gets room for the report tables instead of 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 DbOption = Annotated[
     str | None,
