@@ -12,11 +12,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from engine.bootstrap import Engine
 from engine.cli.common import console, open_engine, render_summary
+from engine.cli.views_cmd import parse_moment
 from engine.demo import GeneratedCounts, generate, write_jsonl
 from engine.ingest.batch import RawInput
 from engine.ingest.parallel import ParallelIngest
 from engine.ingest.summary import IngestSummary
+from projections.registry import REPORTS, build, view_classes
+from projections.report import ReportParams
+from projections.runner import ProjectionRunner
 
 __all__ = ["demo"]
 
@@ -95,9 +100,35 @@ def demo(
                     show(summary)
             progress.update(task, total=summary.inputs, completed=summary.inputs)
         elapsed = time.perf_counter() - started
-    console.print(render_summary(summary, title=f"Demo quarter (seed {seed}, {deals:,} deals)"))
-    console.print(_expectations(counts, summary))
-    console.print(f"{summary.inputs:,} facts generated and ingested in {elapsed:.1f} s "
-                  f"({summary.inputs / elapsed:,.0f}/s) into {db}")
-    console.print(f"Next: [bold]dealflow rejects --db sqlite:///{db}[/bold] lists the "
-                  "rejected inputs with their reasons.")
+        console.print(render_summary(summary,
+                                     title=f"Demo quarter (seed {seed}, {deals:,} deals)"))
+        console.print(_expectations(counts, summary))
+        console.print(f"{summary.inputs:,} facts generated and ingested in {elapsed:.1f} s "
+                      f"({summary.inputs / elapsed:,.0f}/s) into {db}")
+        _print_reports(engine, quiet=quiet)
+    url = f"sqlite:///{db}"
+    console.print(f"Next: [bold]dealflow report pipeline|sla|commissions|kpis --db {url}"
+                  f"[/bold], [bold]dealflow rejects --db {url}[/bold].")
+
+
+# What the demo prints at the end: the quarter's reports as of its last moment.
+DEMO_REPORTS = (("pipeline", 2), ("sla", 1), ("commissions", 1))
+
+
+def _print_reports(engine: Engine, *, quiet: bool) -> None:
+    runner = ProjectionRunner(engine.app, view_classes())
+    with Progress(TextColumn("[bold]views[/bold] build"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=quiet) as progress:
+        task = progress.add_task("events", total=runner.head())
+        runner.catch_up(lambda done, total: progress.update(task, completed=done, total=total))
+    params = ReportParams(as_of=parse_moment("2026-03-31", "--as-of"))
+    with runner.engine.connect() as conn:
+        for name, how_many in DEMO_REPORTS:
+            if name not in REPORTS:
+                continue
+            options = {"period": "2026-Q1"} if name == "commissions" else {}
+            report = build(name, conn, runner.live, params, **options)
+            for table in report.tables()[:how_many]:
+                console.print(table)
+    runner.stop()
+    runner.engine.dispose()

@@ -23,7 +23,8 @@ def ingest(
         min=1)] = None,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes; facts are routed to them by subject, so each deal's facts "
-        "stay in order [default: one per core, up to 4, for files over 4 MiB, else 1]", show_default=False, min=1)] = None,
+        "stay in order [default: one per core, up to 4, for files over 4 MiB, else 1]",
+        show_default=False, min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Ingest a JSONL file of facts (CONTRACT.md) into the store.
