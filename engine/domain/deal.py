@@ -457,7 +457,3 @@ class Deal(Aggregate):
         self._guard_closed(wf, "survey.responded")
         self.trigger_event(self.SurveyResponded, score=score, owner=self.owner,
                            **meta.event_fields())
-
-    def accept_generic(self, wf: CompiledWorkflow, fact_type: str) -> None:
-        """Refuse ``fact_type`` if the deal's stage does not accept it (no event)."""
-        self._guard_closed(wf, fact_type)
