@@ -122,6 +122,11 @@ class _Walk:
         if self.chance(0.004, "opened_twice"):  # a double-submitted form: same deal, new id
             t = self.at(self.t + rng.randint(MINUTE, 2 * HOUR))
             yield from self.emit(self.opened(t, bad="opened_twice"))
+        if deal.workflow == "channel":  # the rep's first touch, well before the joint call
+            late = rng.random() < 0.15
+            span = (9 * HOUR + MINUTE, 27 * HOUR) if late else (10 * MINUTE, 8 * HOUR)
+            t = self.at(business_add(self.t, rng.randint(*span)))
+            yield from self.emit(self.activity(t, "email", "needs_discovery"))
         last = len(deal.stages) - 1
         while True:
             if self.stage == last:
