@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from projections import commissions, sla
+from projections import commissions, kpi, pipeline, sla
 from projections.base import Projection
 from projections.commissions import CommissionsProjection
+from projections.kpi import KpiProjection
+from projections.pipeline import PipelineProjection
 from projections.report import Report, ReportParams
 from projections.sla import SlaProjection
 
@@ -17,12 +19,16 @@ __all__ = ["REPORTS", "VIEWS", "ReportBuilder", "view_classes"]
 
 ReportBuilder = Callable[..., Report]
 VIEWS: dict[str, type[Projection]] = {
-    CommissionsProjection.name: CommissionsProjection,
+    PipelineProjection.name: PipelineProjection,
     SlaProjection.name: SlaProjection,
+    CommissionsProjection.name: CommissionsProjection,
+    KpiProjection.name: KpiProjection,
 }
 REPORTS: dict[str, tuple[str, ReportBuilder]] = {
-    "commissions": (CommissionsProjection.name, commissions.build_report),
+    "pipeline": (PipelineProjection.name, pipeline.build_report),
     "sla": (SlaProjection.name, sla.build_report),
+    "commissions": (CommissionsProjection.name, commissions.build_report),
+    "kpis": (KpiProjection.name, kpi.build_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 

@@ -1,0 +1,165 @@
+"""The KPI report (``dealflow report kpis``): per rep and per team, per quarter (see
+docs/views.md for every field and who gets credit for what)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy import Connection
+
+from projections.kpi.facts import load_facts
+from projections.kpi.projection import KpiProjection
+from projections.kpi.quotas import QuotaBook
+from projections.kpi.tally import Tally, tally
+from projections.pipeline.render import cents, duration, jsonable, rich_table
+from projections.pipeline.stats import median, ratio, seconds
+from projections.report import ReportParams
+
+__all__ = ["KpiReport", "KpiRow", "StageConversion", "build_report"]
+
+_SCORE = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class StageConversion:
+    """Deals that entered a stage in the quarter, and how many of them left it forward."""
+
+    workflow: str
+    stage: str
+    entered: int
+    advanced: int
+    conversion: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRow:
+    """One rep's or one team's KPIs for one quarter. Money is per currency."""
+
+    scope: str  # "rep" or "team"
+    name: str
+    period: str
+    team: str | None
+    members: tuple[str, ...]
+    revenue_won: dict[str, Decimal]
+    deals_won: int
+    deals_lost: int
+    win_rate: Decimal | None
+    deals_cancelled: int
+    revenue_cancelled: dict[str, Decimal]
+    conversion: tuple[StageConversion, ...]
+    activities: dict[str, int]
+    first_responses: int
+    first_response_median_seconds: Decimal | None
+    surveys: int
+    survey_average: Decimal | None
+    new_customers: int
+    quota: dict[str, Decimal]
+    attainment: dict[str, Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class KpiReport:
+    """KPIs per rep and per team per quarter, as of ``as_of`` (known at ``known_at``)."""
+
+    title: str
+    as_of: datetime
+    known_at: datetime | None
+    timezone: str
+    reps: list[KpiRow]
+    teams: list[KpiRow]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready content (decimals as strings, times as RFC 3339)."""
+        return {"view": "kpis", "as_of": jsonable(self.as_of),
+                "known_at": jsonable(self.known_at), "timezone": self.timezone,
+                "reps": jsonable(self.reps), "teams": jsonable(self.teams)}
+
+    def tables(self) -> list[Table]:
+        """Readable tables for the terminal (one for reps, one for teams)."""
+        return [_table(f"KPIs per {scope}", rows)
+                for scope, rows in (("rep", self.reps), ("team", self.teams))]
+
+
+def _money(values: dict[str, Decimal]) -> str:
+    return ", ".join(f"{v} {c}" for c, v in sorted(values.items())) or "-"
+
+
+def _table(title: str, rows: list[KpiRow]) -> Table:
+    return rich_table(
+        title,
+        ["period", "name", "team", "revenue won", "won", "lost", "win rate", "activities",
+         "first response", "survey", "new customers", "quota", "attainment"],
+        [(r.period, r.name, r.team, _money(r.revenue_won), r.deals_won, r.deals_lost,
+          r.win_rate, sum(r.activities.values()),
+          duration(r.first_response_median_seconds), r.survey_average, r.new_customers,
+          _money(r.quota), ", ".join(f"{v} {c}" for c, v in sorted(r.attainment.items()))
+          or "-")
+         for r in rows], 3)
+
+
+def _row(scope: str, name: str, period: str, team: str | None, members: tuple[str, ...],
+         t: Tally, quota: dict[str, Decimal]) -> KpiRow:
+    won, lost = len(t.deals_won), len(t.deals_lost)
+    conversion = tuple(
+        StageConversion(workflow, stage, len(t.entered[key]), len(t.advanced[key]),
+                        ratio(len(t.advanced[key]), len(t.entered[key])))
+        for key in sorted(t.entered) for workflow, _, stage in [key]
+    )
+    average = None
+    if t.scores:
+        average = (Decimal(sum(t.scores)) / len(t.scores)).quantize(_SCORE, ROUND_HALF_UP)
+    return KpiRow(
+        scope=scope, name=name, period=period, team=team, members=members,
+        revenue_won={c: cents(v) for c, v in sorted(t.revenue.items())},
+        deals_won=won, deals_lost=lost, win_rate=ratio(won, won + lost),
+        deals_cancelled=len(t.deals_cancelled),
+        revenue_cancelled={c: cents(v) for c, v in sorted(t.revenue_cancelled.items())},
+        conversion=conversion, activities=dict(sorted(t.activities.items())),
+        first_responses=len(t.responses),
+        first_response_median_seconds=seconds(median(t.responses)),
+        surveys=len(t.scores), survey_average=average, new_customers=len(t.new_customers),
+        quota=dict(sorted(quota.items())),
+        attainment={c: ratio(t.revenue.get(c, Decimal(0)), q) for c, q in sorted(quota.items())},
+    )
+
+
+def build_report(conn: Connection, view: KpiProjection, params: ReportParams, *,
+                 period: str | None = None, rep: str | None = None) -> KpiReport:
+    """KPIs per rep and team per quarter from the facts visible as of ``params``;
+    ``period`` (a quarter such as ``2026-Q1``) and ``rep`` keep only those rows (with
+    ``rep``, the team rows of that rep's teams)."""
+    facts = load_facts(conn, view.tables, params)
+    tallies = tally(facts)
+    book = QuotaBook(facts.quotas)
+    for name, quarters in book.periods.items():
+        for quarter in quarters:
+            tallies.setdefault((name, quarter), Tally())
+    reps: list[KpiRow] = []
+    teams: dict[tuple[str, str], tuple[Tally, dict[str, Decimal], list[str]]] = {}
+    for name, quarter in sorted(tallies, key=lambda k: (k[1], k[0])):
+        t = tallies[(name, quarter)]
+        team = book.team(name, quarter)
+        quota = book.quota(name, quarter)
+        reps.append(_row("rep", name, quarter, team, (), t, quota))
+        if team is None:
+            continue
+        acc, team_quota, members = teams.setdefault((quarter, team), (Tally(), {}, []))
+        acc.merge(t)
+        for cur, amount in quota.items():
+            team_quota[cur] = team_quota.get(cur, Decimal("0.00")) + amount
+        members.append(name)
+    team_rows = [_row("team", team, quarter, team, tuple(members), acc, quota)
+                 for (quarter, team), (acc, quota, members) in sorted(teams.items())]
+    if period is not None:
+        reps = [r for r in reps if r.period == period]
+        team_rows = [r for r in team_rows if r.period == period]
+    if rep is not None:
+        reps = [r for r in reps if r.name == rep]
+        team_rows = [r for r in team_rows if rep in r.members]
+    return KpiReport(title="KPIs", as_of=params.as_of, known_at=params.known_at,
+                     timezone=str(view.timezone), reps=reps, teams=team_rows)
+

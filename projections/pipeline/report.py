@@ -1,0 +1,273 @@
+"""The pipeline report (``dealflow report pipeline``): a pure function of the view's rows
+and the report's times (see docs/views.md for every field)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from rich.table import Table
+from sqlalchemy import Connection
+
+from projections.pipeline.analytics import (
+    StageFlow,
+    StageTime,
+    stage_flows,
+    stage_times,
+    visible_stays,
+)
+from projections.pipeline.projection import PipelineProjection
+from projections.pipeline.render import cents, duration, jsonable, rich_table
+from projections.pipeline.snapshot import (
+    WorkflowStages,
+    is_current,
+    load_stages,
+    load_teams,
+    load_totals,
+)
+from projections.report import ReportParams
+
+__all__ = ["ForecastRow", "OpenRow", "OutcomeRow", "PipelineReport", "build_report"]
+
+Period = Literal["month", "quarter"]
+UNSCHEDULED = "unscheduled"
+_ZERO = Decimal("0.00")
+
+
+@dataclass(slots=True)
+class OpenRow:
+    """Open deals of one workflow, stage, owner (and the owner's team) in one currency."""
+
+    workflow: str
+    stage: str | None
+    owner: str | None
+    team: str | None
+    currency: str
+    deals: int = 0
+    amount: Decimal = _ZERO
+    weighted_amount: Decimal = _ZERO
+
+
+@dataclass(slots=True)
+class OutcomeRow:
+    """Closed deals of one workflow and owner in one currency. Won includes cancelled
+    deals (a cancelled deal stays won); ``net_won`` is won minus cancelled."""
+
+    json_extra: ClassVar[tuple[str, ...]] = ("net_won_deals", "net_won_amount")
+    workflow: str
+    owner: str
+    team: str | None
+    currency: str
+    won_deals: int = 0
+    won_amount: Decimal = _ZERO
+    cancelled_deals: int = 0
+    cancelled_amount: Decimal = _ZERO
+    lost_deals: int = 0
+    lost_amount: Decimal = _ZERO
+
+    @property
+    def net_won_deals(self) -> int:
+        """Won deals not cancelled."""
+        return self.won_deals - self.cancelled_deals
+
+    @property
+    def net_won_amount(self) -> Decimal:
+        """Signed amount of won deals not cancelled."""
+        return self.won_amount - self.cancelled_amount
+
+
+@dataclass(slots=True)
+class ForecastRow:
+    """Open deals expected to close in one period, in one currency."""
+
+    period: str
+    currency: str
+    deals: int = 0
+    weighted_amount: Decimal = _ZERO
+    best_case_amount: Decimal = _ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineReport:
+    """The pipeline as of ``as_of`` (known at ``known_at``)."""
+
+    title: str
+    as_of: datetime
+    known_at: datetime | None
+    source: str  # "current" (current-state tables) or "history" (folded as of)
+    period: Period
+    open: list[OpenRow]
+    outcomes: list[OutcomeRow]
+    conversion: list[StageFlow]
+    time_in_stage: list[StageTime]
+    forecast: list[ForecastRow]
+    rollups: dict[str, list[OpenRow]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready content (decimals as strings, times as RFC 3339)."""
+        flows = [{**jsonable(f), "conversion": jsonable(f.conversion),
+                  "drop_off": jsonable(f.drop_off)} for f in self.conversion]
+        return {
+            "view": "pipeline", "as_of": jsonable(self.as_of),
+            "known_at": jsonable(self.known_at), "source": self.source,
+            "forecast_period": self.period, "open": jsonable(self.open),
+            "open_by_stage": jsonable(self.rollups.get("stage", [])),
+            "open_by_team": jsonable(self.rollups.get("team", [])),
+            "outcomes": jsonable(self.outcomes), "conversion": flows,
+            "time_in_stage": jsonable(self.time_in_stage), "forecast": jsonable(self.forecast),
+        }
+
+    def tables(self) -> list[Table]:
+        """Readable tables for the terminal."""
+        return [
+            rich_table("Open pipeline by stage",
+                       ["workflow", "stage", "currency", "deals", "amount", "weighted"],
+                       [(r.workflow, r.stage, r.currency, r.deals, r.amount, r.weighted_amount)
+                        for r in self.rollups.get("stage", [])], 3),
+            rich_table("Open pipeline by team",
+                       ["workflow", "team", "currency", "deals", "amount", "weighted"],
+                       [(r.workflow, r.team, r.currency, r.deals, r.amount, r.weighted_amount)
+                        for r in self.rollups.get("team", [])], 3),
+            rich_table("Open pipeline by owner",
+                       ["workflow", "stage", "owner", "team", "currency", "deals", "amount",
+                        "weighted"],
+                       [(r.workflow, r.stage, r.owner, r.team, r.currency, r.deals, r.amount,
+                         r.weighted_amount) for r in self.open], 5),
+            rich_table("Won and lost",
+                       ["workflow", "owner", "team", "currency", "won", "won amount",
+                        "cancelled", "cancelled amount", "lost", "lost amount"],
+                       [(r.workflow, r.owner, r.team, r.currency, r.won_deals, r.won_amount,
+                         r.cancelled_deals, r.cancelled_amount, r.lost_deals, r.lost_amount)
+                        for r in self.outcomes], 4),
+            rich_table("Stage conversion and drop-off",
+                       ["workflow", "stage", "entered", "advanced", "lost here", "open",
+                        "conversion", "drop-off"],
+                       [(f.workflow, f.stage, f.entered, f.advanced, f.lost, f.open,
+                         f.conversion, f.drop_off) for f in self.conversion], 2),
+            rich_table("Time in stage", ["workflow", "stage", "stays", "median", "p90"],
+                       [(s.workflow, s.stage, s.stays, duration(s.median_seconds),
+                         duration(s.p90_seconds)) for s in self.time_in_stage], 2),
+            rich_table(f"Forecast by {self.period} of expected close",
+                       ["period", "currency", "deals", "weighted", "best case"],
+                       [(f.period, f.currency, f.deals, f.weighted_amount, f.best_case_amount)
+                        for f in self.forecast], 2),
+        ]
+
+
+def _order(stages: dict[tuple[str, int], WorkflowStages], seen: set[tuple[str, int]]
+           ) -> dict[str, tuple[str, ...]]:
+    """The open stages, in order, of each workflow with a deal in ``seen`` versions (across
+    those versions, the newest order first)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for (name, _), wf in sorted(stages.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        if (name, wf.version) in seen:
+            out[name] += [s for s in wf.open_stages if s not in out[name]]
+    return {name: tuple(found) for name, found in out.items()}
+
+
+def _period(close_month: str, period: Period) -> str:
+    if not close_month:
+        return UNSCHEDULED
+    if period == "month":
+        return close_month
+    year, month = close_month.split("-")
+    return f"{year}-Q{(int(month) - 1) // 3 + 1}"
+
+
+def build_report(conn: Connection, view: PipelineProjection, params: ReportParams, *,
+                 forecast_by: Period = "quarter", use_current: bool = True) -> PipelineReport:
+    """The pipeline report as of ``params``.
+
+    Reads the current-state tables when they answer exactly (nothing in the view happened
+    after ``as_of`` or was recorded after ``known_at``) unless ``use_current`` is false;
+    otherwise folds the history as of ``params``. Both give the same figures.
+    """
+    t = view.tables
+    stages = load_stages(conn, t)
+    current = use_current and is_current(conn, t, params)
+    teams = load_teams(conn, t, params, current)
+    totals = load_totals(conn, t, params, stages, current)
+    stays = visible_stays(conn, t, params)
+    order = _order(stages, {(row.workflow, row.workflow_version) for row, _ in stays})
+    rank = {(w, s): i for w, found in order.items() for i, s in enumerate(found)}
+
+    open_rows: dict[tuple[Any, ...], OpenRow] = {}
+    outcomes: dict[tuple[Any, ...], OutcomeRow] = {}
+    open_now: Counter[tuple[str, str]] = Counter()
+    for row in totals.totals:
+        wf = stages[(row["workflow"], row["workflow_version"])]
+        kind = wf.kinds[row["stage"]]
+        owner, currency, team = row["owner"], row["currency"], teams.get(row["owner"])
+        if kind == "open":
+            key = (row["workflow"], row["stage"], owner, currency)
+            acc = open_rows.setdefault(key, OpenRow(row["workflow"], row["stage"], owner,
+                                                    team, currency))
+            acc.deals += row["deals"]
+            acc.amount += row["amount"]
+            acc.weighted_amount += row["amount"] * wf.probabilities[row["stage"]]
+            open_now[(row["workflow"], row["stage"])] += row["deals"]
+            continue
+        out = outcomes.setdefault((row["workflow"], owner, currency),
+                                  OutcomeRow(row["workflow"], owner, team, currency))
+        if kind == "won":
+            out.won_deals += row["deals"]
+            out.won_amount += row["amount"]
+            out.cancelled_deals += row["cancelled_deals"]
+            out.cancelled_amount += row["cancelled_amount"]
+        else:
+            out.lost_deals += row["deals"]
+            out.lost_amount += row["amount"]
+
+    forecast: dict[tuple[str, str], ForecastRow] = {}
+    for row in totals.forecast:
+        wf = stages[(row["workflow"], row["workflow_version"])]
+        label = _period(row["close_month"], forecast_by)
+        f = forecast.setdefault((label, row["currency"]), ForecastRow(label, row["currency"]))
+        f.deals += row["deals"]
+        f.best_case_amount += row["amount"]
+        f.weighted_amount += row["amount"] * wf.probabilities[row["stage"]]
+
+    opens = sorted(open_rows.values(), key=lambda r: (
+        r.workflow, rank[(r.workflow, r.stage or "")], r.owner or "", r.currency))
+    rollups = _rollups(opens, rank)
+    for r in [*opens, *rollups["stage"], *rollups["team"]]:
+        r.weighted_amount = cents(r.weighted_amount)
+    for f in forecast.values():
+        f.weighted_amount = cents(f.weighted_amount)
+    return PipelineReport(
+        title="Pipeline", as_of=params.as_of, known_at=params.known_at,
+        source="current" if current else "history", period=forecast_by, open=opens,
+        outcomes=[outcomes[k] for k in sorted(outcomes)],
+        conversion=stage_flows(stays, order, totals.lost_from, open_now),
+        time_in_stage=stage_times(stays, order),
+        forecast=[forecast[k] for k in sorted(forecast, key=lambda k: (
+            k[0] == UNSCHEDULED, k))],
+        rollups=rollups,
+    )
+
+
+def _rollups(opens: list[OpenRow], rank: dict[tuple[str, str], int]
+             ) -> dict[str, list[OpenRow]]:
+    """Open rows summed per (workflow, stage, currency) and per (workflow, team, currency);
+    weighted amounts still exact (rounded by the caller)."""
+    by_stage: dict[tuple[Any, ...], OpenRow] = {}
+    by_team: dict[tuple[Any, ...], OpenRow] = {}
+    for r in opens:
+        for target, key, blank in (
+            (by_stage, (r.workflow, r.stage, r.currency),
+             OpenRow(r.workflow, r.stage, None, None, r.currency)),
+            (by_team, (r.workflow, r.team or "", r.currency),
+             OpenRow(r.workflow, None, None, r.team, r.currency)),
+        ):
+            acc = target.setdefault(key, blank)
+            acc.deals += r.deals
+            acc.amount += r.amount
+            acc.weighted_amount += r.weighted_amount
+    return {
+        "stage": sorted(by_stage.values(), key=lambda r: (
+            r.workflow, rank[(r.workflow, r.stage or "")], r.currency)),
+        "team": [by_team[k] for k in sorted(by_team)],
+    }

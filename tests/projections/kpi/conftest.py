@@ -1,0 +1,24 @@
+"""KPI view tests: the engine fixtures (SQLite and PostgreSQL), a runner, fresh stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from engine.bootstrap import Engine
+from projections.kpi import KpiProjection
+from projections.runner import ProjectionRunner
+from tests.engine.conftest import engine, make_engine
+from tests.projections.pipeline.conftest import fresh_engine
+
+__all__ = ["engine", "fresh_engine", "make_engine", "runner"]
+
+
+@pytest.fixture
+def runner(engine: Engine) -> Iterator[ProjectionRunner]:
+    """A runner of the KPI view on the test's store (stopped at the end)."""
+    made = ProjectionRunner(engine.app, [KpiProjection], batch_size=5)
+    yield made
+    made.stop()
+    made.engine.dispose()
