@@ -7,8 +7,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.kafka.settings import KafkaSettings
-
 __all__ = ["Settings"]
 
 
@@ -31,57 +29,4 @@ class Settings(BaseSettings):
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(
         default=None, description="A folder of extra workflow definitions (YAML)."
-    )
-    kafka: KafkaSettings = Field(
-        default_factory=KafkaSettings,
-        description="Kafka consumer, dead letters and relay (environment DEALFLOW_KAFKA_*).")
-
-    # --- the service (``dealflow serve``): HTTP API, metrics, health ---------------------
-    api_host: str = Field(default="127.0.0.1", description="HTTP API listen address.")
-    api_port: int = Field(default=8080, ge=0, le=65535,
-                          description="HTTP API listen port (0 picks a free port).")
-    kafka_bootstrap: str | None = Field(
-        default=None,
-        description="Kafka bootstrap servers; when set, `serve` also consumes and relays.")
-    api_max_batch: int = Field(default=5000, ge=1, le=50_000,
-                               description="Most facts one HTTP batch may carry.")
-    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
-                                    description="Largest HTTP request body accepted.")
-    api_page_max: int = Field(default=1000, ge=1, le=100_000,
-                              description="Largest page any list endpoint returns.")
-    api_wait_seconds: float = Field(
-        default=10.0, ge=0, le=300,
-        description="Longest a request waits for the views to reach a position.")
-    api_report_max_age: float = Field(
-        default=1.0, ge=0, le=3600,
-        description="Seconds an 'as of now' report may be served from cache (0: never).")
-    api_token_cache_seconds: float = Field(
-        default=5.0, ge=0, le=3600,
-        description="Seconds a verified API token is trusted before it is looked up again "
-        "(a revocation takes effect within this time in other processes).")
-    metrics_auth: bool = Field(
-        default=True, description="Whether /metrics needs a token (role viewer or above).")
-    metrics_view_cache_seconds: float = Field(
-        default=10.0, ge=0, le=3600,
-        description="Seconds the pipeline/SLA gauges read from the views are reused.")
-    ready_max_lag: int = Field(
-        default=10_000, ge=0,
-        description="/readyz fails while a view is more than this many events behind.")
-    sla_timer_interval: float = Field(
-        default=30.0, ge=0, le=3600,
-        description="Seconds between SLA timer ticks in `serve` (0: do not run the timer).")
-
-    # --- the audit trail (``dealflow audit``): hash chain, signed checkpoints ------------
-    audit_key: Path = Field(
-        default=Path("dealflow-audit.key"),
-        description="Ed25519 private key (PEM) that signs audit checkpoints; its public key "
-        "is <file>.pub (create both with `dealflow audit keygen`).",
-    )
-    audit_checkpoint_every: int = Field(
-        default=100_000, ge=1,
-        description="The audit chain follower signs a checkpoint after this many new events.",
-    )
-    audit_checkpoint_seconds: float = Field(
-        default=3600.0, gt=0,
-        description="... or after this many seconds, whichever comes first (if the log grew).",
     )
