@@ -30,3 +30,18 @@ class Settings(BaseSettings):
     definitions: Path | None = Field(
         default=None, description="A folder of extra workflow definitions (YAML)."
     )
+
+    # --- the audit trail (``dealflow audit``): hash chain, signed checkpoints ------------
+    audit_key: Path = Field(
+        default=Path("dealflow-audit.key"),
+        description="Ed25519 private key (PEM) that signs audit checkpoints; its public key "
+        "is <file>.pub (create both with `dealflow audit keygen`).",
+    )
+    audit_checkpoint_every: int = Field(
+        default=100_000, ge=1,
+        description="The audit chain follower signs a checkpoint after this many new events.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="... or after this many seconds, whichever comes first (if the log grew).",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from engine.cli import (
+    audit_cmd,
     demo_cmd,
     ingest_cmd,
     views_cmd,
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(workflow_cmd.app, name="workflow")
+app.add_typer(audit_cmd.app, name="audit")
 app.command()(demo_cmd.demo)
 app.command()(ingest_cmd.ingest)
 app.command()(ingest_cmd.rejects)
