@@ -58,6 +58,7 @@ class ProjectionRunner:
         """Prepare the catalog and the live tables; nothing is applied yet."""
         self.app = app
         self.batch_size = batch_size
+        self._owns_engine = engine is None
         self.engine = engine or view_engine(app.url)
         self.factories = {p.name: p for p in projections}
         ensure_catalog(self.engine, list(self.factories))
@@ -157,6 +158,12 @@ class ProjectionRunner:
             self._thread.join(timeout=10)
             self._thread = None
         self.lock.release()
+
+    def close(self) -> None:
+        """Stop, release the lock, and close the database connections this runner opened."""
+        self.stop()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def wait(self, position: int, timeout: float = 10.0) -> bool:
         """Block until every live view has applied ``position`` (read-your-writes)."""
