@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.kafka.settings import KafkaSettings
+
 __all__ = ["Settings"]
 
 
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
     definitions: Path | None = Field(
         default=None, description="A folder of extra workflow definitions (YAML)."
     )
+
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings,
+        description="Kafka consumer, dead letters and relay (environment DEALFLOW_KAFKA_*).")
 
     # --- the audit trail (``dealflow audit``): hash chain, signed checkpoints ------------
     audit_key: Path = Field(

@@ -8,6 +8,7 @@ from engine.cli import (
     audit_cmd,
     demo_cmd,
     ingest_cmd,
+    kafka_cmd,
     views_cmd,
     workflow_cmd,
 )
@@ -26,6 +27,9 @@ app.command()(ingest_cmd.rejects)
 app.command()(views_cmd.rebuild)
 app.command()(views_cmd.report)
 app.command()(views_cmd.views)
+app.command()(kafka_cmd.consume)
+app.command()(kafka_cmd.relay)
+app.command(name="kafka-topics")(kafka_cmd.kafka_topics)
 
 
 def main() -> None:

@@ -1,0 +1,94 @@
+"""The outbound event schema, version 1 (docs/events-schema.md, docs/events-schema.v1.json).
+
+One JSON object per domain event::
+
+    {"schema_version": 1, "event_id": "<uuid>", "type": "dealflow.deal.opened",
+     "type_version": 1, "position": 42, "key": "D-1001",
+     "aggregate": {"type": "deal", "id": "<uuid>", "version": 1},
+     "recorded_at": "...", "occurred_at": "...",
+     "fact": {"source": "crm-web", "id": "...", "actor": "rep-01"} | null,
+     "extra": {...} | null, "data": {...}}
+
+``event_id`` is a UUID derived from the aggregate id and version, so an event published
+twice (at-least-once) carries the same id both times. Amounts are decimal strings, times
+RFC 3339 with their offsets, dates ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid5
+
+import orjson
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "encode_event",
+    "event_id",
+]
+
+SCHEMA_VERSION = 1
+_SCHEMA_HEADER = str(SCHEMA_VERSION).encode()
+_EVENT_ID_NS = UUID("6f1c2b0e-8a4d-4c55-9d0e-5e7a1f0d2c10")
+_BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+_FACT_FIELDS = frozenset({"source", "fact_id", "actor", "occurred_at", "extra"})
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def event_id(originator_id: UUID, originator_version: int) -> UUID:
+    """The event's stable id: the same for every publication of the same event."""
+    return uuid5(_EVENT_ID_NS, f"{originator_id}:{originator_version}")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _aggregate_type(event: Any) -> str:
+    # Events are nested in their aggregate class: Deal.Opened -> "deal".
+    return type(event).__qualname__.split(".")[0].lower()
+
+
+def encode_event(
+    event: Any, *, topic: str, position: int, key: str
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The JSON value (schema version 1) and the Kafka headers of one decoded domain event."""
+    state: dict[str, Any] = dict(event.__dict__)
+    the_id = event_id(event.originator_id, event.originator_version)
+    fact = None
+    extra = None
+    occurred_at: datetime | None = state.get("occurred_at")
+    if "fact_id" in state and "source" in state:
+        fact = {"source": state["source"], "id": state["fact_id"], "actor": state.get("actor")}
+        extra = state.get("extra")
+        data = {k: v for k, v in state.items() if k not in _BASE_FIELDS and k not in _FACT_FIELDS}
+    else:
+        data = {k: v for k, v in state.items() if k not in _BASE_FIELDS and k != "occurred_at"}
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": the_id,
+        "type": topic,
+        "type_version": getattr(type(event), "class_version", 1),
+        "position": position,
+        "key": key,
+        "aggregate": {"type": _aggregate_type(event), "id": event.originator_id,
+                      "version": event.originator_version},
+        "recorded_at": state["timestamp"],
+        "occurred_at": occurred_at,
+        "fact": fact,
+        "extra": extra,
+        "data": data,
+    }
+    headers = [
+        ("dealflow.event_id", str(the_id).encode()),
+        ("dealflow.type", topic.encode()),
+        ("dealflow.position", str(position).encode()),
+        ("dealflow.schema_version", _SCHEMA_HEADER),
+    ]
+    return orjson.dumps(payload, default=_default, option=_OPTIONS), headers
