@@ -79,11 +79,33 @@ def _string(obj: dict[str, Any], name: str, *, max_len: int | None = None) -> st
     return value
 
 
+def _nul_path(value: Any, path: str) -> str | None:
+    """Where a NUL character hides (no store keeps one in text), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = (_nul_path(key, path) and f"{path}.{key!r}") or _nul_path(
+                item, f"{path}.{key}" if path else str(key))
+            if where:
+                return where
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            where = _nul_path(item, f"{path}.{index}")
+            if where:
+                return where
+    return None
+
+
 def parse_fact(raw: bytes | str) -> Fact:
     """Validate one contract object; raise ``InvalidFactError`` naming the field."""
     obj = _decode(raw)
     if not isinstance(obj, dict):
         raise InvalidFactError("(body): not a JSON object", field="(body)")
+    if (b"\\u0000" in raw) if isinstance(raw, bytes) else ("\\u0000" in raw):
+        where = _nul_path(obj, "")
+        if where:
+            raise InvalidFactError(f"{where}: contains a NUL character", field=where)
     for name in _REQUIRED:
         if name not in obj or obj[name] is None:
             raise InvalidFactError(f"{name}: field required", field=name)

@@ -251,6 +251,10 @@ class Ingestor:
                 self.forget(list(uow.touched))
                 log.info("concurrency conflict in a batch of %d; retrying", len(inputs))
                 continue
+            except BaseException:
+                # Nothing was saved: the aggregates this attempt changed must not stay cached.
+                self.forget(list(uow.touched))
+                raise
             if self.observer is not None:
                 self.observer.batch_stored(result, time.perf_counter() - started, attempt)
             return result

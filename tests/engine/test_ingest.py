@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+import pytest
+
 from engine.bootstrap import Engine
 from engine.domain import Deal, deal_id
 from tests.engine.conftest import send
@@ -132,3 +134,21 @@ def test_a_batch_is_not_kept_alive_after_it_is_stored(engine: Engine) -> None:
     gc.collect()
     alive = [o for o in gc.get_objects() if isinstance(o, RawInput | Fact)]
     assert alive == []
+
+
+def test_a_failed_batch_leaves_no_unsaved_changes_in_the_cache(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    send(engine, opened("D-1"), fact("activity.logged", "D-1", {"kind": "call"}))
+    advance = fact("deal.stage_changed", "D-1", {"to": "contact"})
+
+    def store_down(*_: object, **__: object) -> None:
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(engine.app.events, "put", store_down)
+    with pytest.raises(OSError):
+        send(engine, advance)
+    monkeypatch.undo()
+    # The cached deal must not believe it moved: the same fact is decided afresh.
+    assert send(engine, advance).outcomes[0].status == "accepted"
+    deal: Deal = engine.app.repository.get(deal_id("D-1"))
+    assert (deal.stage, deal.version) == ("contact", 3)

@@ -186,3 +186,12 @@ def test_digest_ignores_key_order_and_spacing_but_not_values() -> None:
     assert parse_fact(raw(obj)).digest == parse_fact(same).digest
     changed = {**obj, "data": {**obj["data"], "amount": "10000.01"}}
     assert parse_fact(raw(obj)).digest != parse_fact(raw(changed)).digest
+
+
+def test_nul_characters_are_refused_naming_the_field() -> None:
+    obj = fact("deal.lost", "D-1", {"reason": "bad\u0000byte"})
+    error = reject(obj)
+    assert error.field == "data.reason"
+    assert "NUL" in error.message
+    escaped_text = fact("deal.lost", "D-1", {"reason": "a literal \\u0000 is fine"})
+    assert parse_fact(raw(escaped_text)).type == "deal.lost"
