@@ -26,7 +26,9 @@ class Engine:
         self.app.close()
 
 
-def bootstrap(settings: Settings, *, observer: IngestObserver | None = None) -> Engine:
+def bootstrap(
+    settings: Settings, *, observer: IngestObserver | None = None, create_tables: bool = True
+) -> Engine:
     """Open the store named by ``settings.db`` and wire the engine around it.
 
     ``observer`` (e.g. the metrics) is told about every stored batch.
@@ -34,6 +36,6 @@ def bootstrap(settings: Settings, *, observer: IngestObserver | None = None) -> 
     workflows = WorkflowRegistry.shipped()
     if settings.definitions is not None:
         workflows.load_dir(settings.definitions)
-    app = DealflowApplication(settings.db)
+    app = DealflowApplication(settings.db, create_tables=create_tables)
     ingestor = Ingestor(app, workflows, cache_size=settings.cache_size, observer=observer)
     return Engine(settings=settings, app=app, workflows=workflows, ingestor=ingestor)

@@ -47,7 +47,7 @@ def _work(settings: Settings, inbox: Any, outbox: Any) -> None:
     from engine.bootstrap import bootstrap
 
     try:
-        engine = bootstrap(settings)
+        engine = bootstrap(settings, create_tables=False)  # the parent created them
         try:
             while True:
                 chunk = inbox.get()
@@ -75,6 +75,9 @@ class ParallelIngest:
         on_batch: Callable[[IngestSummary], None] | None = None,
     ) -> IngestSummary:
         """Route, ingest and wait; return the merged summary."""
+        from engine.bootstrap import bootstrap
+
+        bootstrap(self.settings).close()  # tables exist before any worker starts
         ctx = mp.get_context("spawn")
         outbox = ctx.Queue()
         inboxes = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(self.workers)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 from typing import cast
@@ -9,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
+from eventsourcing.persistence import InternalError, JSONTranscoder, Transcoder, Transcoding
 from eventsourcing.utils import get_topic
 
 import engine.domain  # noqa: F401  (registers the events' fixed stored names)
@@ -90,10 +91,24 @@ class DealflowApplication(Application[UUID]):
 
     name = "dealflow"
 
-    def __init__(self, url: str) -> None:
-        """Open (and create if needed) the store at ``url``."""
+    def __init__(self, url: str, *, create_tables: bool = True) -> None:
+        """Open the store at ``url``, creating its tables unless ``create_tables`` is False.
+
+        Several processes starting at once on PostgreSQL may race on the DDL ("tuple
+        concurrently updated"); that is retried a few times.
+        """
         self.url = url
-        super().__init__(env=store_env(url))
+        env = store_env(url)
+        if not create_tables:
+            env["CREATE_TABLE"] = "false"
+        for attempt in range(5):
+            try:
+                super().__init__(env=env)
+                return
+            except InternalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def construct_transcoder(self) -> Transcoder:
         """eventsourcing's JSON format, encoded with orjson (see ``FastJSONTranscoder``)."""
