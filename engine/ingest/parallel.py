@@ -135,6 +135,13 @@ class ParallelIngest:
                 inbox.put(None)
             while done < len(procs):
                 drain(block=True)
+        except BaseException:
+            # A worker failed (or we were interrupted): do not wait for queues nobody reads.
+            for inbox in inboxes:
+                inbox.cancel_join_thread()
+            for proc in procs:
+                proc.kill()
+            raise
         finally:
             for proc in procs:
                 proc.join(timeout=30)

@@ -49,3 +49,4 @@ def test_two_workers_decide_like_one(tmp_path: Path, store_url: str,
         assert deal_states(make_engine()) == deal_states(single)
     finally:
         single.close()
+
