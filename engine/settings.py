@@ -32,10 +32,61 @@ class Settings(BaseSettings):
     definitions: Path | None = Field(
         default=None, description="A folder of extra workflow definitions (YAML)."
     )
-
     kafka: KafkaSettings = Field(
         default_factory=KafkaSettings,
         description="Kafka consumer, dead letters and relay (environment DEALFLOW_KAFKA_*).")
+
+    # --- the service (``dealflow serve``): HTTP API, metrics, health ---------------------
+    api_host: str = Field(default="127.0.0.1", description="HTTP API listen address.")
+    api_port: int = Field(default=8080, ge=0, le=65535,
+                          description="HTTP API listen port (0 picks a free port).")
+    serve_kafka: bool = Field(
+        default=False,
+        description="Whether `serve` also consumes facts from Kafka and relays domain events "
+        "(brokers, topics and group under `kafka`, i.e. DEALFLOW_KAFKA_*).")
+    api_max_batch: int = Field(default=5000, ge=1, le=50_000,
+                               description="Most facts one HTTP batch may carry.")
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
+                                    description="Largest HTTP request body accepted.")
+    api_page_max: int = Field(default=1000, ge=1, le=100_000,
+                              description="Largest page any list endpoint returns.")
+    api_wait_seconds: float = Field(
+        default=10.0, ge=0, le=300,
+        description="Longest a request waits for the views to reach a position.")
+    api_report_max_age: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="Seconds an 'as of now' report may be served from cache (0: never).")
+    api_token_cache_seconds: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="Seconds a verified API token is trusted before it is looked up again "
+        "(a revocation takes effect within this time in other processes).")
+    metrics_auth: bool = Field(
+        default=True, description="Whether /metrics needs a token (role viewer or above).")
+    metrics_view_cache_seconds: float = Field(
+        default=10.0, ge=0, le=3600,
+        description="Seconds the pipeline/SLA gauges read from the views are reused.")
+    ready_max_lag: int = Field(
+        default=10_000, ge=0,
+        description="/readyz fails while a view is more than this many events behind.")
+    sla_timer_interval: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="Seconds between SLA timer ticks in `serve` (0: do not run the timer).")
+    api_report_stale_seconds: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="Seconds an 'as of now' report may still be served (recomputed in the "
+        "background once its view moved); each response says when it was computed.")
+    api_group_commit: int = Field(
+        default=2000, ge=1, le=50_000,
+        description="Most facts of concurrent HTTP requests decided and stored together in "
+        "one transaction (1: each request alone).")
+    serve_views: bool = Field(
+        default=True,
+        description="Whether `serve` runs the views' runner and the SLA timer (false for "
+        "replicas that only serve while another process keeps the views).")
+    views_process: bool = Field(
+        default=True,
+        description="Whether `serve` runs the views' runner and SLA timer in a child process "
+        "(another core, no GIL contention with requests) rather than a thread.")
 
     # --- the audit trail (``dealflow audit``): hash chain, signed checkpoints ------------
     audit_key: Path = Field(

@@ -9,6 +9,8 @@ from engine.cli import (
     demo_cmd,
     ingest_cmd,
     kafka_cmd,
+    serve_cmd,
+    token_cmd,
     views_cmd,
     workflow_cmd,
 )
@@ -21,12 +23,14 @@ app = typer.Typer(
 )
 app.add_typer(workflow_cmd.app, name="workflow")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(token_cmd.app, name="token")
 app.command()(demo_cmd.demo)
 app.command()(ingest_cmd.ingest)
 app.command()(ingest_cmd.rejects)
 app.command()(views_cmd.rebuild)
 app.command()(views_cmd.report)
 app.command()(views_cmd.views)
+app.command()(serve_cmd.serve)
 app.command()(kafka_cmd.consume)
 app.command()(kafka_cmd.relay)
 app.command(name="kafka-topics")(kafka_cmd.kafka_topics)

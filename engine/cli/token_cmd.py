@@ -1,0 +1,77 @@
+"""``dealflow token create|revoke|list``: API tokens, stored hashed in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from engine.api.tokens import Role, TokenError, TokenStore
+from engine.cli.common import DbOption, console
+from engine.settings import Settings
+from projections.db import view_engine
+
+__all__ = ["app"]
+
+app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 digests).",
+                  no_args_is_help=True)
+
+
+@contextmanager
+def _store(db: str | None) -> Iterator[TokenStore]:
+    settings = Settings(**({"db": db} if db else {}))  # type: ignore[arg-type]
+    engine = view_engine(settings.db)
+    try:
+        yield TokenStore(engine, cache_seconds=0)
+    except TokenError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def create(
+    role: Annotated[Role, typer.Option(help="What the token may do.")],
+    name: Annotated[str, typer.Option(help="Who or what uses it (unique among active "
+                                      "tokens).")],
+    db: DbOption = None,
+) -> None:
+    """Create a token and print its secret (shown only this once)."""
+    with _store(db) as store:
+        issued = store.create(role, name)
+    console.print(f"created token [bold]{issued.info.token_id}[/bold] "
+                  f"({issued.info.role.value}, {issued.info.name!r}); its secret, shown once:",
+                  highlight=False)
+    typer.echo(issued.secret)
+
+
+@app.command()
+def revoke(
+    token: Annotated[str, typer.Argument(help="The token's id, or an active token's name.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a token (other serving processes notice within their token cache time)."""
+    with _store(db) as store:
+        info = store.revoke(token)
+    console.print(f"revoked token {info.token_id} ({info.role.value}, {info.name!r}) at "
+                  f"{info.revoked_at}", highlight=False)
+
+
+@app.command("list")
+def list_tokens(
+    db: DbOption = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False,
+) -> None:
+    """The tokens (never their secrets)."""
+    with _store(db) as store:
+        found = store.list(include_revoked=all_)
+    table = Table(title=f"API tokens ({len(found)})")
+    for column in ("id", "name", "role", "created", "revoked"):
+        table.add_column(column)
+    for t in found:
+        table.add_row(t.token_id, t.name, t.role.value, t.created_at, t.revoked_at or "")
+    console.print(table)

@@ -1,0 +1,164 @@
+"""Gauges read from the views at scrape time: log head, each view's position and lag, the
+outbox relay's lag, the open pipeline by workflow and stage, time in stage, and SLA
+instances by rule.
+
+The pipeline and SLA figures come from the registered ``pipeline`` and ``sla`` reports "as
+of now" (reused for ``cache_seconds``, so a scrape every 15 s costs one computation); a
+report that is not registered, or fails, leaves its families out of the scrape and counts
+``dealflow_view_report_errors_total``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["ViewCollector"]
+
+log = logging.getLogger(__name__)
+ReadReport = Callable[[str], Mapping[str, Any] | None]
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _items(report: Mapping[str, Any], key: str) -> Iterable[Mapping[str, Any]]:
+    value = report.get(key)
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+class ViewCollector(Collector):
+    """A custom collector (register it on the service's registry)."""
+
+    def __init__(self, *, head: Callable[[], int], positions: Callable[[], dict[str, int]],
+                 read_report: ReadReport, registry: CollectorRegistry,
+                 outbox: Callable[[], int] | None = None) -> None:
+        """``read_report(name)`` gives a report's JSON as of now, or None if unregistered;
+        ``outbox()`` the outbox relay's log position (when this process relays)."""
+        self.outbox = outbox
+        self.head = head
+        self.positions = positions
+        self.read_report = read_report
+        self.errors = Counter("dealflow_view_report_errors",
+                              "Scrapes that could not read a report from the views.",
+                              ["report"], registry=registry)
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        """All families; what cannot be read is left out (and counted)."""
+        yield from self._positions()
+        yield from self._pipeline()
+        yield from self._sla()
+
+    def _report(self, name: str) -> Mapping[str, Any] | None:
+        try:
+            return self.read_report(name)
+        except Exception:  # a scrape must not fail because one view cannot be read
+            log.exception("reading report %s for metrics failed", name)
+            self.errors.labels(name).inc()
+            return None
+
+    def _positions(self) -> Iterator[Metric]:
+        try:
+            head, positions = self.head(), self.positions()
+        except Exception:
+            log.exception("reading view positions for metrics failed")
+            self.errors.labels("positions").inc()
+            return
+        yield GaugeMetricFamily("dealflow_log_head_position",
+                                "Position of the last event in the log.", value=head)
+        position = GaugeMetricFamily("dealflow_view_position",
+                                     "Log position each view has applied.", labels=["view"])
+        lag = GaugeMetricFamily("dealflow_view_lag_events",
+                                "Events in the log a view has not applied yet.",
+                                labels=["view"])
+        for view, at in sorted(positions.items()):
+            position.add_metric([view], at)
+            lag.add_metric([view], max(0, head - at))
+        yield position
+        yield lag
+        if self.outbox is not None:
+            try:
+                relayed = self.outbox()
+            except Exception:
+                log.exception("reading the outbox relay's position failed")
+                self.errors.labels("outbox").inc()
+                return
+            yield GaugeMetricFamily("dealflow_outbox_lag_events",
+                                    "Events in the log not yet relayed to Kafka.",
+                                    value=max(0, head - relayed))
+
+    def _pipeline(self) -> Iterator[Metric]:
+        report = self._report("pipeline")
+        if report is None:
+            return
+        deals = GaugeMetricFamily("dealflow_pipeline_open_deals",
+                                  "Open deals by workflow and stage (as of now).",
+                                  labels=["workflow", "stage"])
+        amount = GaugeMetricFamily("dealflow_pipeline_open_amount",
+                                   "Open amount by workflow, stage and currency (in units of "
+                                   "the currency).", labels=["workflow", "stage", "currency"])
+        weighted = GaugeMetricFamily("dealflow_pipeline_open_weighted_amount",
+                                     "Open amount weighted by stage win probability.",
+                                     labels=["workflow", "stage", "currency"])
+        counts: Tally[tuple[str, str]] = Tally()
+        for row in _items(report, "open_by_stage"):
+            key = (str(row.get("workflow")), str(row.get("stage")))
+            counts[key] += int(row.get("deals") or 0)
+            currency = str(row.get("currency"))
+            for family, field in ((amount, "amount"), (weighted, "weighted_amount")):
+                value = _number(row.get(field))
+                if value is not None:
+                    family.add_metric([*key, currency], value)
+        for key, n in sorted(counts.items()):
+            deals.add_metric(list(key), n)
+        stage_time = GaugeMetricFamily(
+            "dealflow_pipeline_time_in_stage_seconds",
+            "Time deals spent in a stage over completed stays: median (quantile 0.5) and "
+            "p90 (quantile 0.9).", labels=["workflow", "stage", "quantile"])
+        for row in _items(report, "time_in_stage"):
+            where = [str(row.get("workflow")), str(row.get("stage"))]
+            for quantile, field in (("0.5", "median_seconds"), ("0.9", "p90_seconds")):
+                value = _number(row.get(field))
+                if value is not None:
+                    stage_time.add_metric([*where, quantile], value)
+        yield from (deals, amount, weighted, stage_time)
+
+    def _sla(self) -> Iterator[Metric]:
+        report = self._report("sla")
+        if report is None:
+            return
+        instances = GaugeMetricFamily(
+            "dealflow_sla_instances",
+            "SLA rule instances by workflow, rule and outcome (met, breached, open, "
+            "cancelled) as of now.", labels=["workflow", "rule", "outcome"])
+        overdue = GaugeMetricFamily(
+            "dealflow_sla_overdue_instances",
+            "SLA rule instances breached and still outstanding as of now.",
+            labels=["workflow", "rule"])
+        rules: list[tuple[str, str]] = []
+        for row in _items(report, "rules"):
+            key = (str(row.get("workflow")), str(row.get("rule")))
+            rules.append(key)
+            for outcome in ("met", "breached", "open", "cancelled"):
+                instances.add_metric([*key, outcome], int(row.get(outcome) or 0))
+        late: Tally[tuple[str, str]] = Tally(
+            (str(row.get("workflow")), str(row.get("rule")))
+            for row in _items(report, "overdue"))
+        for key in sorted(set(rules) | set(late)):
+            overdue.add_metric(list(key), late[key])
+        yield instances
+        yield overdue

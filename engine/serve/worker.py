@@ -1,0 +1,120 @@
+"""The views' runner and the SLA timer in a child process of ``dealflow serve``.
+
+Projections and the timer are CPU-bound Python: in the serving process they would compete
+with request handling and ingestion for the GIL. In a child process they use another core;
+the service still sees their progress through the views' positions in the store (readiness,
+``wait``/``min_position``), exactly as a replica sees another replica's runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from typing import Any
+
+from engine.settings import Settings
+
+__all__ = ["ViewsProcess"]
+
+log = logging.getLogger(__name__)
+
+
+def _run(settings_json: str, stop: Any) -> None:  # pragma: no cover - runs in the child
+    """Child: follow the log with every registered view (and tick the SLA timer) until
+    ``stop`` is set."""
+    from engine.bootstrap import bootstrap
+    from engine.serve.views import ensure_shipped_views
+    from projections.registry import view_classes
+    from projections.runner import ProjectionRunner
+
+    settings = Settings.model_validate_json(settings_json)
+    ensure_shipped_views()
+    engine = bootstrap(settings)
+    runner = ProjectionRunner(engine.app, view_classes())
+    timer_stop = threading.Event()
+    timer = None
+    if "sla" in runner.live and settings.sla_timer_interval > 0:
+        from projections.sla.timer import SlaTimer
+
+        timer = SlaTimer(engine.app, workflows=engine.workflows, runner=runner)
+        threading.Thread(target=timer.run, args=(timer_stop,),
+                         kwargs={"interval": settings.sla_timer_interval},
+                         name="dealflow-sla-timer", daemon=True).start()
+    runner.start()
+    parent = os.getppid()
+    try:
+        # Also end if the service died without stopping us (killed): never outlive it.
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                log.warning("the serving process is gone; the views process ends")
+                break
+    finally:
+        timer_stop.set()
+        runner.stop()
+        if timer is not None:
+            timer.stop()
+        runner.engine.dispose()
+        engine.close()
+
+
+class ViewsProcess:
+    """Starts, watches (restarting it if it dies) and stops the child process."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Prepare; nothing runs yet."""
+        self.settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._stop: Any = None
+        self._process: Any = None
+        self._watching = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child runs."""
+        return self._process is not None and bool(self._process.is_alive())
+
+    def start(self) -> None:
+        """Start the child and a thread that restarts it if it exits unexpectedly."""
+        self._spawn()
+        self._watching.set()
+        self._watcher = threading.Thread(target=self._watch, name="dealflow-views-watch",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        self._stop = self._context.Event()
+        self._process = self._context.Process(
+            target=_run, args=(self.settings.model_dump_json(), self._stop),
+            name="dealflow-views", daemon=True)
+        self._process.start()
+
+    def _watch(self) -> None:
+        while self._watching.is_set():
+            process = self._process
+            if process is not None:
+                process.join(timeout=1.0)
+                if self._watching.is_set() and not process.is_alive():
+                    log.error("the views process exited (code %s); restarting it",
+                              process.exitcode)
+                    self._spawn()
+            else:
+                self._watching.wait(1.0)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the child (it releases its locks) and wait for it."""
+        self._watching.clear()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+        if self._process is not None:
+            self._stop.set()
+            self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(5)
+            # Dropping the event frees its semaphores now (the process may end by a signal
+            # next, with no finalizers run).
+            self._process = self._stop = None
