@@ -64,7 +64,11 @@ def _decode(raw: bytes | str) -> Any:
 def _digest(obj: dict[str, Any]) -> str:
     # Content identity for duplicate-vs-conflict: canonical JSON, so key order and white
     # space do not matter, but any changed value does.
-    canonical = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str)
+    try:
+        canonical = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # integers beyond 64 bits: the slower encoder has no such limit
+        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"),
+                               default=str, ensure_ascii=False).encode()
     return hashlib.sha256(canonical).hexdigest()
 
 

@@ -23,4 +23,7 @@ class FastJSONTranscoder(JSONTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         """Encode ``obj``; non-JSON types go through the registered transcodings."""
-        return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+        try:
+            return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+        except TypeError:  # e.g. an integer beyond 64 bits kept from an unknown field
+            return super().encode(obj)

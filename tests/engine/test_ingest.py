@@ -152,3 +152,10 @@ def test_a_failed_batch_leaves_no_unsaved_changes_in_the_cache(
     assert send(engine, advance).outcomes[0].status == "accepted"
     deal: Deal = engine.app.repository.get(deal_id("D-1"))
     assert (deal.stage, deal.version) == ("contact", 3)
+
+
+def test_huge_integers_in_unknown_fields_are_kept(engine: Engine) -> None:
+    obj = opened("D-big", ticket=2**80)
+    assert send(engine, obj).outcomes[0].status == "accepted"
+    created = next(iter(engine.app.events.get(deal_id("D-big"))))
+    assert created.extra == {"data": {"ticket": 2**80}}

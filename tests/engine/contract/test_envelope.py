@@ -195,3 +195,10 @@ def test_nul_characters_are_refused_naming_the_field() -> None:
     assert "NUL" in error.message
     escaped_text = fact("deal.lost", "D-1", {"reason": "a literal \\u0000 is fine"})
     assert parse_fact(raw(escaped_text)).type == "deal.lost"
+
+
+def test_huge_integers_do_not_crash_the_parser() -> None:
+    body = raw(fact("survey.responded", "D-1", {"score": 3, "ticket": 2**80}))
+    assert parse_fact(body).data_extra == {"ticket": 2**80}
+    error = reject(fact("survey.responded", "D-1", {"score": 2**70}))
+    assert error.field == "data.score"
