@@ -41,7 +41,7 @@ from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
 from engine.serve.views import ensure_shipped_views
 from engine.settings import Settings
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 from projections.registry import view_classes
 from projections.runner import ProjectionRunner
 
@@ -90,7 +90,7 @@ class Server:
 
     def __init__(self, url: str, views: bool = True) -> None:
         self.url = url
-        engine = view_engine(url)
+        engine = sql_engine(url)
         self.token = TokenStore(engine).create(Role.ADMIN, "bench").secret
         engine.dispose()
         self.port = free_port()

@@ -48,7 +48,7 @@ from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 
 FAST = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
         "max_poll_interval_ms": 30000, "metadata_max_age_ms": 5000}
@@ -148,7 +148,7 @@ def dealflow_rate(settings: KafkaSettings, url: str, count: int, workers: int,
     process holds every partition's fence, so no worker can start early.
     """
     engine = bootstrap(Settings(db=url))
-    sql = view_engine(url)
+    sql = sql_engine(url)
     ensure_tables(sql)
     fence = PartitionFence(url, sql, settings.group)
     topic = settings.topics[0]

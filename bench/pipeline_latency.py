@@ -37,7 +37,7 @@ from engine.api.tokens import Role, TokenStore
 from engine.bootstrap import bootstrap
 from engine.ingest.batch import RawInput
 from engine.settings import Settings
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 
 BIN = Path(sys.executable).parent
 TLS = ssl.create_default_context()
@@ -167,7 +167,7 @@ def main() -> int:
         url = f"sqlite:///{tmp}/pipeline.db"
         rate = fill(url, args.deals)
         print(f"opened {args.deals:,} deals through the ingestor at {rate:,.0f} facts/s")
-        engine = view_engine(url)
+        engine = sql_engine(url)
         token = TokenStore(engine).create(Role.ADMIN, "bench").secret
         engine.dispose()
 

@@ -37,7 +37,7 @@ from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 
 Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -66,7 +66,7 @@ def messages(engine: Engine) -> list[Message]:
     app = engine.app
     notifications = app.recorder.select_notifications(start=1, limit=10_000_000)
     events = [app.mapper.to_domain_event(n) for n in notifications]
-    sql = view_engine(app.url)
+    sql = sql_engine(app.url)
     keys = EventKeys(app, sql).keys(events)
     sql.dispose()
     out = []
@@ -126,7 +126,7 @@ def main() -> int:
             admin.ensure([settings.events_topic, f"{settings.events_topic}.raw"])
             admin.close()
             raws.append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
-            sql = view_engine(engine.app.url)
+            sql = sql_engine(engine.app.url)
             ensure_tables(sql)
             with sql.begin() as conn:  # each run starts at position 0
                 conn.exec_driver_sql("DELETE FROM dealflow_relay_positions")

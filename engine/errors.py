@@ -10,7 +10,9 @@
     │   ├── DuplicateConflictError    same (source, id) already accepted with other content
     │   └── RuleViolationError        the workflow forbids it; names the rule
     └── StoreError                    the event store could not do what was asked
-        └── ConcurrencyConflictError  another writer appended to the same aggregate first
+        ├── ConcurrencyConflictError  another writer appended to the same aggregate first
+        ├── PositionConflictError     a follower's saved position moved under it
+        └── StoreNotFoundError        a read was asked of a store that does not exist
 
 Internals raise these; the edges (CLI, ingest pipeline, HTTP, Kafka) decide whether to
 retry, reject to the dead-letter store, or stop.
@@ -25,8 +27,10 @@ __all__ = [
     "DuplicateConflictError",
     "FactRejectedError",
     "InvalidFactError",
+    "PositionConflictError",
     "RuleViolationError",
     "StoreError",
+    "StoreNotFoundError",
     "WorkflowDefinitionError",
 ]
 
@@ -93,3 +97,12 @@ class StoreError(DealflowError):
 
 class ConcurrencyConflictError(StoreError):
     """Another writer appended to the same aggregate first; the caller retries."""
+
+
+class PositionConflictError(StoreError):
+    """A follower's saved position (a view's, the relay's, the audit chain's) was moved by
+    someone else since it was read: the batch was rolled back, nothing applied twice."""
+
+
+class StoreNotFoundError(StoreError):
+    """A read-only command named a store that does not exist (nothing was created)."""

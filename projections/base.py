@@ -4,44 +4,24 @@ A projection owns its tables, built for one *generation* (``a`` or ``b``): the l
 uses one, a rebuild fills the other from position zero and is then swapped in, so a rebuild
 never disturbs readers. Table and index names carry the generation, which keeps them unique
 on PostgreSQL, where index names are global to a schema.
+
+A projection is an instance configured with what it reads (workflows, plans), given by
+``bootstrap``; :meth:`Projection.in_generation` makes the same view for the other
+generation, so a rebuilt view keeps its configuration.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar
-from uuid import UUID
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Connection, MetaData, Table
 
-__all__ = ["LoggedEvent", "Projection"]
+from engine.store.log import LoggedEvent
 
-
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """A decoded event with its position in the log (and its stored bytes)."""
-
-    position: int
-    originator_id: UUID
-    version: int
-    topic: str
-    event: Any
-    state: bytes = b""
-
-    @property
-    def recorded_at(self) -> datetime:
-        """When dealflow recorded it."""
-        value: datetime = self.event.timestamp
-        return value
-
-    @property
-    def occurred_at(self) -> datetime:
-        """When it happened (the fact's ``time``); recording time for derived events."""
-        value: datetime = getattr(self.event, "occurred_at", None) or self.event.timestamp
-        return value
+__all__ = ["Projection"]
 
 
 class Projection(ABC):
@@ -58,6 +38,16 @@ class Projection(ABC):
         self.generation = generation
         self.metadata = MetaData()
         self.define_tables()
+
+    def in_generation(self, generation: str) -> Self:
+        """The same view (same configuration) on the tables of ``generation``."""
+        if generation == self.generation:
+            return self
+        other = copy.copy(self)
+        other.generation = generation
+        other.metadata = MetaData()
+        other.define_tables()
+        return other
 
     def table_name(self, base: str) -> str:
         """The name of a table of this projection in this generation."""

@@ -9,21 +9,16 @@ from sqlalchemy import Connection
 
 from projections import commissions, kpi, pipeline, sla
 from projections.base import Projection
-from projections.commissions import CommissionsProjection
+from projections.commissions import CommissionsProjection, PlanRegistry
 from projections.kpi import KpiProjection
 from projections.pipeline import PipelineProjection
 from projections.report import Report, ReportParams
 from projections.sla import SlaProjection
+from workflows import WorkflowRegistry
 
-__all__ = ["REPORTS", "VIEWS", "ReportBuilder", "view_classes"]
+__all__ = ["REPORTS", "ReportBuilder", "build", "shipped_views"]
 
 ReportBuilder = Callable[..., Report]
-VIEWS: dict[str, type[Projection]] = {
-    PipelineProjection.name: PipelineProjection,
-    SlaProjection.name: SlaProjection,
-    CommissionsProjection.name: CommissionsProjection,
-    KpiProjection.name: KpiProjection,
-}
 REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "pipeline": (PipelineProjection.name, pipeline.build_report),
     "sla": (SlaProjection.name, sla.build_report),
@@ -33,14 +28,14 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 
 
-def view_classes(names: list[str] | None = None) -> list[type[Projection]]:
-    """The projection classes for ``names`` (all by default)."""
-    if not names:
-        return list(VIEWS.values())
-    unknown = [n for n in names if n not in VIEWS]
-    if unknown:
-        raise KeyError(f"unknown view(s) {', '.join(unknown)}; known: {', '.join(VIEWS)}")
-    return [VIEWS[n] for n in names]
+def shipped_views(workflows: WorkflowRegistry, plans: PlanRegistry) -> list[Projection]:
+    """Every view, configured with the definitions ``bootstrap`` loaded."""
+    return [
+        PipelineProjection(workflows),
+        SlaProjection(workflows),
+        CommissionsProjection(plans),
+        KpiProjection(workflows),
+    ]
 
 
 def build(name: str, conn: Connection, views: dict[str, Projection], params: ReportParams,

@@ -1,43 +1,38 @@
 """Our own projection runner: follows the log by position in batches.
 
 Why not eventsourcing's stock runner: it needs subscriptions (which its SQLite store lacks)
-and commits one transaction per event. This one reads up to ``batch_size`` events, lets
-every projection apply the ones past its own position, and writes the views' rows and
-their positions in ONE transaction. It resumes from the stored positions after a restart,
-follows live appends by polling (a few milliseconds), offers ``wait(position)`` for
-read-your-writes, and holds a lock so only one runner per store applies events; the
-position update is a compare-and-set as a second guard against double application.
+and commits one transaction per event. This one reads up to ``batch_size`` events (decoded
+once, :class:`engine.store.log.LogReader`), lets every view apply the ones past its own
+position, and writes the views' rows and their positions in ONE transaction, each position
+moved by compare-and-set (:mod:`engine.store.positions`). Locking, the follow thread, idle
+waits, backoff and read-your-writes waits are the shared :class:`engine.store.follower.Follower`.
+
+A rebuild fills fresh tables (the other generation) of every view asked for from ONE pass
+over the log: each batch is read and decoded once and fed to every fresh view, several
+batches share a transaction, and the collector runs only between batches. The fresh
+generation is then swapped in, in one transaction with the positions.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
 from engine.errors import StoreError
-from engine.store.app import DealflowApplication
-from projections.base import LoggedEvent, Projection
-from projections.db import (
-    CATALOG,
-    advance_position,
-    catalog_rows,
-    ensure_catalog,
-    view_engine,
-)
-from projections.lock import RunnerLock
+from engine.store import gc as store_gc
+from engine.store import positions
+from engine.store.follower import Follower
+from engine.store.locks import SingletonLock
+from engine.store.log import LoggedEvent, LogReader
+from projections.base import Projection
 
-__all__ = ["PositionConflictError", "ProjectionRunner"]
+__all__ = ["LOCK_NAME", "ProjectionRunner"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-
-
-class PositionConflictError(StoreError):
-    """Another runner moved a view's position first; this batch was rolled back."""
+LOCK_NAME = "views"
 
 
 def _other(generation: str) -> str:
@@ -45,140 +40,112 @@ def _other(generation: str) -> str:
 
 
 class ProjectionRunner:
-    """Applies the log to a set of projections; see the module docstring."""
+    """Applies the log to a set of views; see the module docstring."""
 
     def __init__(
         self,
-        app: DealflowApplication,
-        projections: Sequence[type[Projection]],
+        reader: LogReader,
+        sql: Engine,
+        views: Sequence[Projection],
         *,
+        lock: SingletonLock,
         batch_size: int = 1000,
-        engine: Engine | None = None,
+        rebuild_commit_every: int = 10,
     ) -> None:
-        """Prepare the catalog and the live tables; nothing is applied yet."""
-        self.app = app
+        """Prepare the positions and the live tables of ``views``; nothing is applied yet.
+
+        ``views`` are configured instances (any generation); the live generation of each
+        is read from the positions table.
+        """
+        self.reader = reader
+        self.engine = sql
         self.batch_size = batch_size
-        self._owns_engine = engine is None
-        self.engine = engine or view_engine(app.url)
-        self.factories = {p.name: p for p in projections}
-        ensure_catalog(self.engine, list(self.factories))
-        with self.engine.connect() as conn:
-            rows = catalog_rows(conn)
+        self.rebuild_commit_every = rebuild_commit_every
+        positions.ensure(sql, [v.name for v in views])
+        with sql.connect() as conn:
+            rows = positions.rows(conn)
         self.live: dict[str, Projection] = {
-            name: factory(rows[name]["generation"]) for name, factory in self.factories.items()
+            v.name: v.in_generation(rows[v.name]["generation"]) for v in views
         }
         for projection in self.live.values():
-            projection.metadata.create_all(self.engine, checkfirst=True)
-        self.lock = RunnerLock(app.url, self.engine)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._applied = threading.Condition()
+            projection.metadata.create_all(sql, checkfirst=True)
+        self.follower = Follower("views", self._step, lock, idle=0.005, full=batch_size)
+
+    @property
+    def lock(self) -> SingletonLock:
+        """The views' singleton lock."""
+        return self.follower.lock
+
+    @property
+    def following(self) -> bool:
+        """Whether this runner's thread follows the log."""
+        return self.follower.following
 
     # ----------------------------------------------------------------- reading
     def head(self) -> int:
         """The last position in the log (0 when empty)."""
-        return int(self.app.recorder.max_notification_id() or 0)
+        return self.reader.head()
 
     def positions(self) -> dict[str, int]:
         """Each live view's applied position."""
         with self.engine.connect() as conn:
-            return {name: int(row["position"]) for name, row in catalog_rows(conn).items()
-                    if name in self.factories}
-
-    def _read(self, after: int) -> list[LoggedEvent]:
-        notifications = self.app.recorder.select_notifications(
-            start=after + 1, limit=self.batch_size
-        )
-        mapper = self.app.mapper
-        return [
-            LoggedEvent(n.id, n.originator_id, n.originator_version, n.topic,  # type: ignore[arg-type]
-                        mapper.to_domain_event(n), n.state)
-            for n in notifications
-        ]
+            return {name: int(row["position"]) for name, row in positions.rows(conn).items()
+                    if name in self.live}
 
     # ---------------------------------------------------------------- applying
     def run_once(self) -> int:
-        """Apply at most one batch to every live view; return how many events were read."""
-        if not self.lock.acquire():
-            return 0
+        """Apply at most one batch to every live view; return how many events were read
+        (0 when another process holds the views' lock)."""
+        return self.follower.run_once()
+
+    def _step(self) -> int:
         with self.engine.connect() as conn:
-            rows = catalog_rows(conn)
+            rows = positions.rows(conn)
         start = min(int(rows[name]["position"]) for name in self.live)
-        events = self._read(start)
+        events = self.reader.read(start, self.batch_size)
         if not events:
             return 0
         with self.engine.begin() as conn:
             for name, projection in self.live.items():
                 position = int(rows[name]["position"])
                 mine = [e for e in events if e.position > position]
-                if not mine:
-                    continue
-                projection.process(conn, mine)
-                if not advance_position(conn, name, position, mine[-1].position):
-                    raise PositionConflictError(f"view {name!r} moved past {position} meanwhile")
-        with self._applied:
-            self._applied.notify_all()
+                if mine:
+                    projection.process(conn, mine)
+                    positions.advance(conn, name, position, mine[-1].position)
         return len(events)
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply everything up to the current head; return how many events were read."""
         total = 0
         head = self.head()
-        while True:
-            read = self.run_once()
-            total += read
-            if progress is not None:
-                progress(min(self.positions().values() or [head]), head)
-            if read == 0 or read < self.batch_size:
-                return total
+        with store_gc.batches() as collect:
+            while True:
+                read = self.run_once()
+                collect()
+                total += read
+                if progress is not None:
+                    progress(min(self.positions().values() or [head]), head)
+                if read < self.batch_size:
+                    return total
 
     # ----------------------------------------------------------------- following
     def start(self, poll_interval: float = 0.005) -> None:
         """Follow live appends in a background thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, args=(poll_interval,),
-                                        name="dealflow-projections", daemon=True)
-        self._thread.start()
-
-    def _follow(self, poll_interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.run_once() == 0:
-                    self._stop.wait(poll_interval)
-            except Exception:  # keep following; the next pass retries the same batch
-                log.exception("projection batch failed; retrying")
-                self._stop.wait(1.0)
+        self.follower.idle = poll_interval
+        self.follower.start()
 
     def stop(self) -> None:
         """Stop following and release the lock."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.lock.release()
+        self.follower.stop()
 
     def close(self) -> None:
-        """Stop, release the lock, and close the database connections this runner opened."""
-        self.stop()
-        if self._owns_engine:
-            self.engine.dispose()
+        """Stop and release the lock (the SQL engine belongs to whoever built it)."""
+        self.follower.close()
 
     def wait(self, position: int, timeout: float = 10.0) -> bool:
         """Block until every live view has applied ``position`` (read-your-writes)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if min(self.positions().values()) >= position:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self._thread is None:
-                self.run_once()
-            else:
-                with self._applied:
-                    self._applied.wait(min(remaining, 0.05))
+        return self.follower.wait_until(
+            lambda: min(self.positions().values(), default=position) >= position, timeout)
 
     # ------------------------------------------------------------------ rebuild
     def rebuild(self, names: Sequence[str] | None = None,
@@ -186,35 +153,55 @@ class ProjectionRunner:
         """Rebuild views from position zero into fresh tables, then swap them in.
 
         Returns each rebuilt view's position. Readers keep the old tables until the swap,
-        which happens in one transaction together with the catalog update.
+        which happens in one transaction together with the positions.
         """
+        chosen = list(names or self.live)
+        unknown = [n for n in chosen if n not in self.live]
+        if unknown:
+            raise KeyError(f"unknown view(s) {', '.join(unknown)}; known: {', '.join(self.live)}")
         if not self.lock.acquire(blocking=True, timeout=60):
             raise StoreError("another runner holds the views' lock; stop it or wait")
-        done: dict[str, int] = {}
-        for name in names or list(self.factories):
-            done[name] = self._rebuild_one(name, progress)
-        return done
-
-    def _rebuild_one(self, name: str, progress: Progress | None) -> int:
-        old = self.live[name]
-        fresh = self.factories[name](_other(old.generation))
-        fresh.metadata.drop_all(self.engine, checkfirst=True)
-        fresh.metadata.create_all(self.engine)
-        position = 0
-        while True:
-            head = self.head()
-            events = self._read(position)
-            if events:
-                with self.engine.begin() as conn:
-                    fresh.process(conn, events)
-                position = events[-1].position
-            if progress is not None:
-                progress(position, max(head, position))
-            if len(events) < self.batch_size:
-                break
+        fresh = {n: self.live[n].in_generation(_other(self.live[n].generation)) for n in chosen}
+        for view in fresh.values():
+            view.metadata.drop_all(self.engine, checkfirst=True)
+            view.metadata.create_all(self.engine)
+        position = self._fill(list(fresh.values()), progress)
         with self.engine.begin() as conn:
-            conn.execute(CATALOG.update().where(CATALOG.c.name == name)
-                         .values(generation=fresh.generation, position=position))
-        self.live[name] = fresh
-        old.metadata.drop_all(self.engine, checkfirst=True)
+            for name, view in fresh.items():
+                positions.move(conn, name, generation=view.generation, position=position)
+        for name, view in fresh.items():
+            old, self.live[name] = self.live[name], view
+            old.metadata.drop_all(self.engine, checkfirst=True)
+        return dict.fromkeys(chosen, position)
+
+    def _fill(self, views: list[Projection], progress: Progress | None) -> int:
+        """Apply the whole log to ``views``, one read per batch for all of them."""
+        position, pending = 0, 0
+        conn = self.engine.connect()
+        transaction = conn.begin()
+        try:
+            with store_gc.batches() as collect:
+                while True:
+                    head = self.head()
+                    events: list[LoggedEvent] = self.reader.read(position, self.batch_size)
+                    if events:
+                        for view in views:
+                            view.process(conn, events)
+                        position = events[-1].position
+                        pending += 1
+                    if pending >= self.rebuild_commit_every or len(events) < self.batch_size:
+                        transaction.commit()
+                        transaction = conn.begin()
+                        pending = 0
+                    collect()
+                    if progress is not None:
+                        progress(position, max(head, position))
+                    if len(events) < self.batch_size:
+                        break
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+        finally:
+            conn.close()
         return position

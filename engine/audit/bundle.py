@@ -31,15 +31,15 @@ from engine.audit.commission import store_report
 from engine.audit.decode import logged_events
 from engine.audit.errors import AuditError, BundleError
 from engine.audit.follower import ChainFollower
-from engine.audit.keys import Ed25519PrivateKey
 from engine.audit.log import EventLog, LogRow
 from engine.audit.manifest import file_digest, sign_manifest
 from engine.audit.periods import period_bounds, period_end
 from engine.audit.proofs import InclusionProof, Prover, state_to_json
 from engine.audit.scope import COMMISSION_TOPICS, select_for_period
 from engine.store.app import DealflowApplication
-from projections.commissions import PlanRegistry
+from projections.commissions import CommissionsProjection, PlanRegistry
 from projections.report import ReportParams
+from projections.runner import ProjectionRunner
 
 __all__ = ["BundleSummary", "export_bundle"]
 
@@ -58,22 +58,25 @@ class BundleSummary:
     params: ReportParams
 
 
-def export_bundle(app: DealflowApplication, out: Path, period: str, *,
-                  signer: Ed25519PrivateKey, plans: PlanRegistry | None = None,
-                  as_of: datetime | None = None,
-                  follower: ChainFollower | None = None) -> BundleSummary:
+def export_bundle(app: DealflowApplication, runner: ProjectionRunner, follower: ChainFollower,
+                  out: Path, period: str, *, as_of: datetime | None = None) -> BundleSummary:
     """Write the bundle of ``period`` to the folder ``out`` (which must not exist yet or
-    be empty); see the module docstring. ``as_of`` defaults to the period's last instant."""
+    be empty); see the module docstring. ``runner`` applies the commission view, whose
+    ``plans`` go into the bundle; ``follower`` (with its signing key) extends and signs the
+    chain. ``as_of`` defaults to the period's last instant."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AuditError(f"{out}: exists and is not an empty folder")
-    plans = plans or PlanRegistry.shipped()
-    follower = follower or ChainFollower(app, signer=signer)
+    signer = follower.signer
+    if signer is None:
+        raise AuditError("a bundle is signed: the chain follower needs the signing key")
+    view = runner.live[CommissionsProjection.name]
+    assert isinstance(view, CommissionsProjection)
+    plans = view.plans
     checkpoint = _checkpoint(follower)
     params = ReportParams(as_of=as_of or period_end(period), known_at=checkpoint.time)
-    statements = _store_statements(app, params, period, plans)
+    statements = store_report(runner, params, period=period).to_json()
     rows, events = _dependencies(app, follower, checkpoint, period)
-    proofs = Prover(app, engine=follower.engine).inclusion([r.position for r in rows],
-                                                          checkpoint)
+    proofs = Prover(app, follower.engine).inclusion([r.position for r in rows], checkpoint)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
         staging = Path(tmp) / "bundle"
         staging.mkdir()
@@ -109,12 +112,6 @@ def _checkpoint(follower: ChainFollower) -> Checkpoint:
     elif not follower.wait(head, timeout=60):
         raise AuditError("the audit chain is behind the log and its follower does not catch up")
     return follower.checkpoint()
-
-
-def _store_statements(app: DealflowApplication, params: ReportParams, period: str,
-                      plans: PlanRegistry) -> dict[str, Any]:
-    """The store's own commission report for the period, as JSON."""
-    return store_report(app, params, period=period, plans=plans).to_json()
 
 
 def _dependencies(app: DealflowApplication, follower: ChainFollower, checkpoint: Checkpoint,

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.audit.errors import AuditError
-from engine.store.app import DealflowApplication
 from projections.commissions import (
     CommissionsProjection,
     CommissionsReport,
-    PlanRegistry,
     build_report,
 )
 from projections.commissions.columns import decimal_text, money_text
@@ -36,33 +34,31 @@ class CommissionLine:
     facts: list[str]
 
 
-def store_report(app: DealflowApplication, params: ReportParams, *, period: str | None = None,
-                 plans: PlanRegistry | None = None) -> CommissionsReport:
-    """The commission report from the store's view, applied up to the log's head first (or,
-    when a running service holds the views' lock, once it has applied it)."""
-    runner = ProjectionRunner(app, [CommissionsProjection])
-    try:
-        head = runner.head()
-        if runner.lock.acquire():
+def store_report(runner: ProjectionRunner, params: ReportParams, *,
+                 period: str | None = None) -> CommissionsReport:
+    """The commission report from the store's view (``runner`` applies it), applied up to
+    the log's head first (or, when a running service holds the views' lock, once it has
+    applied it). The view's plans rate the statements."""
+    head = runner.head()
+    if runner.lock.acquire():
+        try:
             runner.catch_up()
-        elif not runner.wait(head, timeout=60):
-            raise AuditError("the commission view is behind the log; is its runner stuck?")
-        view = runner.live[CommissionsProjection.name]
-        assert isinstance(view, CommissionsProjection)
-        with runner.engine.connect() as conn:
-            return build_report(conn, view, params, period=period,
-                                plans=plans or PlanRegistry.shipped())
-    finally:
-        runner.stop()
-        runner.engine.dispose()
+        finally:
+            runner.stop()
+    elif not runner.wait(head, timeout=60):
+        raise AuditError("the commission view is behind the log; is its runner stuck?")
+    view = runner.live[CommissionsProjection.name]
+    assert isinstance(view, CommissionsProjection)
+    with runner.engine.connect() as conn:
+        return build_report(conn, view, params, period=period)
 
 
-def commission_lines(app: DealflowApplication, as_of: datetime
+def commission_lines(runner: ProjectionRunner, as_of: datetime
                      ) -> Callable[[str], list[CommissionLine]]:
     """A source of one deal's commission lines (every rep and period) as of ``as_of``."""
 
     def lines(deal: str) -> list[CommissionLine]:
-        report = store_report(app, ReportParams(as_of=as_of))
+        report = store_report(runner, ReportParams(as_of=as_of))
         return [
             CommissionLine(
                 rep=s.rep, period=s.period, kind=line.kind, time=line.time.isoformat(),

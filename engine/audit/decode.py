@@ -11,7 +11,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 from engine.audit.log import LogRow
 from engine.store.app import DealflowApplication
-from projections.base import LoggedEvent
+from engine.store.log import LoggedEvent
 
 __all__ = ["logged_events", "offline_mapper"]
 

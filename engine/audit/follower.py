@@ -16,11 +16,10 @@ demand.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from hashlib import sha256
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -29,9 +28,10 @@ from engine.audit.checkpoint import Checkpoint
 from engine.audit.errors import AuditError, ChainConflictError
 from engine.audit.keys import Ed25519PrivateKey
 from engine.audit.log import EventLog
+from engine.store import positions
 from engine.store.app import DealflowApplication
-from projections.db import view_engine
-from projections.lock import RunnerLock
+from engine.store.follower import Follower
+from engine.store.locks import SingletonLock
 
 __all__ = ["ChainFollower"]
 
@@ -51,8 +51,9 @@ class ChainFollower:
     def __init__(
         self,
         app: DealflowApplication,
+        engine: Engine,
+        lock: SingletonLock,
         *,
-        engine: Engine | None = None,
         batch_size: int = 5000,
         signer: Ed25519PrivateKey | None = None,
         checkpoint_every: int | None = 100_000,
@@ -62,7 +63,7 @@ class ChainFollower:
         """Prepare the tables; nothing is chained yet. ``checkpoint_every=None`` turns the
         periodic checkpoints off (on demand only)."""
         self.app = app
-        self.engine = engine or view_engine(app.url)
+        self.engine = engine
         self.log = EventLog(app, self.engine)
         self.chain = ChainStore(self.engine)
         self.batch_size = batch_size
@@ -70,11 +71,14 @@ class ChainFollower:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.clock = clock
-        self.lock = RunnerLock(app.url, self.engine, LOCK_NAME)
         self._last_checkpoint: tuple[int, datetime | None] | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._moved = threading.Condition()
+        positions.ensure(engine, [LOCK_NAME])
+        self.follower = Follower(LOCK_NAME, self._step, lock, idle=0.2, full=batch_size)
+
+    @property
+    def lock(self) -> SingletonLock:
+        """The chain's singleton lock."""
+        return self.follower.lock
 
     # ---------------------------------------------------------------- reading
     def head(self) -> int:
@@ -89,9 +93,11 @@ class ChainFollower:
 
     # -------------------------------------------------------------- chaining
     def run_once(self) -> int:
-        """Chain at most one batch; return how many events were chained."""
-        if not self.lock.acquire():
-            return 0
+        """Chain at most one batch; return how many events were chained (0 when another
+        process holds the chain's lock)."""
+        return self.follower.run_once()
+
+    def _step(self) -> int:
         with self.engine.connect() as conn:
             old = self.chain.start(conn)
             rows = self.log.chainable(conn, old.position, self.batch_size)
@@ -110,8 +116,7 @@ class ChainFollower:
             with conn.begin():
                 if not self.chain.advance(conn, old, chained, new):
                     raise ChainConflictError(f"the chain moved past {old.size} meanwhile")
-        with self._moved:
-            self._moved.notify_all()
+                positions.advance(conn, LOCK_NAME, self._position(conn, old), new.position)
         self._checkpoint_if_due(new)
         return len(rows)
 
@@ -154,45 +159,30 @@ class ChainFollower:
                           (self.clock() - at).total_seconds() >= self.checkpoint_seconds):
             self.checkpoint()
 
+    def _position(self, conn: Any, state: ChainState) -> int:
+        """The chain's row in the positions table (set to the chain's own on first use:
+        chains made before the table existed)."""
+        stored = int(positions.rows(conn)[LOCK_NAME]["position"])
+        if stored != state.position and stored == 0:
+            positions.advance(conn, LOCK_NAME, 0, state.position)
+            return state.position
+        return stored
+
     # ---------------------------------------------------------------- following
     def start(self, poll_interval: float = 0.2) -> None:
         """Follow live appends in a background thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.follow, args=(poll_interval,),
-                                        name="dealflow-audit-chain", daemon=True)
-        self._thread.start()
+        self.follower.idle = poll_interval
+        self.follower.start()
 
     def follow(self, poll_interval: float = 0.2) -> None:
         """Chain new events until :meth:`stop` (runs in the calling thread)."""
-        while not self._stop.is_set():
-            try:
-                if self.run_once() < self.batch_size:
-                    self._stop.wait(poll_interval)
-            except Exception:  # keep following; the next pass retries the same batch
-                log.exception("audit chain batch failed; retrying")
-                self._stop.wait(1.0)
+        self.follower.idle = poll_interval
+        self.follower.follow()
 
     def stop(self) -> None:
         """Stop following and release the lock."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.lock.release()
+        self.follower.stop()
 
     def wait(self, position: int, timeout: float = 10.0) -> bool:
         """Block until the chain reaches ``position`` (chains itself if not following)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.state().position >= position:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self._thread is None and self.lock.acquire():
-                self.run_once()
-            else:
-                with self._moved:
-                    self._moved.wait(min(remaining, 0.05))
+        return self.follower.wait_until(lambda: self.state().position >= position, timeout)

@@ -28,8 +28,7 @@ from engine.domain.deal import Deal
 from engine.domain.ids import deal_id
 from engine.errors import DealflowError
 from engine.store.app import DealflowApplication
-from projections.base import LoggedEvent
-from projections.db import view_engine
+from engine.store.log import LoggedEvent
 
 __all__ = ["CommissionLine", "DealHistory", "HistoryEntry", "deal_history"]
 
@@ -90,11 +89,11 @@ Sorted = tuple[datetime, HistoryEntry]
 CommissionSource = Callable[[str], list[CommissionLine] | None]
 
 
-def deal_history(app: DealflowApplication, subject: str, *, engine: Engine | None = None,
+def deal_history(app: DealflowApplication, engine: Engine, subject: str, *,
                  commission: CommissionSource | None = None) -> DealHistory:
-    """The history of the deal ``subject``; ``commission`` gives its commission lines
-    (by deal id) when the commission view is available."""
-    engine = engine or view_engine(app.url)
+    """The history of the deal ``subject`` (read through ``engine``, on the store's
+    database); ``commission`` gives its commission lines (by deal id) when the commission
+    view is available."""
     log, chain = EventLog(app, engine), ChainStore(engine)
     uuid = deal_id(subject)
     history = DealHistory(subject, str(uuid))

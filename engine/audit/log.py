@@ -1,7 +1,7 @@
 """Raw reads of the event log in position order, undecoded, on SQLite and PostgreSQL.
 
 The audit trail hashes stored bytes, so it never decodes events; it reads the events table
-directly through a SQLAlchemy engine on the store's database (``projections.db``), with
+directly through a SQLAlchemy engine on the store's database (``engine.store.sql``), with
 plain DB-API cursors because the verifier reads a million rows at a time.
 """
 

@@ -22,7 +22,6 @@ from engine.audit.log import EventLog, LogRow
 from engine.audit.merkle import MerkleTree, verify_consistency, verify_inclusion
 from engine.audit.record import GENESIS, entry_hash, record_header
 from engine.store.app import DealflowApplication
-from projections.db import view_engine
 
 __all__ = ["ConsistencyProof", "InclusionProof", "Prover", "state_from_json", "state_to_json"]
 
@@ -128,18 +127,12 @@ class ConsistencyProof:
 class Prover:
     """Builds proofs from the stored chain, after checking it against the checkpoint."""
 
-    def __init__(self, app: DealflowApplication, *, engine: Engine | None = None) -> None:
-        """Read the store of ``app``."""
-        self._owns_engine = engine is None
-        self.engine = engine or view_engine(app.url)
+    def __init__(self, app: DealflowApplication, engine: Engine) -> None:
+        """Read the store of ``app`` through ``engine`` (on the store's database)."""
+        self.engine = engine
         self.log = EventLog(app, self.engine)
         self.chain = ChainStore(self.engine)
         self._trees: dict[int, MerkleTree] = {}
-
-    def close(self) -> None:
-        """Release the database connections (if this prover opened them)."""
-        if self._owns_engine:
-            self.engine.dispose()
 
     def tree(self, checkpoint: Checkpoint) -> MerkleTree:
         """The Merkle tree of the checkpoint's size, checked against its root."""

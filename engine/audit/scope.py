@@ -26,7 +26,7 @@ from uuid import UUID
 
 from engine.domain.deal import Deal
 from engine.domain.rep import Rep
-from projections.base import LoggedEvent
+from engine.store.log import LoggedEvent
 
 __all__ = ["COMMISSION_TOPICS", "select_for_period"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from projections.base import LoggedEvent
+from engine.store.log import LoggedEvent
 from projections.commissions import CommissionsProjection, PlanRegistry, build_report
 from projections.report import ReportParams
 
@@ -24,13 +24,13 @@ def statements_from_events(events: Sequence[LoggedEvent], params: ReportParams, 
     """The commission report for ``period`` as JSON, from ``events`` alone."""
     engine = create_engine("sqlite://", poolclass=StaticPool)
     try:
-        view = CommissionsProjection("a")
+        view = CommissionsProjection(plans)
         with engine.begin() as conn:
             view.metadata.create_all(conn)
             ordered = sorted(events, key=lambda e: e.position)
             for start in range(0, len(ordered), 1000):
                 view.process(conn, ordered[start : start + 1000])
-            report = build_report(conn, view, params, period=period, plans=plans)
+            report = build_report(conn, view, params, period=period)
             return report.to_json()
     finally:
         engine.dispose()

@@ -34,7 +34,6 @@ from engine.audit.log import EventLog
 from engine.audit.merkle import EMPTY_ROOT, Frontier
 from engine.audit.record import GENESIS
 from engine.store.app import DealflowApplication
-from projections.db import view_engine
 
 __all__ = ["Verifier"]
 
@@ -58,25 +57,19 @@ class Verifier:
     def __init__(
         self,
         app: DealflowApplication,
+        engine: Engine,
         public_key: Ed25519PublicKey,
         *,
-        engine: Engine | None = None,
         checkpoints: Sequence[tuple[str, Checkpoint]] = (),
         batch_size: int = 20_000,
     ) -> None:
         """``checkpoints``: (origin, checkpoint) pairs the auditor brings (e.g. files)."""
-        self._owns_engine = engine is None
-        self.engine = engine or view_engine(app.url)
+        self.engine = engine
         self.log = EventLog(app, self.engine)
         self.chain = ChainStore(self.engine)
         self.public_key = public_key
         self.given = list(checkpoints)
         self.batch_size = batch_size
-
-    def close(self) -> None:
-        """Release the database connections (if this verifier opened them)."""
-        if self._owns_engine:
-            self.engine.dispose()
 
     def run(self, progress: Progress | None = None) -> VerifyReport:
         """Verify everything; see the module docstring."""

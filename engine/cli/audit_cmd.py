@@ -32,6 +32,7 @@ from engine.audit import (
 )
 from engine.audit.bundle import export_bundle
 from engine.audit.bundle_check import check_bundle
+from engine.audit.chain import ChainStore
 from engine.audit.commission import commission_lines
 from engine.audit.history import DealHistory, deal_history
 from engine.audit.keys import Ed25519PublicKey, public_key_path
@@ -83,9 +84,7 @@ def _follower(engine: Engine, key: Path | None, *, signing: bool) -> ChainFollow
         signer = load_private_key(_key_path(engine, key)) if signing else None
     except AuditError as exc:
         raise _fail(str(exc)) from exc
-    s = engine.settings
-    return ChainFollower(engine.app, signer=signer, checkpoint_every=s.audit_checkpoint_every,
-                         checkpoint_seconds=s.audit_checkpoint_seconds)
+    return engine.chain_follower(signer)
 
 
 def _caught_up(follower: ChainFollower) -> None:
@@ -146,7 +145,6 @@ def checkpoint(db: DbOption = None, key: KeyOption = None,
         follower = _follower(engine, key, signing=True)
         _caught_up(follower)
         signed = follower.checkpoint()
-        follower.engine.dispose()
     if out is not None:
         out.write_text(signed.dumps())
     typer.echo(signed.dumps(), nl=False)
@@ -173,7 +171,8 @@ def verify(db: DbOption = None,
     signed checkpoint (stored ones and those given). Exit code 1 when anything differs."""
     given = _checkpoints(checkpoint)
     with open_engine(db) as engine:
-        verifier = Verifier(engine.app, _public_key(engine, public_key), checkpoints=given)
+        verifier = Verifier(engine.app, engine.sql, _public_key(engine, public_key),
+                            checkpoints=given)
         with Progress(TextColumn("[bold]verify[/bold] position"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                       TimeElapsedColumn(), console=console, disable=as_json) as progress:
@@ -186,7 +185,6 @@ def verify(db: DbOption = None,
                                 rate=f"{done / seconds:,.0f} pos/s")
 
             report = verifier.run(show)
-        verifier.engine.dispose()
     if as_json:
         typer.echo(json.dumps(_report_json(report), indent=2))
     else:
@@ -229,10 +227,8 @@ def _print_report(report: VerifyReport) -> None:
 def _stored_or_given(engine: Engine, path: Path | None) -> Checkpoint:
     if path is not None:
         return _checkpoints([path])[0][1]
-    follower = ChainFollower(engine.app)
-    with follower.engine.connect() as conn:
-        last = follower.chain.last_checkpoint(conn)
-    follower.engine.dispose()
+    with engine.sql.connect() as conn:
+        last = ChainStore(engine.sql).last_checkpoint(conn)
     if last is None:
         raise _fail("no checkpoint stored yet: run `dealflow audit checkpoint`")
     return last
@@ -248,7 +244,7 @@ def prove(position: Annotated[int, typer.Argument(help="The event's log position
     with open_engine(db) as engine:
         against = _stored_or_given(engine, checkpoint)
         try:
-            proof = Prover(engine.app).inclusion([position], against)[0]
+            proof = Prover(engine.app, engine.sql).inclusion([position], against)[0]
         except AuditError as exc:
             raise _fail(str(exc), 1) from exc
     typer.echo(json.dumps({"proof": proof.to_json(), "checkpoint": against.to_json()},
@@ -293,7 +289,7 @@ def consistency(old: Annotated[Path, typer.Argument(help="The older checkpoint f
             if problem is not None:
                 raise _fail(f"checkpoint {item.size} is forged: {problem}", 1)
         try:
-            proof = Prover(engine.app).consistency(first, second)
+            proof = Prover(engine.app, engine.sql).consistency(first, second)
             proof.check(*sorted((first, second), key=lambda c: c.size))
         except AuditError as exc:
             raise _fail(str(exc), 1) from exc
@@ -310,8 +306,9 @@ def history(deal: Annotated[str, typer.Argument(help="The deal's subject (contra
     Both times, source, actor, the decision (accepted with its transition, or the rule
     that refused it), the SLA escalations and the commission lines of the deal."""
     with open_engine(db) as engine:
-        found = deal_history(engine.app, deal,
-                             commission=commission_lines(engine.app, datetime.now(UTC)))
+        runner = engine.runner(["commissions"])
+        found = deal_history(engine.app, engine.sql, deal,
+                             commission=commission_lines(runner, datetime.now(UTC)))
     if as_json:
         typer.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
         return
@@ -360,12 +357,10 @@ def export(period: Annotated[str, typer.Option(help="The statement period, e.g. 
         follower = _follower(engine, key, signing=True)
         assert follower.signer is not None
         try:
-            summary = export_bundle(engine.app, out, period, signer=follower.signer,
-                                    follower=follower)
+            summary = export_bundle(engine.app, engine.runner(["commissions"]), follower,
+                                    out, period)
         except (DealflowError, ValueError) as exc:
             raise _fail(str(exc), 1) from exc
-        finally:
-            follower.engine.dispose()
     console.print(f"wrote {out}: {summary.statements} statement(s) of {period}, "
                   f"{summary.events:,} events with proofs against checkpoint "
                   f"{summary.checkpoint.size:,} (known at {summary.checkpoint.time.isoformat()})")

@@ -19,9 +19,8 @@ from engine.demo import GeneratedCounts, generate, write_jsonl
 from engine.ingest.batch import RawInput
 from engine.ingest.parallel import ParallelIngest
 from engine.ingest.summary import IngestSummary
-from projections.registry import REPORTS, build, view_classes
+from projections.registry import build
 from projections.report import ReportParams
-from projections.runner import ProjectionRunner
 
 __all__ = ["demo"]
 
@@ -116,7 +115,7 @@ DEMO_REPORTS = (("pipeline", 2), ("sla", 1), ("commissions", 1))
 
 
 def _print_reports(engine: Engine, *, quiet: bool) -> None:
-    runner = ProjectionRunner(engine.app, view_classes())
+    runner = engine.runner()
     with Progress(TextColumn("[bold]views[/bold] build"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet) as progress:
         task = progress.add_task("events", total=runner.head())
@@ -124,11 +123,8 @@ def _print_reports(engine: Engine, *, quiet: bool) -> None:
     params = ReportParams(as_of=parse_moment("2026-03-31", "--as-of"))
     with runner.engine.connect() as conn:
         for name, how_many in DEMO_REPORTS:
-            if name not in REPORTS:
-                continue
             options = {"period": "2026-Q1"} if name == "commissions" else {}
             report = build(name, conn, runner.live, params, **options)
             for table in report.tables()[:how_many]:
                 console.print(table)
     runner.stop()
-    runner.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -42,13 +42,16 @@ def _logging(quiet: bool) -> None:
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM (the current batch finishes first)."""
+def _stop_on_signals(then: Callable[[], None] | None = None) -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM (the current batch finishes first); ``then`` is
+    called too."""
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(_signum: int, _frame: Any) -> None:
         stop.set()
+        if then is not None:
+            then()
 
     for sig in previous:
         signal.signal(sig, handler)
@@ -113,14 +116,14 @@ def relay(
     Only one relay runs per store (a second one stands by); it resumes from its saved
     position after a restart.
     """
-    from engine.kafka.relay import OutboxRelay
-
     _logging(quiet)
     settings = _kafka_settings(bootstrap=kafka, events_topic=topic,
                                relay_batch_size=batch_size, partitions=partitions)
-    with open_engine(db) as engine, _stop_on_signals() as stop:
+    with open_engine(db) as engine:
+        relay = engine.relay(settings)
         try:
-            stats = OutboxRelay(engine.app, settings, stop=stop).run(until_idle=until_idle)
+            with _stop_on_signals(relay.follower.request_stop):
+                stats = relay.run(until_idle=until_idle)
         except DealflowError as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc

@@ -10,9 +10,7 @@ import typer
 from rich.table import Table
 
 from engine.api.tokens import Role, TokenError, TokenStore
-from engine.cli.common import DbOption, console
-from engine.settings import Settings
-from projections.db import view_engine
+from engine.cli.common import DbOption, console, open_engine
 
 __all__ = ["app"]
 
@@ -22,15 +20,12 @@ app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 diges
 
 @contextmanager
 def _store(db: str | None) -> Iterator[TokenStore]:
-    settings = Settings(**({"db": db} if db else {}))  # type: ignore[arg-type]
-    engine = view_engine(settings.db)
-    try:
-        yield TokenStore(engine, cache_seconds=0)
-    except TokenError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+    with open_engine(db) as engine:
+        try:
+            yield TokenStore(engine.sql, cache_seconds=0)
+        except TokenError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -15,7 +15,7 @@ from rich.table import Table
 from engine.bootstrap import Engine
 from engine.cli.common import DbOption, console, open_engine
 from engine.contract.values import parse_timestamp
-from projections.registry import REPORTS, VIEWS, build, view_classes
+from projections.registry import REPORTS, build
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
 
@@ -42,7 +42,7 @@ def parse_moment(value: str, option: str) -> datetime:
 
 def _runner(engine: Engine, names: list[str] | None = None) -> ProjectionRunner:
     try:
-        return ProjectionRunner(engine.app, view_classes(names))
+        return engine.runner(names)
     except KeyError as exc:
         console.print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from exc
@@ -60,7 +60,7 @@ def _caught_up(runner: ProjectionRunner) -> None:
 
 def rebuild(
     views: Annotated[list[str] | None, typer.Argument(
-        help=f"Views to rebuild (default: all of {', '.join(VIEWS) or 'none yet'}).",
+        help="Views to rebuild (default: all of pipeline, sla, commissions, kpis).",
         show_default=False)] = None,
     db: DbOption = None,
 ) -> None:
@@ -112,7 +112,6 @@ def report(
         _caught_up(runner)
         with runner.engine.connect() as conn:
             result = build(name, conn, runner.live, params, **options)
-        runner.engine.dispose()
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return
@@ -131,4 +130,3 @@ def views(db: DbOption = None) -> None:
         for view, position in runner.positions().items():
             table.add_row(view, f"{position:,}", f"{head - position:,}")
         console.print(table)
-        runner.engine.dispose()

@@ -47,7 +47,6 @@ from engine.kafka.partitions import DEAD_LETTER_SUFFIX, Partitions
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
-from projections.db import view_engine
 
 __all__ = ["DEAD_LETTER_SUFFIX", "ConsumerStats", "KafkaIngestWorker"]
 
@@ -101,7 +100,7 @@ class KafkaIngestWorker:
         self.stop_event = stop if stop is not None else threading.Event()
         self.metrics = metrics if metrics is not None else ConsumerMetrics()
         self.stats = ConsumerStats()
-        self.db = view_engine(engine.app.url)
+        self.db = engine.sql
         self._admin = TopicAdmin(self.settings)
         self.partitions = Partitions(self.settings, self.ingestor,
                                      PartitionFence(engine.app.url, self.db, self.group),
@@ -205,7 +204,6 @@ class KafkaIngestWorker:
             log.exception("while giving partitions up")
         self._close_clients()
         partitions.fence.close()
-        self.db.dispose()
 
     def _close_clients(self) -> None:
         for client, name in ((self._consumer, "consumer"), (self._producer, "producer")):

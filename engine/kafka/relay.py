@@ -9,7 +9,7 @@ last event of an unbroken run of events the broker acknowledged.
 
 After a crash or a failed send the relay starts again from its saved position: events after
 it may be published a second time (at-least-once), each with the same ``event_id``, and
-never an event lost or skipped. Only one relay runs per store (``RunnerLock`` "relay"); a
+never an event lost or skipped. Only one relay runs per store (``SingletonLock`` "relay"); a
 second one waits as a standby and takes over when the first one's lock goes away.
 """
 
@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from sqlalchemy import Engine
 
 from engine.errors import StoreError
 from engine.kafka.keys import EventKeys
@@ -34,8 +33,8 @@ from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import advance_relay_position, ensure_tables, relay_position
 from engine.kafka.topics import TopicAdmin
 from engine.store.app import DealflowApplication
-from projections.db import view_engine
-from projections.lock import RunnerLock
+from engine.store.follower import Follower
+from engine.store.locks import SingletonLock
 
 __all__ = ["LOCK_NAME", "OutboxRelay", "RelayPositionConflictError", "RelayStats"]
 
@@ -63,74 +62,112 @@ class RelayStats:
 
 
 class OutboxRelay:
-    """Publishes the log to Kafka; see the module docstring."""
+    """Publishes the log to Kafka; see the module docstring.
 
-    def __init__(self, app: DealflowApplication, settings: KafkaSettings, *,
-                 metrics: RelayMetrics | None = None,
-                 stop: threading.Event | None = None) -> None:
-        """Prepare; nothing connects until :meth:`run`."""
+    The loop (lock, thread, stop, idle wait, backoff) is the shared
+    :class:`engine.store.follower.Follower`; one step sends what the log holds past the
+    last sent position (up to the in-flight limit), collects acknowledgements and saves the
+    acknowledged position every ``relay_commit_ms``. A failed send drops the producer; the
+    next step reconnects and resends from the saved position.
+    """
+
+    def __init__(self, app: DealflowApplication, sql: Engine, lock: SingletonLock,
+                 settings: KafkaSettings, *, metrics: RelayMetrics | None = None) -> None:
+        """Prepare; nothing connects until the first step."""
         self.app = app
         self.settings = settings
         self.topic = settings.events_topic
         self.name = f"kafka:{self.topic}"
         self.metrics = metrics if metrics is not None else RelayMetrics()
-        self.stop_event = stop if stop is not None else threading.Event()
         self.stats = RelayStats()
-        self.db = view_engine(app.url)
+        self.db = sql
         self.keys = EventKeys(app, self.db)
-        self.lock = RunnerLock(app.url, self.db, name=LOCK_NAME)
+        self.follower = Follower(LOCK_NAME, self._step, lock,
+                                 idle=settings.relay_idle_ms / 1000, full=1,
+                                 backoff=0.5, max_backoff=10.0,
+                                 on_error=self._failed, on_stop=self._finish)
         self._producer: Any = None
-        self._saved = self._acked = 0
-        self._thread: threading.Thread | None = None
+        self._saved = self._acked = self._sent = 0
+        self._in_flight: InFlight = deque()
+        self._save_due = 0.0
 
-    def start(self) -> threading.Thread:
+    @property
+    def lock(self) -> SingletonLock:
+        """The relay's singleton lock."""
+        return self.follower.lock
+
+    def start(self) -> None:
         """Run in a background thread (for ``dealflow serve``)."""
-        self._thread = threading.Thread(target=self.run, name="dealflow-relay", daemon=True)
-        self._thread.start()
-        return self._thread
+        ensure_tables(self.db)
+        self.follower.start()
 
-    def stop(self, timeout: float | None = 30.0) -> None:
-        """Ask the relay to finish what is in flight and end; wait for a background thread."""
-        self.stop_event.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish what is in flight, save the position and end; release the lock."""
+        self.follower.stop(timeout)
 
     def run(self, *, until_idle: bool = False) -> RelayStats:
-        """Publish until stopped (or, with ``until_idle``, until the log is all published)."""
+        """Publish in the calling thread until :meth:`stop` (or, with ``until_idle``, until
+        the log is all published)."""
         ensure_tables(self.db)
-        if not self._wait_for_lock():
-            return self.stats
-        backoff = 0.5
         try:
-            while not self.stop_event.is_set():
-                try:
-                    self._connect()
-                    self._pump(until_idle=until_idle)
-                    return self.stats
-                except (KafkaError, _SendFailedError) as exc:
-                    log.warning("relay: %r; resending from position %d", exc,
-                                relay_position(self.db, self.name))
-                    self.stats.resends += 1
-                    self.metrics.resends.inc()
-                    self._close_producer(timeout=0)
-                    self.stop_event.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
-            return self.stats
+            self.follower.follow(until_idle=until_idle)
+        finally:
+            self.follower.stop()
+        return self.stats
+
+    # ------------------------------------------------------------------ a step
+    def _step(self) -> int:
+        """Send, harvest and save once; 0 when nothing was read and nothing is in flight."""
+        settings = self.settings
+        if self._producer is None:
+            self._connect()
+            self._saved = self._acked = self._sent = relay_position(self.db, self.name)
+            self.stats.position = self._saved
+            self._in_flight.clear()
+            self._save_due = time.monotonic() + settings.relay_commit_ms / 1000
+        in_flight = self._in_flight
+        notifications: Any = []
+        if len(in_flight) < settings.relay_max_in_flight:
+            notifications = self.app.recorder.select_notifications(
+                start=self._sent + 1, limit=settings.relay_batch_size)
+        if notifications:
+            self._send(notifications, in_flight)
+            self._sent = notifications[-1].id
+        elif in_flight:
+            self._producer.flush(timeout=settings.delivery_timeout_ms / 1000)
+        if len(in_flight) >= settings.relay_max_in_flight:
+            _wait(in_flight[0][1], settings.delivery_timeout_ms / 1000)
+        try:
+            self._harvest(in_flight)
+        finally:
+            # Also after a failed send: the acknowledged run before it is safe to save.
+            now = time.monotonic()
+            if self._acked > self._saved and (not notifications or now >= self._save_due
+                                              or self.follower.stopping):
+                self._save()
+                self._save_due = now + settings.relay_commit_ms / 1000
+        return len(notifications) + len(in_flight)
+
+    def _failed(self, exc: Exception) -> None:
+        """A step failed: count a resend and drop the producer (the next step reconnects and
+        resends from the saved position)."""
+        log.warning("relay: %r; resending from position %d", exc, self._saved)
+        self.stats.resends += 1
+        self.metrics.resends.inc()
+        self._close_producer(timeout=0)
+
+    def _finish(self) -> None:
+        """At the end of the loop: wait for what is in flight, save, close the producer."""
+        try:
+            if self._producer is not None and self._in_flight:
+                self._producer.flush(timeout=self.settings.delivery_timeout_ms / 1000)
+                self._harvest(self._in_flight)
+            if self._acked > self._saved:
+                self._save()
+        except Exception:
+            log.exception("relay: finishing what was in flight failed; it will be resent")
         finally:
             self._close_producer(timeout=10)
-            self.lock.release()
-            self.db.dispose()
-
-    def _wait_for_lock(self) -> bool:
-        said = False
-        while not self.stop_event.is_set():
-            if self.lock.acquire():
-                return True
-            if not said:
-                log.info("another relay holds the %r lock; standing by", LOCK_NAME)
-                said = True
-            self.stop_event.wait(1.0)
-        return False
 
     def _connect(self) -> None:
         if self.settings.create_topics:
@@ -148,39 +185,6 @@ class OutboxRelay:
             except Exception:
                 log.exception("closing the relay's producer")
             self._producer = None
-
-    def _pump(self, *, until_idle: bool) -> None:
-        settings = self.settings
-        self._saved = self._acked = sent = relay_position(self.db, self.name)
-        self.stats.position = self._saved
-        in_flight: InFlight = deque()
-        save_due = time.monotonic() + settings.relay_commit_ms / 1000
-        while True:
-            stopping = self.stop_event.is_set()
-            notifications: Any = []
-            if not stopping and len(in_flight) < settings.relay_max_in_flight:
-                notifications = self.app.recorder.select_notifications(
-                    start=sent + 1, limit=settings.relay_batch_size)
-            if notifications:
-                self._send(notifications, in_flight)
-                sent = notifications[-1].id
-            elif in_flight:
-                self._producer.flush(timeout=settings.delivery_timeout_ms / 1000)
-            if len(in_flight) >= settings.relay_max_in_flight:
-                _wait(in_flight[0][1], settings.delivery_timeout_ms / 1000)
-            try:
-                self._harvest(in_flight)
-            finally:
-                # Also after a failed send: the acknowledged run before it is safe to save.
-                now = time.monotonic()
-                if self._acked > self._saved and (not notifications or now >= save_due
-                                                  or self.stop_event.is_set()):
-                    self._save()
-                    save_due = now + settings.relay_commit_ms / 1000
-            if not notifications and not in_flight:
-                if stopping or until_idle:
-                    return
-                self.stop_event.wait(settings.relay_idle_ms / 1000)
 
     def _harvest(self, in_flight: InFlight) -> None:
         """Pop the acknowledged head of ``in_flight``, moving the acked position."""

@@ -42,13 +42,12 @@ def kafka_tasks(service: Service) -> list[BackgroundTask]:
     """The ingest consumer and the outbox relay, not started yet."""
     from engine.kafka.consumer import KafkaIngestWorker
     from engine.kafka.metrics import ConsumerMetrics, RelayMetrics
-    from engine.kafka.relay import OutboxRelay
 
     settings = service.settings
     registry = service.metrics.registry
     engine = bootstrap(settings, observer=IngestMetrics(service.metrics, "kafka"))
     worker = KafkaIngestWorker(engine, settings.kafka, metrics=ConsumerMetrics(registry))
-    relay = OutboxRelay(service.engine.app, settings.kafka, metrics=RelayMetrics(registry))
+    relay = service.engine.relay(metrics=RelayMetrics(registry))
     return [_Task(worker, engine), _Task(relay)]
 
 

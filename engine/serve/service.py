@@ -26,11 +26,10 @@ from engine.metrics import IngestMetrics, Metrics, ViewCollector
 from engine.serve.group import GroupCommitter
 from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
-from engine.serve.views import ensure_shipped_views
 from engine.serve.worker import ViewsProcess
 from engine.settings import Settings
 from engine.store.rows import RejectionRow
-from projections.registry import REPORTS, view_classes
+from projections.registry import REPORTS
 from projections.runner import ProjectionRunner
 
 __all__ = ["BackgroundTask", "Readiness", "Service"]
@@ -83,14 +82,13 @@ class Service:
     def build(cls, settings: Settings, *, registry: CollectorRegistry | None = None
               ) -> Service:
         """Open the store and wire the service (nothing runs until :meth:`start`)."""
-        ensure_shipped_views()
         metrics = Metrics(registry)
         engine = bootstrap(settings, observer=IngestMetrics(metrics, "http"))
-        runner = ProjectionRunner(engine.app, view_classes())
+        runner = engine.runner()
         views_lock = ReadWriteLock()
         reports = ReportService(runner, views_lock, max_age=settings.api_report_max_age,
                                 stale_after=settings.api_report_stale_seconds)
-        tokens = TokenStore(runner.engine, cache_seconds=settings.api_token_cache_seconds)
+        tokens = TokenStore(engine.sql, cache_seconds=settings.api_token_cache_seconds)
         service = cls(settings=settings, engine=engine, runner=runner, metrics=metrics,
                       tokens=tokens, reports=reports, views_lock=views_lock)
         outbox = None
@@ -127,11 +125,7 @@ class Service:
             self.background.append(task)
 
     def _sla_timer(self) -> BackgroundTask:
-        from engine.serve.timer import TimerTask
-        from projections.sla.timer import SlaTimer
-
-        timer = SlaTimer(self.engine.app, workflows=self.engine.workflows, runner=self.runner)
-        return TimerTask(timer, self.settings.sla_timer_interval)
+        return self.engine.sla_timer(self.runner)
 
     def stop(self) -> None:
         """Stop background work and close the store (once; later calls do nothing)."""
@@ -145,7 +139,6 @@ class Service:
                 log.exception("stopping %r failed", task)
         self.background = []
         self.runner.stop()
-        self.runner.engine.dispose()
         self.engine.close()
 
     # ------------------------------------------------------------------ writing
@@ -271,4 +264,4 @@ class Service:
     @property
     def following(self) -> bool:
         """Whether this process's own thread applies the views (thread mode)."""
-        return self.runner._thread is not None
+        return self.runner.following

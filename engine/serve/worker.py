@@ -25,23 +25,14 @@ def _run(settings_json: str, stop: Any) -> None:  # pragma: no cover - runs in t
     """Child: follow the log with every registered view (and tick the SLA timer) until
     ``stop`` is set."""
     from engine.bootstrap import bootstrap
-    from engine.serve.views import ensure_shipped_views
-    from projections.registry import view_classes
-    from projections.runner import ProjectionRunner
 
     settings = Settings.model_validate_json(settings_json)
-    ensure_shipped_views()
     engine = bootstrap(settings)
-    runner = ProjectionRunner(engine.app, view_classes())
-    timer_stop = threading.Event()
+    runner = engine.runner()
     timer = None
     if "sla" in runner.live and settings.sla_timer_interval > 0:
-        from projections.sla.timer import SlaTimer
-
-        timer = SlaTimer(engine.app, workflows=engine.workflows, runner=runner)
-        threading.Thread(target=timer.run, args=(timer_stop,),
-                         kwargs={"interval": settings.sla_timer_interval},
-                         name="dealflow-sla-timer", daemon=True).start()
+        timer = engine.sla_timer(runner)
+        timer.start()
     runner.start()
     parent = os.getppid()
     try:
@@ -51,11 +42,9 @@ def _run(settings_json: str, stop: Any) -> None:  # pragma: no cover - runs in t
                 log.warning("the serving process is gone; the views process ends")
                 break
     finally:
-        timer_stop.set()
-        runner.stop()
         if timer is not None:
             timer.stop()
-        runner.engine.dispose()
+        runner.stop()
         engine.close()
 
 

@@ -18,8 +18,10 @@ from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, Tex
 
 from engine.domain.deal import Deal
 from engine.domain.rep import Rep
-from projections.base import LoggedEvent, Projection
+from engine.store.log import LoggedEvent
+from projections.base import Projection
 from projections.commissions.columns import AwareDateTime, DecimalText, decimal_text
+from projections.commissions.registry import PlanRegistry
 
 __all__ = ["CommissionsProjection"]
 
@@ -54,6 +56,11 @@ class CommissionsProjection(Projection):
     assignments, plus deal labels and rep names (see the module docstring)."""
 
     name = "commissions"
+
+    def __init__(self, plans: PlanRegistry, generation: str = "a") -> None:
+        """The view whose statements are rated by ``plans`` (shipped and user plans)."""
+        self.plans = plans
+        super().__init__(generation)
 
     signings: Table
     payments: Table

@@ -13,7 +13,6 @@ from projections.commissions.columns import decimal_text, money_text
 from projections.commissions.lines import Line, Statement, Statements
 from projections.commissions.model import DealLabel, FactRef
 from projections.commissions.projection import CommissionsProjection
-from projections.commissions.registry import PlanRegistry
 from projections.commissions.rows import load_facts
 from projections.commissions.statement import compute_statements
 from projections.report import ReportParams
@@ -143,12 +142,11 @@ class CommissionsReport:
 
 
 def build_report(conn: Connection, view: CommissionsProjection, params: ReportParams, *,
-                 period: str | None = None, rep: str | None = None,
-                 plans: PlanRegistry | None = None) -> CommissionsReport:
+                 period: str | None = None, rep: str | None = None) -> CommissionsReport:
     """Commission statements from ``view``'s rows for ``params``, optionally for one
-    ``period`` (``2026-Q1``) and/or one ``rep``; ``plans`` defaults to the shipped plans."""
+    ``period`` (``2026-Q1``) and/or one ``rep``, rated by the view's plans."""
     facts = load_facts(conn, view, params)
-    result = compute_statements(facts, params, plans or PlanRegistry.shipped())
+    result = compute_statements(facts, params, view.plans)
     chosen = tuple(s for s in result.statements
                    if (period is None or s.period == period) and (rep is None or s.rep == rep))
     title = "Commission statements as of " + params.as_of.isoformat()

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, select
 
 from engine.domain import Deal, Rep
-from projections.base import LoggedEvent, Projection
+from engine.store.log import LoggedEvent
+from projections.base import Projection
 from projections.kpi.periods import KPI_TIMEZONE, quarter_of
 from projections.kpi.tables import KpiTables, define
 from projections.pipeline.columns import chunks, money, write_rows
@@ -28,18 +29,17 @@ class KpiProjection(Projection):
     arrived in, and the report can answer as of any time.
 
     Quarters are calendar quarters in :attr:`timezone`; stage order comes from
-    :attr:`workflows` (see :meth:`using`).
+    ``workflows``.
     """
 
     name = "kpis"
     timezone: ClassVar[ZoneInfo] = KPI_TIMEZONE
-    workflows: ClassVar[WorkflowRegistry] = WorkflowRegistry.shipped()
     tables: KpiTables
 
-    @classmethod
-    def using(cls, workflows: WorkflowRegistry) -> type[KpiProjection]:
-        """A projection class that reads stage order from ``workflows``."""
-        return type(cls.__name__, (cls,), {"workflows": workflows})
+    def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
+        """The view over ``workflows`` (the registry ``bootstrap`` loaded), on ``generation``."""
+        self.workflows = workflows
+        super().__init__(generation)
 
     def define_tables(self) -> None:
         """Declare the tables (see :mod:`projections.kpi.tables`)."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, select, update
 
 from engine.domain import Deal, FactEvent, Rep
-from projections.base import LoggedEvent
+from engine.store.log import LoggedEvent
 from projections.pipeline.columns import money, read_rows, upsert, write_rows
 from projections.pipeline.state import DealState, Key, Vector, contributions
 from projections.pipeline.tables import PipelineTables

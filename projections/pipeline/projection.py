@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 from sqlalchemy import Connection
 
-from projections.base import LoggedEvent, Projection
+from engine.store.log import LoggedEvent
+from projections.base import Projection
 from projections.pipeline.batch import HANDLED, PipelineBatch
 from projections.pipeline.tables import PipelineTables, define
 from workflows import WorkflowRegistry
@@ -20,18 +20,16 @@ class PipelineProjection(Projection):
 
     Deterministic: a pure function of the events (business and recorded times are both
     taken from the events), identical for any batch boundaries. Stage probabilities come
-    from the deal's workflow version in :attr:`workflows` (the shipped registry unless a
-    subclass made by :meth:`using` says otherwise).
+    from the deal's workflow version in ``workflows``.
     """
 
     name = "pipeline"
-    workflows: ClassVar[WorkflowRegistry] = WorkflowRegistry.shipped()
     tables: PipelineTables
 
-    @classmethod
-    def using(cls, workflows: WorkflowRegistry) -> type[PipelineProjection]:
-        """A projection class that reads stage probabilities from ``workflows``."""
-        return type(cls.__name__, (cls,), {"workflows": workflows})
+    def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
+        """The view over ``workflows`` (the registry ``bootstrap`` loaded), on ``generation``."""
+        self.workflows = workflows
+        super().__init__(generation)
 
     def define_tables(self) -> None:
         """Declare the tables (see :mod:`projections.pipeline.tables`)."""

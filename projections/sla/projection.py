@@ -8,14 +8,14 @@ Rows are a function of each event alone, so any batch boundaries give the same t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table
 
 from engine.domain.deal import Deal
 from engine.domain.escalation import BREACHED, CORRECTED, Escalation
-from projections.base import LoggedEvent, Projection
+from engine.store.log import LoggedEvent
+from projections.base import Projection
 from projections.sla.columns import UtcInstant, utc_text
 from workflows import WorkflowRegistry
 
@@ -55,25 +55,20 @@ class SlaProjection(Projection):
     """View ``sla``: per deal its opening (subject, workflow and version), every fact with
     its times and log position, and the SLA timer's escalation events.
 
-    ``workflows`` is the registry evaluation looks rules and calendars up in (default: the
-    shipped definitions); :meth:`using` makes a subclass bound to another registry.
+    ``workflows`` is the registry evaluation looks rules and calendars up in (the one
+    ``bootstrap`` loaded, user definitions included).
     """
 
     name = "sla"
-    workflows: ClassVar[WorkflowRegistry | None] = None
 
     deals: Table
     facts: Table
     escalations: Table
 
-    @classmethod
-    def using(cls, workflows: WorkflowRegistry) -> type[SlaProjection]:
-        """This projection, evaluating against ``workflows`` (for custom definitions)."""
-        return type(cls.__name__, (cls,), {"workflows": workflows})
-
-    def registry(self) -> WorkflowRegistry:
-        """The registry rules and calendars come from."""
-        return _shipped() if self.workflows is None else self.workflows
+    def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
+        """The view over ``workflows``, on ``generation``."""
+        self.workflows = workflows
+        super().__init__(generation)
 
     def define_tables(self) -> None:
         """``deals``, ``facts`` and ``escalations``; times as UTC instants.
@@ -143,11 +138,6 @@ class SlaProjection(Projection):
                             (self.escalations, escalations)):
             if rows:
                 _insert(conn, table, rows)
-
-
-@lru_cache(maxsize=1)
-def _shipped() -> WorkflowRegistry:
-    return WorkflowRegistry.shipped()
 
 
 def _insert(conn: Connection, table: Table, rows: list[Row]) -> None:

@@ -14,7 +14,7 @@ from projections.report import ReportParams
 from projections.sla.evaluate import evaluate_deal
 from projections.sla.model import DealHistory, EscalationRecord, SlaFact, SlaInstance
 from projections.sla.projection import SlaProjection
-from workflows import CompiledWorkflow, WorkflowRegistry
+from workflows import CompiledWorkflow
 
 __all__ = ["histories", "instances"]
 
@@ -51,15 +51,14 @@ def instances(
     conn: Connection,
     view: SlaProjection,
     params: ReportParams,
-    workflows: WorkflowRegistry | None = None,
 ) -> list[SlaInstance]:
     """Every SLA rule instance the view's deals have as of ``params``, sorted by deal, rule,
     start and instance.
 
-    Rules and calendars come from ``workflows`` (default: the view's registry), looked up
-    by each deal's workflow name and version.
+    Rules and calendars come from the view's workflows, looked up by each deal's workflow
+    name and version.
     """
-    registry = view.registry() if workflows is None else workflows
+    registry = view.workflows
     compiled: dict[tuple[str, int], CompiledWorkflow] = {}
     found: list[SlaInstance] = []
     for history in histories(conn, view):

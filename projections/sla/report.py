@@ -15,7 +15,6 @@ from projections.report import ReportParams
 from projections.sla.model import Outcome, SlaInstance
 from projections.sla.projection import SlaProjection
 from projections.sla.query import instances
-from workflows import WorkflowRegistry
 
 __all__ = ["RuleCounts", "SlaReport", "build_report"]
 
@@ -137,7 +136,6 @@ def build_report(
     conn: Connection,
     view: SlaProjection,
     params: ReportParams,
-    workflows: WorkflowRegistry | None = None,
 ) -> SlaReport:
     """The SLA report from the view's rows as of ``params`` (no wall clock)."""
-    return SlaReport(params=params, instances=tuple(instances(conn, view, params, workflows)))
+    return SlaReport(params=params, instances=tuple(instances(conn, view, params)))

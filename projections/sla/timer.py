@@ -1,7 +1,8 @@
 """The SLA timer: records each breach once as an event in the log, and its correction.
 
-A singleton (``RunnerLock`` named ``sla-timer``). Each :meth:`SlaTimer.tick` takes the time
-from its caller (only :meth:`SlaTimer.run`, at the edge, reads the wall clock), waits until
+A singleton (``SingletonLock`` named ``sla-timer``). Each :meth:`SlaTimer.tick` takes the time
+from its caller (only the loop :meth:`SlaTimer.start` runs reads its clock, the wall clock
+unless told otherwise), waits until
 the SLA view has applied the log as it stood, evaluates every instance as of that time and
 appends:
 
@@ -19,7 +20,6 @@ same aggregate version and the store refuses it (``IntegrityError``): already re
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,19 +28,20 @@ from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Engine
 
 from engine.domain.escalation import BREACHED, CORRECTED, Escalation, escalation_id
+from engine.store import positions
 from engine.store.app import DealflowApplication
-from projections.db import catalog_rows, ensure_catalog, view_engine
-from projections.lock import RunnerLock
+from engine.store.follower import Follower
+from engine.store.locks import SingletonLock
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
 from projections.sla.model import SlaInstance
 from projections.sla.projection import SlaProjection
 from projections.sla.query import instances
-from workflows import WorkflowRegistry
 
-__all__ = ["SlaTimer", "wall_clock"]
+__all__ = ["LOCK_NAME", "SlaTimer", "wall_clock"]
 
 log = logging.getLogger(__name__)
+LOCK_NAME = "sla-timer"
 
 
 def wall_clock() -> datetime:
@@ -51,29 +52,42 @@ def wall_clock() -> datetime:
 class SlaTimer:
     """Appends escalation events for SLA instances as the clock passes their deadlines.
 
-    ``runner`` (optional) is a projection runner that includes the SLA view; the timer uses
-    its ``wait`` to bring the view up to the log's head before judging. Without one, another
+    ``view`` is the SLA view as configured by ``bootstrap`` (its workflows give the rules);
+    ``runner`` (optional) is a projection runner that includes it: the timer uses its
+    ``wait`` to bring the view up to the log's head before judging. Without one, another
     process is expected to run the views and the timer polls the view's position.
     """
 
     def __init__(
         self,
         app: DealflowApplication,
+        view: SlaProjection,
+        sql: Engine,
+        lock: SingletonLock,
         *,
-        workflows: WorkflowRegistry | None = None,
         runner: ProjectionRunner | None = None,
-        view_db: Engine | None = None,
         sync_timeout: float = 10.0,
+        interval: float = 30.0,
+        clock: Callable[[], datetime] = wall_clock,
     ) -> None:
-        """Prepare (the view's tables are created if missing); nothing is locked yet."""
+        """Prepare (the view's position row is created if missing); nothing is locked yet.
+
+        :meth:`start` ticks every ``interval`` seconds on ``clock`` in a background thread.
+        """
         self.app = app
+        self.view = view
         self.runner = runner
-        self.view_db = view_db or (runner.engine if runner is not None else view_engine(app.url))
-        self.workflows = workflows
+        self.view_db = sql
         self.sync_timeout = sync_timeout
-        ensure_catalog(self.view_db, [SlaProjection.name])
-        self.lock = RunnerLock(app.url, self.view_db, name="sla-timer")
+        self.clock = clock
+        positions.ensure(self.view_db, [SlaProjection.name])
+        self.follower = Follower(LOCK_NAME, self._tick_now, lock, idle=interval, full=None)
         self._live: SlaProjection | None = None
+
+    @property
+    def lock(self) -> SingletonLock:
+        """The timer's singleton lock."""
+        return self.follower.lock
 
     # ------------------------------------------------------------------ ticking
     def tick(self, now: datetime) -> int:
@@ -86,6 +100,12 @@ class SlaTimer:
             raise ValueError(f"the SLA timer needs an aware time, got {now.isoformat()}")
         if not self.lock.acquire():
             return 0
+        return self._judge(now)
+
+    def _tick_now(self) -> int:
+        return self._judge(self.clock())
+
+    def _judge(self, now: datetime) -> int:
         if not self._sync():
             log.warning("SLA view behind the log for %.1fs; skipping this tick",
                         self.sync_timeout)
@@ -104,29 +124,20 @@ class SlaTimer:
                 appended += self._update(i, now)
         return appended
 
-    def run(self, stop: threading.Event, interval: float = 30.0,
-            clock: Callable[[], datetime] = wall_clock) -> None:
-        """Tick every ``interval`` seconds until ``stop`` is set, then release the lock."""
-        try:
-            while not stop.is_set():
-                try:
-                    self.tick(clock())
-                except Exception:  # keep the timer alive; the next tick retries
-                    log.exception("SLA timer tick failed; retrying")
-                stop.wait(interval)
-        finally:
-            self.stop()
+    def start(self) -> None:
+        """Tick on the clock every ``interval`` seconds in a background thread."""
+        self.follower.start()
 
     def stop(self) -> None:
-        """Release the singleton lock (another timer may take over)."""
-        self.lock.release()
+        """Stop ticking and release the singleton lock (another timer may take over)."""
+        self.follower.stop()
 
     # ------------------------------------------------------------------ helpers
     def _view(self) -> SlaProjection:
         with self.view_db.connect() as conn:
-            generation = catalog_rows(conn)[SlaProjection.name]["generation"]
+            generation = positions.rows(conn)[SlaProjection.name]["generation"]
         if self._live is None or self._live.generation != generation:
-            view = SlaProjection(generation)
+            view = self.view.in_generation(generation)
             view.metadata.create_all(self.view_db, checkfirst=True)
             self._live = view
         return self._live
@@ -134,7 +145,7 @@ class SlaTimer:
     def _instances(self, now: datetime) -> list[SlaInstance]:
         view = self._view()
         with self.view_db.connect() as conn:
-            return instances(conn, view, ReportParams(as_of=now), self.workflows)
+            return instances(conn, view, ReportParams(as_of=now))
 
     def _sync(self) -> bool:
         head = int(self.app.recorder.max_notification_id() or 0)
@@ -143,7 +154,7 @@ class SlaTimer:
         deadline = time.monotonic() + self.sync_timeout
         while True:
             with self.view_db.connect() as conn:
-                position = int(catalog_rows(conn)[SlaProjection.name]["position"])
+                position = int(positions.rows(conn)[SlaProjection.name]["position"])
             if position >= head:
                 return True
             if time.monotonic() >= deadline:

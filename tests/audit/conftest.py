@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.audit import ChainFollower, generate_key, load_private_key
+from engine.audit.follower import LOCK_NAME
 from engine.audit.keys import Ed25519PrivateKey, Ed25519PublicKey
 from engine.bootstrap import Engine
 from tests.audit.helpers import populate
@@ -53,14 +54,14 @@ def make_follower(engine: Engine, keys: KeyPair) -> Iterator[Callable[..., Chain
     made: list[ChainFollower] = []
 
     def make(**options: object) -> ChainFollower:
-        follower = ChainFollower(engine.app, signer=keys.private, **options)  # type: ignore[arg-type]
+        follower = ChainFollower(engine.app, engine.sql, engine.lock(LOCK_NAME),
+                                 signer=keys.private, **options)  # type: ignore[arg-type]
         made.append(follower)
         return follower
 
     yield make
     for follower in made:
         follower.stop()
-        follower.engine.dispose()
 
 
 @pytest.fixture

@@ -60,12 +60,9 @@ def verify(engine: Engine, keys: Any, *given: Checkpoint, batch_size: int = 50
            ) -> VerifyReport:
     """Verify the store with ``keys.public``, checking the ``given`` checkpoints too."""
     public: Ed25519PublicKey = keys.public
-    verifier = Verifier(engine.app, public, batch_size=batch_size,
+    verifier = Verifier(engine.app, engine.sql, public, batch_size=batch_size,
                         checkpoints=[(f"file {c.size}", c) for c in given])
-    try:
-        return verifier.run()
-    finally:
-        verifier.close()
+    return verifier.run()
 
 
 class Tamper:

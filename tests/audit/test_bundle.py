@@ -32,12 +32,13 @@ Q1 = "2026-Q1"
 
 def export(engine: Engine, follower: ChainFollower, keys: KeyPair, folder: Path,
            period: str = Q1) -> BundleSummary:
-    return export_bundle(engine.app, folder, period, signer=keys.private, follower=follower)
+    assert follower.signer is keys.private
+    return export_bundle(engine.app, engine.runner(["commissions"]), follower, folder, period)
 
 
 def report_known_at(engine: Engine, summary: BundleSummary) -> dict[str, Any]:
     params = ReportParams(as_of=period_end(summary.period), known_at=summary.checkpoint.time)
-    return store_report(engine.app, params, period=summary.period).to_json()
+    return store_report(engine.runner(["commissions"]), params, period=summary.period).to_json()
 
 
 def bundle_events(folder: Path) -> list[LogRow]:
@@ -71,7 +72,8 @@ def test_round_trip(populated: Engine, follower: ChainFollower, keys: KeyPair,
     kinds = {line["kind"] for s in stated["statements"] for line in s["lines"]}
     assert kinds == {"rate", "bonus", "clawback"}
     assert {s["rep"] for s in stated["statements"]} == {"rep-01", "rep-02"}
-    known_now = store_report(populated.app, ReportParams(as_of=period_end(Q1)), period=Q1)
+    known_now = store_report(populated.runner(["commissions"]),
+                             ReportParams(as_of=period_end(Q1)), period=Q1)
     assert known_now.to_json()["statements"] != known_then["statements"]
     with follower.engine.connect() as conn:
         assert summary.events < follower.log.last_position(conn) / 3  # only what counts

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from engine.bootstrap import Engine
 from engine.cli.main import app
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 from tests.audit.helpers import Tamper, populate
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -44,7 +44,7 @@ def test_keygen_checkpoint_verify_prove(cli: CliRunner, engine: Engine, tmp_path
     assert result.exit_code == 0, result.output
     assert "position 42" in result.stdout
 
-    sql = view_engine(engine.settings.db)
+    sql = sql_engine(engine.settings.db)
     Tamper(engine, sql).change_byte(42)
     sql.dispose()
     result = cli.invoke(app, ["audit", "verify", "--json"])

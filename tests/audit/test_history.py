@@ -14,8 +14,9 @@ from tests.audit.helpers import Tamper
 
 
 def history(engine: Engine, follower: ChainFollower, subject: str) -> DealHistory:
-    return deal_history(engine.app, subject, engine=follower.engine,
-                        commission=commission_lines(engine.app, datetime.now(UTC)))
+    return deal_history(engine.app, follower.engine, subject,
+                        commission=commission_lines(engine.runner(["commissions"]),
+                                                    datetime.now(UTC)))
 
 
 def test_history_of_a_won_then_cancelled_deal(populated: Engine,

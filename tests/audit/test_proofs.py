@@ -31,7 +31,7 @@ def two(populated: Engine, follower: ChainFollower) -> tuple[Checkpoint, Checkpo
 
 @pytest.fixture
 def prover(populated: Engine, follower: ChainFollower) -> Prover:
-    return Prover(populated.app, engine=follower.engine)
+    return Prover(populated.app, follower.engine)
 
 
 def test_inclusion_proofs_hold(two: tuple[Checkpoint, Checkpoint], prover: Prover) -> None:
@@ -90,4 +90,4 @@ def test_proofs_refuse_a_tampered_store(populated: Engine, two: tuple[Checkpoint
     with follower.engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM dealflow_audit_chain WHERE position = 5")
     with pytest.raises(ProofError, match="cannot cover checkpoint"):
-        Prover(populated.app, engine=follower.engine).inclusion([3], late)
+        Prover(populated.app, follower.engine).inclusion([3], late)

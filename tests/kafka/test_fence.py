@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from engine.kafka.fence import PartitionFence
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 
 
 def test_a_partition_fence_has_one_holder_at_a_time(store_url: str) -> None:
-    sql = view_engine(store_url)
+    sql = sql_engine(store_url)
     first, second = (PartitionFence(store_url, sql, "g") for _ in range(2))
     other_group = PartitionFence(store_url, sql, "h")
     try:

@@ -17,10 +17,9 @@ from engine.bootstrap import Engine, bootstrap
 from engine.demo import generate
 from engine.domain.ids import deal_id, rep_id
 from engine.ingest.batch import RawInput
-from engine.kafka.relay import OutboxRelay
 from engine.kafka.state import fact_subjects, relay_position
 from engine.settings import Settings
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 from tests.kafka.conftest import Worker, consume_all, kafka_settings, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -80,7 +79,7 @@ def check_published(engine: Engine, records: list[Any]) -> int:
             facts[(payload["fact"]["source"], payload["fact"]["id"])] = n.id
         expected[key.encode()].append(n.id)
     assert dict(by_key) == dict(expected)  # per key: exactly the log order
-    subjects = fact_subjects(view_engine(engine.app.url), list(facts))
+    subjects = fact_subjects(sql_engine(engine.app.url), list(facts))
     assert all(payloads[position]["key"] == subjects[fact] for fact, position in facts.items())
     return repeats
 
@@ -91,7 +90,7 @@ def test_a_relay_killed_mid_stream_resumes_with_every_event_in_log_order_per_dea
     lines = list(generate(5, deals=80))
     db = f"sqlite:///{tmp_path}/store.db"
     engine = bootstrap(Settings(db=db))
-    sql = view_engine(db)
+    sql = sql_engine(db)
     try:
         ingest(engine, lines[: len(lines) // 2])
         # Slow it down (small windows, long linger) so the kill lands mid-stream.
@@ -132,7 +131,7 @@ def test_a_second_relay_stands_by_and_takes_over_from_the_saved_position(
     try:
         ingest(engine, lines[: len(lines) // 2])
         settings = kafka_settings(kafka_bootstrap)
-        first, second = OutboxRelay(engine.app, settings), OutboxRelay(engine.app, settings)
+        first, second = engine.relay(settings), engine.relay(settings)
         threads = [threading.Thread(target=r.run, daemon=True) for r in (first, second)]
         threads[0].start()
         wait_until(lambda: first.stats.position == head(engine), timeout=60,
@@ -141,12 +140,12 @@ def test_a_second_relay_stands_by_and_takes_over_from_the_saved_position(
         time.sleep(1.5)
         assert second.stats.published == 0  # standing by: the lock is held
 
-        first.stop_event.set()  # a graceful stop saves everything acknowledged
+        first.follower.request_stop()  # a graceful stop saves everything acknowledged
         threads[0].join(30)
         ingest(engine, lines[len(lines) // 2:])
         wait_until(lambda: second.stats.position == head(engine), timeout=60,
                    what="the second relay to take over")
-        second.stop_event.set()
+        second.follower.request_stop()
         threads[1].join(30)
         assert first.stats.published + second.stats.published == head(engine)
 

@@ -19,7 +19,7 @@ from engine.domain.escalation import Escalation
 from engine.ingest.batch import RawInput
 from engine.kafka.keys import EventKeys
 from engine.kafka.schema import SCHEMA_VERSION, encode_event, event_id
-from projections.db import view_engine
+from engine.store.sql import sql_engine
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "events-schema.v1.json").read_text())
 DECIMAL = re.compile(SCHEMA["$defs"]["decimal"]["pattern"])
@@ -44,7 +44,7 @@ def encoded(engine: Engine) -> list[tuple[dict[str, Any], list[tuple[str, bytes]
     app = engine.app
     notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
     events = [app.mapper.to_domain_event(n) for n in notifications]
-    sql = view_engine(app.url)
+    sql = sql_engine(app.url)
     try:
         keys = EventKeys(app, sql).keys(events)
     finally:
@@ -139,7 +139,7 @@ def test_keys_are_the_deal_subject_or_the_rep_id(filled: Engine) -> None:
 def test_keys_resolve_for_events_read_without_their_history(filled: Engine) -> None:
     app = filled.app
     late = app.recorder.select_notifications(start=200, limit=50)
-    sql = view_engine(app.url)
+    sql = sql_engine(app.url)
     try:
         fresh = EventKeys(app, sql).keys([app.mapper.to_domain_event(n) for n in late])
     finally:

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, select
 from engine.bootstrap import Engine
 from engine.demo import generate
 from engine.ingest.batch import RawInput
-from projections.base import LoggedEvent, Projection
-from projections.registry import VIEWS, view_classes
+from engine.store.log import LoggedEvent
+from projections.base import Projection
 from projections.runner import ProjectionRunner
 
 
@@ -42,9 +42,9 @@ def test_killed_mid_batch_restart_and_duplicates_equal_a_clean_rebuild(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = list(generate(9, deals=120))
     ingest(engine, lines)
-    assert set(VIEWS) == {"pipeline", "sla", "commissions", "kpis"}
+    assert set(engine.views) == {"pipeline", "sla", "commissions", "kpis"}
 
-    crashing = ProjectionRunner(engine.app, view_classes(), batch_size=250)
+    crashing = engine.runner(batch_size=250)
     assert crashing.run_once() > 0
     # The last view of the second batch fails after the others wrote their rows in the
     # same transaction: nothing of that batch may remain.
@@ -61,11 +61,11 @@ def test_killed_mid_batch_restart_and_duplicates_equal_a_clean_rebuild(
     crashing.close()
     monkeypatch.setattr(type(victim), "process", original)
 
-    resumed = ProjectionRunner(engine.app, view_classes(), batch_size=250)
+    resumed = engine.runner(batch_size=250)
     resumed.catch_up()
     resumed.close()
     ingest(engine, lines)  # every line again: duplicates and rejections, no new events
-    restarted = ProjectionRunner(engine.app, view_classes(), batch_size=250)
+    restarted = engine.runner(batch_size=250)
     restarted.catch_up()
     live = snapshot(restarted)
     assert set(restarted.positions().values()) == {restarted.head()}

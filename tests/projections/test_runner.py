@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Column, Connection, Integer, String, func, select
 
 from engine.bootstrap import Engine
-from projections.base import LoggedEvent, Projection
+from engine.store.log import LoggedEvent
+from projections.base import Projection
 from projections.runner import ProjectionRunner
 from tests.engine.conftest import send
 from tests.engine.facts import fact, opened
@@ -34,14 +35,13 @@ def make_runner(engine: Engine) -> Iterator[Callable[..., ProjectionRunner]]:
     runners: list[ProjectionRunner] = []
 
     def make(**options: int) -> ProjectionRunner:
-        runner = ProjectionRunner(engine.app, [TopicCounts], **options)
+        runner = engine.runner_of([TopicCounts()], **options)
         runners.append(runner)
         return runner
 
     yield make
     for runner in runners:
         runner.stop()
-        runner.engine.dispose()
 
 
 def seen(runner: ProjectionRunner) -> list[int]:

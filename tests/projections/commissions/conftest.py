@@ -17,7 +17,6 @@ __all__ = ["engine", "make_engine", "runner"]
 @pytest.fixture
 def runner(engine: Engine) -> Iterator[ProjectionRunner]:
     """A runner of the commission view on the test's store; stopped at the end."""
-    made = ProjectionRunner(engine.app, [CommissionsProjection])
+    made = engine.runner([CommissionsProjection.name])
     yield made
     made.stop()
-    made.engine.dispose()

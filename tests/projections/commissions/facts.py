@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,9 +87,12 @@ def report(runner: ProjectionRunner, *, as_of: datetime = FAR_FUTURE,
     runner.catch_up()
     view = runner.live["commissions"]
     assert isinstance(view, CommissionsProjection)
+    if plans is not None:  # the same rows, rated by other plans
+        view = copy.copy(view)
+        view.plans = plans
     with runner.engine.connect() as conn:
         return build_report(conn, view, ReportParams(as_of=as_of, known_at=known_at),
-                            plans=plans, **filters)
+                            **filters)
 
 
 def table_rows(runner: ProjectionRunner, view: CommissionsProjection) -> dict[str, list[Any]]:

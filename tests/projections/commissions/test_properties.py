@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from engine.bootstrap import Engine
 from engine.store.app import DealflowApplication
-from projections.base import LoggedEvent
+from engine.store.log import LoggedEvent
 from projections.commissions import CommissionsProjection
 from projections.runner import ProjectionRunner
 from tests.engine.conftest import send
@@ -93,7 +93,8 @@ def test_batch_boundaries_do_not_change_the_tables(
         head = int(engine.app.recorder.max_notification_id() or 0)
         ingest(engine, render(scenario, f"x{next(_examples)}-").facts)
         events = _log(engine.app, after=head)  # this example's events: its reps and deals
-        whole, pieces = CommissionsProjection("s"), CommissionsProjection("m")
+        whole, pieces = (CommissionsProjection(PLANS, "s"),
+                         CommissionsProjection(PLANS, "m"))
         for view in (whole, pieces):
             view.metadata.drop_all(runner.engine)
             view.metadata.create_all(runner.engine)
@@ -112,7 +113,7 @@ def test_batch_boundaries_do_not_change_the_tables(
 
 def test_rebuild_equals_live_and_duplicates_change_nothing(engine: Engine) -> None:
     """Also on a store with several batches (batch_size 7) and a cash-basis plan."""
-    live = ProjectionRunner(engine.app, [CommissionsProjection], batch_size=7)
+    live = engine.runner(["commissions"], batch_size=7)
     try:
         ingest(engine, worked_example())
         ingest(engine, render(MIXED, "m-").facts)
@@ -132,4 +133,3 @@ def test_rebuild_equals_live_and_duplicates_change_nothing(engine: Engine) -> No
         assert report(live, plans=PLANS).to_json() == before_report
     finally:
         live.stop()
-        live.engine.dispose()

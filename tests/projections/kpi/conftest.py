@@ -18,7 +18,6 @@ __all__ = ["engine", "fresh_engine", "make_engine", "runner"]
 @pytest.fixture
 def runner(engine: Engine) -> Iterator[ProjectionRunner]:
     """A runner of the KPI view on the test's store (stopped at the end)."""
-    made = ProjectionRunner(engine.app, [KpiProjection], batch_size=5)
+    made = engine.runner([KpiProjection.name], batch_size=5)
     yield made
     made.stop()
-    made.engine.dispose()

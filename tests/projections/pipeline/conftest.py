@@ -26,10 +26,9 @@ FreshEngine = Callable[[], AbstractContextManager[Engine]]
 @pytest.fixture
 def runner(engine: Engine) -> Iterator[ProjectionRunner]:
     """A runner of the pipeline view on the test's store (stopped at the end)."""
-    made = ProjectionRunner(engine.app, [PipelineProjection], batch_size=7)
+    made = engine.runner([PipelineProjection.name], batch_size=7)
     yield made
     made.stop()
-    made.engine.dispose()
 
 
 def _empty(url: str) -> None:

@@ -34,13 +34,12 @@ def deliver(engine: Engine, facts: Sequence[dict[str, Any]]) -> None:
 def open_runner(engine: Engine, views: Sequence[type[Projection]], batch: int
                 ) -> ProjectionRunner:
     """A runner (the caller stops it and disposes its engine)."""
-    return ProjectionRunner(engine.app, views, batch_size=batch)
+    return engine.runner([v.name for v in views], batch_size=batch)
 
 
 def close_runner(runner: ProjectionRunner) -> None:
     """Stop and release."""
     runner.stop()
-    runner.engine.dispose()
 
 
 def dump(runner: ProjectionRunner) -> Dump:

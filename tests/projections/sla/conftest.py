@@ -36,8 +36,7 @@ class SlaHarness:
 
     def new_runner(self, batch_size: int = 1000) -> ProjectionRunner:
         """Another runner over the SLA view of the same store."""
-        runner = ProjectionRunner(self.engine.app, [SlaProjection.using(self.engine.workflows)],
-                                  batch_size=batch_size)
+        runner = self.engine.runner(["sla"], batch_size=batch_size)
         self.runners.append(runner)
         return runner
 
@@ -72,8 +71,7 @@ class SlaHarness:
 
     def timer(self, **options: Any) -> SlaTimer:
         """An SLA timer synchronised through the main runner."""
-        timer = SlaTimer(self.engine.app, workflows=self.engine.workflows, runner=self.runner,
-                         **options)
+        timer = self.engine.sla_timer(self.runner, **options)
         self.timers.append(timer)
         return timer
 
@@ -98,7 +96,6 @@ class SlaHarness:
             timer.stop()
         for runner in self.runners:
             runner.stop()
-            runner.engine.dispose()
 
 
 @pytest.fixture

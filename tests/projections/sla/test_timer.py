@@ -3,7 +3,6 @@ and the escalations replayed into the view; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -155,19 +154,19 @@ def test_rebuild_replays_the_escalations(sla: SlaHarness) -> None:
     assert sla.instances(as_of) == before
 
 
-def test_run_ticks_until_stopped(sla: SlaHarness) -> None:
+def test_loop_ticks_on_its_clock_until_stopped(sla: SlaHarness) -> None:
     send(sla.engine, opened("D-1", time="2026-01-05T09:00:00+08:00"))
-    timer = sla.timer()
-    stop = threading.Event()
     ticks: list[datetime] = []
 
     def clock() -> datetime:
         ticks.append(at("2026-01-07T00:00:00+08:00"))
         if len(ticks) == 3:
-            stop.set()
+            timer.follower.request_stop()
         return ticks[-1]
 
-    timer.run(stop, interval=0.01, clock=clock)
+    timer = sla.timer(clock=clock, interval=0.01)
+    timer.follower.follow()
+    timer.stop()
     assert len(ticks) == 3
     assert sla.escalation_topics() == [BREACHED]
     assert not timer.lock.held

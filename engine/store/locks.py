@@ -17,14 +17,15 @@ from sqlalchemy import Connection, Engine, text
 
 from engine.store.app import store_env
 
-__all__ = ["RunnerLock"]
+__all__ = ["SingletonLock"]
+
 
 def _advisory_key(name: str) -> int:
     digest = hashlib.sha256(f"dealflow.{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class RunnerLock:
+class SingletonLock:
     """Try-acquire (or wait for) the singleton lock ``name``; held until :meth:`release`."""
 
     def __init__(self, store_url: str, engine: Engine, name: str = "views") -> None:

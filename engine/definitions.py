@@ -1,0 +1,53 @@
+"""The definitions a store runs on: workflows and commission plans (routing in 1.1).
+
+Shipped definitions are always there; ``settings.definitions`` names a folder of the
+user's own, loaded on top (a new version of a shipped one, or new names)::
+
+    definitions/
+      workflows/*.yaml     process definitions   (see docs/views.md, workflows/)
+      plans/*.yaml         commission plans      (see docs/commissions.md)
+      routing/*.yaml       routing rules         (version 1.1; reserved)
+
+A flat folder of YAML files (the layout before subfolders existed) loads as workflows.
+Every file is validated when loaded; an error names the file and the item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ConfigurationError
+from projections.commissions import PlanRegistry
+from workflows import WorkflowRegistry
+
+__all__ = ["Definitions", "load_definitions"]
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """The registries every part of the engine reads its definitions from."""
+
+    workflows: WorkflowRegistry
+    plans: PlanRegistry
+    folder: Path | None = None
+
+
+def load_definitions(folder: Path | None) -> Definitions:
+    """The shipped definitions plus those in ``folder`` (``None``: shipped only)."""
+    workflows = WorkflowRegistry.shipped()
+    plans = PlanRegistry.shipped()
+    if folder is None:
+        return Definitions(workflows, plans)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigurationError(f"definitions folder {folder}: not a directory")
+    if any(p.is_file() and p.suffix in _SUFFIXES for p in folder.iterdir()):
+        workflows.load_dir(folder)  # the flat layout: every file is a workflow
+    if (folder / "workflows").is_dir():
+        workflows.load_dir(folder / "workflows")
+    if (folder / "plans").is_dir():
+        plans.load_dir(folder / "plans")  # CommissionPlanError is a ConfigurationError
+    return Definitions(workflows, plans, folder)

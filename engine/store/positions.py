@@ -1,0 +1,76 @@
+"""Where each follower of the log stands: one row per name, moved by compare-and-set.
+
+``view_catalog`` holds, per follower (each view, the audit chain), the log position it has
+applied and, for views, the active table generation. A follower writes its rows and its new
+position in ONE transaction, and the position update is a compare-and-set on the old value:
+even if two followers ever overlapped (the singleton lock is the first guard), a batch can
+never be applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from engine.errors import PositionConflictError
+
+__all__ = ["CATALOG", "PositionRow", "advance", "ensure", "move", "rows"]
+
+_meta = MetaData()
+CATALOG = Table(
+    "view_catalog",
+    _meta,
+    Column("name", String(64), primary_key=True),
+    Column("generation", String(1), nullable=False),
+    Column("position", BigInteger, nullable=False),
+)
+PositionRow = dict[str, Any]
+
+
+def ensure(engine: Engine, names: Iterable[str]) -> None:
+    """Create the table and a row (generation ``a``, position 0) per name if missing."""
+    _meta.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        for name in names:
+            conn.execute(insert(CATALOG).values(name=name, generation="a", position=0)
+                         .on_conflict_do_nothing(index_elements=["name"]))
+
+
+def rows(conn: Connection) -> dict[str, PositionRow]:
+    """Every row by name."""
+    return {row.name: dict(row._mapping) for row in conn.execute(select(CATALOG))}
+
+
+def advance(conn: Connection, name: str, old: int, new: int) -> None:
+    """Move ``name`` from ``old`` to ``new`` in the caller's transaction.
+
+    Raises :class:`PositionConflictError` (the caller's transaction must then roll back)
+    when the stored position is no longer ``old``.
+    """
+    result = conn.execute(
+        update(CATALOG).where(CATALOG.c.name == name, CATALOG.c.position == old)
+        .values(position=new)
+    )
+    if result.rowcount != 1:
+        raise PositionConflictError(f"{name!r} moved past {old} meanwhile")
+
+
+def move(conn: Connection, name: str, *, generation: str, position: int) -> None:
+    """Set ``name``'s generation and position outright (a rebuilt view is swapped in)."""
+    conn.execute(update(CATALOG).where(CATALOG.c.name == name)
+                 .values(generation=generation, position=position))
