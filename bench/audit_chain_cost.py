@@ -30,20 +30,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.audit import ChainFollower
 from engine.bootstrap import bootstrap
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
 from engine.settings import Settings
-from engine.store.app import DealflowApplication
 
 BATCH = 5000
 
 
 def follow(url: str, ready: Any, stop: Any, results: Any) -> None:
     """The follower process: chain until told to stop, then catch up and report."""
-    app = DealflowApplication(url)
-    follower = ChainFollower(app, batch_size=BATCH, checkpoint_every=None)
+    engine = bootstrap(Settings(db=url))
+    follower = engine.chain_follower(batch_size=BATCH, periodic=False)
     follower.lock.acquire(blocking=True, timeout=10)
     cpu = _cpu()
     ready.set()
@@ -55,8 +53,7 @@ def follow(url: str, ready: Any, stop: Any, results: Any) -> None:
     follower.catch_up()
     results.put((lag, time.perf_counter() - started, follower.state().size, _cpu() - cpu))
     follower.stop()
-    follower.engine.dispose()
-    app.close()
+    engine.close()
 
 
 def _cpu() -> float:

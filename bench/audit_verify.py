@@ -29,9 +29,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.audit import ChainFollower, Verifier
+from engine.audit import Verifier
 from engine.audit.keys import Ed25519PrivateKey
-from engine.bootstrap import bootstrap
+from engine.bootstrap import Engine, bootstrap
 from engine.demo import generate
 from engine.ingest.batch import RawInput
 from engine.settings import Settings
@@ -59,7 +59,7 @@ def template_rows(folder: Path, deals: int) -> list[tuple[str, int, str, bytes]]
 
 def build_log(path: Path, template: list[tuple[str, int, str, bytes]], events: int) -> None:
     """Fill a fresh store with copies of the template's events (fresh aggregate ids)."""
-    DealflowApplication(f"sqlite:///{path}").close()  # dealflow's schema
+    bootstrap(Settings(db=f"sqlite:///{path}")).close()  # dealflow's schema
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("BEGIN")
@@ -106,10 +106,9 @@ def raw_read_rate(path: Path) -> float:
     return done / (time.perf_counter() - started)
 
 
-def verify_rate(app: DealflowApplication, key: Ed25519PrivateKey) -> float:
-    verifier = Verifier(app, key.public_key())
+def verify_rate(engine: Engine, key: Ed25519PrivateKey) -> float:
+    verifier = Verifier(engine.app, engine.sql, key.public_key())
     report = verifier.run()
-    verifier.close()
     if not report.ok or report.checkpoints_valid == []:
         raise SystemExit(f"verification failed: {report.findings}")
     return report.events / report.seconds
@@ -136,21 +135,20 @@ def main() -> int:
         size = sum(len(r[3]) for r in template) / len(template)
         print(f"log: {args.events:,} events copied from {len(template):,} ingested demo events "
               f"(mean {size:.0f} stored bytes) in {time.perf_counter() - started:.0f} s")
-        app = DealflowApplication(f"sqlite:///{path}")
+        engine = bootstrap(Settings(db=f"sqlite:///{path}"))
         key = Ed25519PrivateKey.generate()
-        follower = ChainFollower(app, signer=key, batch_size=20_000, checkpoint_every=None)
+        follower = engine.chain_follower(key, batch_size=20_000, periodic=False)
         started = time.perf_counter()
         follower.catch_up()
         chain_seconds = time.perf_counter() - started
         follower.checkpoint()
         follower.stop()
-        follower.engine.dispose()
         print(f"chained by the follower at {args.events / chain_seconds:,.0f} events/s; "
               f"{args.runs} runs each, medians")
-        decode = median(args.runs, lambda: read_decode_rate(app))
+        decode = median(args.runs, lambda: read_decode_rate(engine.app))
         raw = median(args.runs, lambda: raw_read_rate(path))
-        verify = median(args.runs, lambda: verify_rate(app, key))
-        app.close()
+        verify = median(args.runs, lambda: verify_rate(engine, key))
+        engine.close()
     print(f"{'measure':<46}{'events/s':>12}{'vs (a)':>9}{'vs (b)':>9}")
     for name, rate in (("(a) read + decode (select_notifications+mapper)", decode),
                        ("(b) raw read (bare cursor, 5 columns)", raw),

@@ -39,11 +39,8 @@ from engine.api.tokens import Role, TokenStore
 from engine.bootstrap import bootstrap
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
-from engine.serve.views import ensure_shipped_views
 from engine.settings import Settings
 from engine.store.sql import sql_engine
-from projections.registry import view_classes
-from projections.runner import ProjectionRunner
 
 BIN = Path(sys.executable).parent
 
@@ -59,11 +56,9 @@ def file_ingest(url: str, path: Path, batch: int, views: bool = False
             result = engine.ingestor.ingest(inputs)
             counts.update(o.status for o in result.outcomes)
         if views:
-            ensure_shipped_views()
-            runner = ProjectionRunner(engine.app, view_classes())
+            runner = engine.runner()
             runner.catch_up()
             runner.stop()
-            runner.engine.dispose()
         return sum(counts.values()) / (time.perf_counter() - started), counts
     finally:
         engine.close()

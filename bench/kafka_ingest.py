@@ -12,8 +12,8 @@ the same run, each median over --runs:
   ceiling one worker can reach;
 - dealflow consume: 1 (and --workers) ``KafkaIngestWorker`` processes in one group into a
   fresh SQLite store (1,000 facts per transaction, offsets in the same transaction, dead
-  letters published), with the views following the log live in a process of their own when
-  any are registered (--no-views: ingest only). Every worker first gets its partitions
+  letters published), with the engine's views following the log live in a process of their
+  own (--no-views: ingest only). Every worker first gets its partitions
   (the bench holds the partition fences until then, so the group join is excluded here
   too); the clock starts at the first stored batch (not counted, like the baseline's first
   poll) and stops when the store has decided every fact; "views caught up" stops when
@@ -48,7 +48,6 @@ from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
-from engine.store.sql import sql_engine
 
 FAST = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
         "max_poll_interval_ms": 30000, "metadata_max_age_ms": 5000}
@@ -109,18 +108,14 @@ def raw_rate(servers: str, topic: str, count: int, *, decode: bool, crc: bool) -
 
 def follow_views(url: str, stop: Any, done: Any) -> None:
     """A process of its own: the views' runner following the log, as a service would."""
-    from engine.store.app import DealflowApplication
-    from projections.registry import view_classes
-    from projections.runner import ProjectionRunner
-
-    app = DealflowApplication(url)
-    runner = ProjectionRunner(app, view_classes())
+    engine = bootstrap(Settings(db=url))
+    runner = engine.runner()
     while not stop.is_set():
         if runner.run_once() == 0:
             done.value = min(runner.positions().values())
             time.sleep(0.005)
     runner.stop()
-    app.close()
+    engine.close()
 
 
 def consume(url: str, settings: KafkaSettings, index: int, stop: Any, waiting: Any) -> None:
@@ -148,7 +143,7 @@ def dealflow_rate(settings: KafkaSettings, url: str, count: int, workers: int,
     process holds every partition's fence, so no worker can start early.
     """
     engine = bootstrap(Settings(db=url))
-    sql = sql_engine(url)
+    sql = engine.sql
     ensure_tables(sql)
     fence = PartitionFence(url, sql, settings.group)
     topic = settings.topics[0]
@@ -190,7 +185,6 @@ def dealflow_rate(settings: KafkaSettings, url: str, count: int, workers: int,
         for process in processes:
             process.join(30)
         fence.close()
-        sql.dispose()
         engine.close()
 
 
@@ -228,11 +222,12 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
-    from projections.registry import VIEWS
-    views = sorted(VIEWS) if not args.no_views else []
     with ExitStack() as stack:
         bootstrap_servers = args.kafka or start_broker(stack)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        probe = bootstrap(Settings(db=f"sqlite:///{tmp}/probe.db"))  # the views it maintains
+        views = sorted(probe.views) if not args.no_views else []
+        probe.close()
         topic = f"bench-facts-{secrets.token_hex(3)}"
         settings = KafkaSettings(bootstrap=bootstrap_servers, topics=[topic],
                                  dead_letter_topic=f"{topic}.dlq", partitions=args.partitions,

@@ -23,8 +23,6 @@ from engine.bootstrap import bootstrap
 from engine.demo import generate
 from engine.ingest.batch import RawInput
 from engine.settings import Settings
-from projections.registry import view_classes
-from projections.runner import ProjectionRunner
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -41,7 +39,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         engine = bootstrap(Settings(db=f"sqlite:///{Path(tmp) / 'live.db'}"))
-        runner = ProjectionRunner(engine.app, view_classes())
+        runner = engine.runner()
         runner.start(poll_interval=0.002)
         lines = generate(5, deals=max(50, int(args.rate * args.seconds / 11)))
         committed: dict[int, float] = {}

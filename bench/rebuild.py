@@ -5,7 +5,8 @@
 1. Fill a fresh SQLite store with ~--facts demo facts (`dealflow ingest --workers 2` path),
    unless --db names an existing store to reuse.
 2. Raw read-and-decode of the whole log (select in batches of 1,000 + decode every event).
-3. dealflow rebuild of all registered views (batches of 1,000 events, one transaction each).
+3. dealflow rebuild of all the engine's views (one read of each batch of 1,000 events for
+   all of them; several batches per transaction).
 4. Baseline: the same views applied one event per transaction (the shape of eventsourcing's
    stock projection runner, which commits a transaction per event and cannot run on SQLite
    for lack of subscriptions), on the first --baseline-events events.
@@ -25,8 +26,6 @@ from engine.demo import write_jsonl
 from engine.ingest.jsonl import iter_lines
 from engine.ingest.parallel import ParallelIngest
 from engine.settings import Settings
-from projections.registry import view_classes
-from projections.runner import ProjectionRunner
 
 
 def rss_mb() -> float:
@@ -62,7 +61,7 @@ def main() -> int:
         engine = bootstrap(Settings(db=f"sqlite:///{db}"))
         app = engine.app
         head = int(app.recorder.max_notification_id() or 0)
-        print(f"log: {head:,} events; views: {', '.join(v.name for v in view_classes())}")
+        print(f"log: {head:,} events; views: {', '.join(engine.views)}")
 
         started = time.perf_counter()
         position = 0
@@ -75,7 +74,7 @@ def main() -> int:
             position = batch[-1].id
         raw = head / (time.perf_counter() - started)
 
-        runner = ProjectionRunner(app, view_classes(), batch_size=1000)
+        runner = engine.runner(batch_size=1000)
         runner.catch_up()  # the live tables exist and are current; rebuild makes fresh ones
         base_rss = rss_mb()
         peak = [base_rss]
@@ -93,7 +92,7 @@ def main() -> int:
         # Copy the first N events into a small store, so the baseline replays the same events.
         events = app.recorder.select_notifications(start=1, limit=args.baseline_events)
         per_event.app.recorder.insert_events(events)
-        slow = ProjectionRunner(per_event.app, view_classes(), batch_size=1)
+        slow = per_event.runner(batch_size=1)
         started = time.perf_counter()
         slow.catch_up()
         baseline = len(events) / (time.perf_counter() - started)

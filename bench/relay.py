@@ -31,13 +31,11 @@ from engine.bootstrap import Engine, bootstrap
 from engine.demo import generate
 from engine.ingest.batch import RawInput
 from engine.kafka.keys import EventKeys
-from engine.kafka.relay import OutboxRelay
 from engine.kafka.schema import encode_event
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
-from engine.store.sql import sql_engine
 
 Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -66,9 +64,7 @@ def messages(engine: Engine) -> list[Message]:
     app = engine.app
     notifications = app.recorder.select_notifications(start=1, limit=10_000_000)
     events = [app.mapper.to_domain_event(n) for n in notifications]
-    sql = sql_engine(app.url)
-    keys = EventKeys(app, sql).keys(events)
-    sql.dispose()
+    keys = EventKeys(app, engine.sql).keys(events)
     out = []
     for n, event, key in zip(notifications, events, keys, strict=True):
         value, headers = encode_event(event, topic=n.topic, position=n.id, key=key)
@@ -90,7 +86,7 @@ def raw_rate(settings: KafkaSettings, topic: str, batch: list[Message]) -> float
 
 
 def relay_rate(engine: Engine, settings: KafkaSettings, events: int) -> float:
-    relay = OutboxRelay(engine.app, settings)
+    relay = engine.relay(settings)
     started = time.perf_counter()
     stats = relay.run(until_idle=True)
     elapsed = time.perf_counter() - started
@@ -126,11 +122,9 @@ def main() -> int:
             admin.ensure([settings.events_topic, f"{settings.events_topic}.raw"])
             admin.close()
             raws.append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
-            sql = sql_engine(engine.app.url)
-            ensure_tables(sql)
-            with sql.begin() as conn:  # each run starts at position 0
+            ensure_tables(engine.sql)
+            with engine.sql.begin() as conn:  # each run starts at position 0
                 conn.exec_driver_sql("DELETE FROM dealflow_relay_positions")
-            sql.dispose()
             relays.append(relay_rate(engine, settings, events))
         raw, relay = statistics.median(raws), statistics.median(relays)
     rows = [
