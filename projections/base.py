@@ -21,7 +21,28 @@ from sqlalchemy import Connection, MetaData, Table
 
 from engine.store.log import LoggedEvent
 
-__all__ = ["Projection"]
+__all__ = ["BulkLoad", "Projection"]
+
+
+class BulkLoad:
+    """Fills a fresh (empty) generation of a view from the start of the log (a rebuild).
+
+    The runner feeds it every batch in log order, several batches per transaction, then
+    calls :meth:`finish` once in the last one. This default applies each batch as the live
+    view would; a view whose live path rereads and rewrites its own rows (the pipeline)
+    overrides it to keep its working state in memory and write each final row once.
+    """
+
+    def __init__(self, view: Projection) -> None:
+        """Load into ``view``'s tables."""
+        self.view = view
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        """Take one batch."""
+        self.view.process(conn, events)
+
+    def finish(self, conn: Connection) -> None:
+        """Write what is still held in memory."""
 
 
 class Projection(ABC):
@@ -48,6 +69,10 @@ class Projection(ABC):
         other.metadata = MetaData()
         other.define_tables()
         return other
+
+    def bulk_load(self) -> BulkLoad:
+        """How a rebuild fills this view's fresh tables (see :class:`BulkLoad`)."""
+        return BulkLoad(self)
 
     def table_name(self, base: str) -> str:
         """The name of a table of this projection in this generation."""

@@ -175,30 +175,42 @@ class ProjectionRunner:
         return dict.fromkeys(chosen, position)
 
     def _fill(self, views: list[Projection], progress: Progress | None) -> int:
-        """Apply the whole log to ``views``, one read per batch for all of them."""
+        """Apply the whole log to ``views``' empty tables, one read per batch for all of
+        them; secondary indexes are built after the load."""
         position, pending = 0, 0
+        loads = [view.bulk_load() for view in views]
+        deferred = [index for view in views for table in view.metadata.sorted_tables
+                    for index in table.indexes if not index.unique]
         conn = self.engine.connect()
         transaction = conn.begin()
         try:
+            for index in deferred:
+                index.drop(conn)
             with store_gc.batches() as collect:
                 while True:
                     head = self.head()
                     events: list[LoggedEvent] = self.reader.read(position, self.batch_size)
                     if events:
-                        for view in views:
-                            view.process(conn, events)
+                        for load in loads:
+                            load.process(conn, events)
                         position = events[-1].position
                         pending += 1
-                    if pending >= self.rebuild_commit_every or len(events) < self.batch_size:
+                    if len(events) < self.batch_size:
+                        break
+                    if pending >= self.rebuild_commit_every:
                         transaction.commit()
                         transaction = conn.begin()
                         pending = 0
                     collect()
                     if progress is not None:
                         progress(position, max(head, position))
-                    if len(events) < self.batch_size:
-                        break
+                for load in loads:
+                    load.finish(conn)
+                for index in deferred:
+                    index.create(conn)
             transaction.commit()
+            if progress is not None:
+                progress(position, position)
         except BaseException:
             transaction.rollback()
             raise

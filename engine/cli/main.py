@@ -38,4 +38,7 @@ app.command(name="kafka-topics")(kafka_cmd.kafka_topics)
 
 def main() -> None:
     """Console-script entry point."""
+    from engine.store.gc import freeze_startup
+
+    freeze_startup()  # modules and definitions are never garbage: out of the GC's sight
     app()

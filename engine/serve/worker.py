@@ -25,9 +25,11 @@ def _run(settings_json: str, stop: Any) -> None:  # pragma: no cover - runs in t
     """Child: follow the log with every registered view (and tick the SLA timer) until
     ``stop`` is set."""
     from engine.bootstrap import bootstrap
+    from engine.store.gc import freeze_startup
 
     settings = Settings.model_validate_json(settings_json)
     engine = bootstrap(settings)
+    freeze_startup()
     runner = engine.runner()
     timer = None
     if "sla" in runner.live and settings.sla_timer_interval > 0:

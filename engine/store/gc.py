@@ -2,18 +2,33 @@
 
 A batch (of facts ingested, of events applied to views) allocates many objects that live
 exactly as long as the batch; the collector, triggered every 700 allocations, would scan
-the long-lived heap (caches, compiled workflows) again and again. :func:`batches` freezes
-what exists when it starts (start-up state is never garbage), turns automatic collection
-off, and collects the young generations between batches, where the batch's cycles die.
+the long-lived heap (caches, compiled workflows) again and again. Two measures:
+
+- :func:`freeze_startup`, called once by a process's entry point after start-up, moves
+  what exists then (modules, compiled workflows, settings) out of the collector's sight;
+- :func:`batches` turns automatic collection off for a loop over batches and collects the
+  young generations between batches, where the batch's cycles die. Nested and concurrent
+  uses (threads) are counted: collection comes back on when the last one ends.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["batches"]
+__all__ = ["batches", "freeze_startup"]
+
+_lock = threading.Lock()
+_active = 0
+_was_enabled = True
+
+
+def freeze_startup() -> None:
+    """Collect once, then exclude everything alive now from future collections."""
+    gc.collect()
+    gc.freeze()
 
 
 def _collect() -> None:
@@ -23,13 +38,17 @@ def _collect() -> None:
 @contextmanager
 def batches() -> Iterator[Callable[[], None]]:
     """Within the block the collector runs only when the returned function is called
-    (between batches); on exit the previous state is restored."""
-    enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
+    (between batches); on exit (of the last concurrent block) it runs as before."""
+    global _active, _was_enabled
+    with _lock:
+        if _active == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _active += 1
     try:
         yield _collect
     finally:
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
+        with _lock:
+            _active -= 1
+            if _active == 0 and _was_enabled:
+                gc.enable()

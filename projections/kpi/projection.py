@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, select
 
 from engine.domain import Deal, Rep
 from engine.store.log import LoggedEvent
-from projections.base import Projection
+from projections.base import BulkLoad, Projection
 from projections.kpi.periods import KPI_TIMEZONE, quarter_of
 from projections.kpi.tables import KpiTables, define
 from projections.pipeline.columns import chunks, money, write_rows
@@ -49,6 +49,25 @@ class KpiProjection(Projection):
         """Record the batch's KPI facts inside the runner's transaction."""
         _Batch(self, conn).apply(events)
 
+    def bulk_load(self) -> BulkLoad:
+        """A rebuild keeps each deal's workflow and each rep's name in memory instead of
+        reading them back batch after batch."""
+        return _KpiBulkLoad(self)
+
+
+class _KpiBulkLoad(BulkLoad):
+    view: KpiProjection
+
+    def __init__(self, view: KpiProjection) -> None:
+        super().__init__(view)
+        self.batch: _Batch | None = None
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        if self.batch is None:
+            self.batch = _Batch(self.view, conn)
+        self.batch.conn = conn
+        self.batch.apply(events)
+
 
 class _Batch:
     def __init__(self, view: KpiProjection, conn: Connection) -> None:
@@ -70,15 +89,18 @@ class _Batch:
     def apply(self, events: Sequence[LoggedEvent]) -> None:
         mine = [e for e in events if type(e.event) in self.handlers]
         self._load(self.t.deals, "deal_id",
-                   {str(e.originator_id) for e in mine if isinstance(e.event, _NEEDS_DEAL)},
+                   {str(e.originator_id) for e in mine if isinstance(e.event, _NEEDS_DEAL)}
+                   - self.deals.keys(),
                    lambda r: self.deals.__setitem__(r.deal_id, (r.workflow, r.workflow_version)))
         self._load(self.t.reps, "rep_uuid",
-                   {str(e.originator_id) for e in mine if isinstance(e.event, Rep.QuotaSet)},
+                   {str(e.originator_id) for e in mine if isinstance(e.event, Rep.QuotaSet)}
+                   - self.reps.keys(),
                    lambda r: self.reps.__setitem__(r.rep_uuid, r.rep))
         for e in mine:
             self.handlers[type(e.event)](e, e.event)
         for name, rows in self.rows.items():
             write_rows(self.conn, getattr(self.t, name), rows)
+        self.rows.clear()
 
     def _load(self, table: Table, key: str, ids: set[str], put: Callable[[Any], None]) -> None:
         for batch in chunks(sorted(ids)):

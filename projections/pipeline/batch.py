@@ -74,16 +74,30 @@ class PipelineBatch:
     def apply(self, events: Iterable[LoggedEvent]) -> None:
         """Apply ``events`` (already filtered to the :data:`HANDLED` types) and write the
         results."""
+        self.take(events)
+        self.write()
+
+    def take(self, events: Iterable[LoggedEvent]) -> None:
+        """Apply ``events`` to the state held in memory (loading what it lacks), writing
+        nothing yet. Several calls before one :meth:`write` make a bulk load: the state
+        of every deal stays in memory, and each row is written once."""
         mine = list(events)
         self._load_deals({str(e.originator_id) for e in mine
-                          if not isinstance(e.event, (Deal.Opened, Rep.Registered, Rep.QuotaSet))})
+                          if not isinstance(e.event, (Deal.Opened, Rep.Registered, Rep.QuotaSet))}
+                         - self.deals.keys())
         self._load_reps(uuids={str(e.originator_id) for e in mine
                                if isinstance(e.event, Rep.QuotaSet)}, names=set())
         for e in mine:
             if isinstance(e.event, FactEvent):
                 self._watermark(e)
             self._handlers[type(e.event)](e, e.event)
-        self._write()
+
+    def write_appended(self) -> None:
+        """Write the insert-only rows taken so far (changes, team moves) and forget them,
+        so a bulk load does not hold them all in memory."""
+        write_rows(self.conn, self.t.changes, self.changes)
+        write_rows(self.conn, self.t.teams, self.teams)
+        self.changes, self.teams = [], []
 
     def _wf(self, deal: DealState) -> CompiledWorkflow:
         return self.workflows.get(deal.workflow, deal.workflow_version)
@@ -231,7 +245,8 @@ class PipelineBatch:
             self.dirty_reps.add(rep["rep_uuid"])
 
     # ------------------------------------------------------------------ writing
-    def _write(self) -> None:
+    def write(self) -> None:
+        """Write every row the events taken changed, and the totals' deltas."""
         t, conn = self.t, self.conn
         self._load_reps(uuids=set(), names={d.owner for d in self.deals.values()})
         for rep in sorted(self.team_moves):  # deals this batch did not touch
@@ -254,8 +269,7 @@ class PipelineBatch:
                ["deal_id"])
         upsert(conn, t.stays, [self.dirty_stays[k] for k in sorted(self.dirty_stays)],
                ["deal_id", "seq"])
-        write_rows(conn, t.changes, self.changes)
-        write_rows(conn, t.teams, self.teams)
+        self.write_appended()
         upsert(conn, t.reps, [self.reps[k] for k in sorted(self.dirty_reps)], ["rep_uuid"])
         self._write_stages()
         self._apply_deltas(deltas)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from engine.store.log import LoggedEvent
-from projections.base import Projection
+from projections.base import BulkLoad, Projection
 from projections.pipeline.batch import HANDLED, PipelineBatch
 from projections.pipeline.tables import PipelineTables, define
 from workflows import WorkflowRegistry
@@ -40,3 +40,34 @@ class PipelineProjection(Projection):
         mine = [e for e in events if type(e.event) in HANDLED]
         if mine:
             PipelineBatch(self.tables, conn, self.workflows).apply(mine)
+
+    def bulk_load(self) -> BulkLoad:
+        """A rebuild keeps every deal's state in memory and writes each row once."""
+        return _PipelineBulkLoad(self)
+
+
+class _PipelineBulkLoad(BulkLoad):
+    """One :class:`PipelineBatch` over the whole log: deals, stays, reps and totals are
+    written once at the end; changes and team moves (insert-only) with every batch."""
+
+    view: PipelineProjection
+
+    def __init__(self, view: PipelineProjection) -> None:
+        super().__init__(view)
+        self.batch: PipelineBatch | None = None
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        mine = [e for e in events if type(e.event) in HANDLED]
+        if not mine:
+            return
+        if self.batch is None:
+            self.batch = PipelineBatch(self.view.tables, conn, self.view.workflows)
+        self.batch.conn = conn
+        self.batch.take(mine)
+        self.batch.write_appended()
+
+    def finish(self, conn: Connection) -> None:
+        if self.batch is not None:
+            self.batch.conn = conn
+            self.batch.write()
+            self.batch = None
