@@ -4,6 +4,7 @@
 
     DealflowError
     ├── ConfigurationError            settings or definitions that cannot be used
+    ├── NotFoundError                 a deal, view, report or rep asked for does not exist
     │   └── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
     ├── FactRejectedError             an input fact is refused (kept in the rejections store)
     │   ├── InvalidFactError          envelope or data fails validation; names the field
@@ -27,6 +28,7 @@ __all__ = [
     "DuplicateConflictError",
     "FactRejectedError",
     "InvalidFactError",
+    "NotFoundError",
     "PositionConflictError",
     "RuleViolationError",
     "StoreError",
@@ -41,6 +43,10 @@ class DealflowError(Exception):
 
 class ConfigurationError(DealflowError):
     """Settings or definitions that cannot be used."""
+
+
+class NotFoundError(DealflowError):
+    """A deal, view, report or rep asked for does not exist; the message names it."""
 
 
 class WorkflowDefinitionError(ConfigurationError):

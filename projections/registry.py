@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from projections.report import Report, ReportParams
 from projections.sla import SlaProjection
 from workflows import WorkflowRegistry
 
-__all__ = ["REPORTS", "ReportBuilder", "build", "shipped_views"]
+__all__ = ["FILTERS", "REPORTS", "ReportBuilder", "build", "report_filters", "shipped_views"]
 
 ReportBuilder = Callable[..., Report]
 REPORTS: dict[str, tuple[str, ReportBuilder]] = {
@@ -26,6 +27,16 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "kpis": (KpiProjection.name, kpi.build_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
+
+
+#: The filters a report may take (docs/cli.md); each report takes those its builder names.
+FILTERS = ("deal", "rep", "team", "rule", "period", "limit")
+
+
+def report_filters(name: str) -> tuple[str, ...]:
+    """The filters report ``name`` takes, in :data:`FILTERS` order."""
+    accepted = inspect.signature(REPORTS[name][1]).parameters
+    return tuple(f for f in FILTERS if f in accepted)
 
 
 def shipped_views(workflows: WorkflowRegistry, plans: PlanRegistry) -> list[Projection]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,8 +12,10 @@ from rich.table import Table
 
 from engine.bootstrap import Engine
 from engine.cli.common import DbOption, console, open_engine
+from engine.cli.output import EXIT_USAGE, envelope, print_json
 from engine.contract.values import parse_timestamp
-from projections.registry import REPORTS, build
+from engine.errors import NotFoundError
+from projections.registry import REPORTS, build, report_filters
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
 
@@ -90,40 +90,68 @@ def report(
         "--as-known-at", help="Use only what dealflow had recorded by this time, to "
         "reproduce a report as it was printed then.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of tables.")] = False,
-    period: Annotated[str | None, typer.Option(help="Commissions: a period like 2026-Q1.")
-                      ] = None,
-    rep: Annotated[str | None, typer.Option(help="Commissions: one rep.")] = None,
+    deal: Annotated[str | None, typer.Option(
+        help="sla: one deal (its subject); every SLA instance of it is listed.")] = None,
+    rep: Annotated[str | None, typer.Option(help="sla, commissions, kpis: one rep.")] = None,
+    team: Annotated[str | None, typer.Option(help="kpis: one team.")] = None,
+    rule: Annotated[str | None, typer.Option(help="sla: one SLA rule.")] = None,
+    period: Annotated[str | None, typer.Option(
+        help="commissions, kpis: one period, a quarter like 2026-Q1.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="sla: list at most this many overdue and breached instances "
+        "[default: all]", show_default=False)] = None,
 ) -> None:
-    """Print a report computed from the views, as of a time and as known at a time."""
+    """Print a report computed from the views, as of a time and as known at a time.
+
+    Filters apply only where they mean something (docs/cli.md has the table); a filter a
+    report does not take is refused (exit 2), never ignored."""
     if name not in REPORTS:
         console.print(f"[red]error:[/red] unknown report {name!r}; "
                       f"known: {', '.join(REPORTS)}")
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
+    given = {"deal": deal, "rep": rep, "team": team, "rule": rule, "period": period,
+             "limit": limit}
+    takes = report_filters(name)
+    refused = [f"--{k}" for k, v in given.items() if v is not None and k not in takes]
+    if refused:
+        offered = ", ".join(f"--{k}" for k in takes) or "no filter"
+        console.print(f"[red]error:[/red] report {name} does not take {', '.join(refused)} "
+                      f"(it takes {offered})")
+        raise typer.Exit(EXIT_USAGE)
     params = ReportParams(
         as_of=parse_moment(as_of, "--as-of") if as_of else datetime.now(UTC),
         known_at=parse_moment(as_known_at, "--as-known-at") if as_known_at else None,
     )
-    _, builder = REPORTS[name]
-    accepted = inspect.signature(builder).parameters
-    options: dict[str, Any] = {k: v for k, v in {"period": period, "rep": rep}.items()
-                               if v is not None and k in accepted}
+    options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     with open_engine(db) as engine:
         runner = _runner(engine)
         _caught_up(runner)
         with runner.engine.connect() as conn:
-            result = build(name, conn, runner.live, params, **options)
+            try:
+                result = build(name, conn, runner.live, params, **options)
+            except NotFoundError as exc:
+                console.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(EXIT_USAGE) from exc
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print_json(envelope(f"report.{name}", result.to_json(), as_of=params.as_of,
+                            known_at=params.known_at))
         return
     for table in result.tables():
         console.print(table)
 
 
-def views(db: DbOption = None) -> None:
+def views(db: DbOption = None,
+          as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")
+                             ] = False) -> None:
     """Each view's position in the log and how far behind it is."""
     with open_engine(db) as engine:
         runner = _runner(engine)
         head = runner.head()
+        if as_json:
+            print_json(envelope("views", {"head": head, "views": [
+                {"view": view, "position": position, "behind": head - position}
+                for view, position in runner.positions().items()]}))
+            return
         table = Table(title=f"Views (log head {head:,})")
         for column in ("view", "position", "behind"):
             table.add_column(column, justify="left" if column == "view" else "right")

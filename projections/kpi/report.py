@@ -128,10 +128,12 @@ def _row(scope: str, name: str, period: str, team: str | None, members: tuple[st
 
 
 def build_report(conn: Connection, view: KpiProjection, params: ReportParams, *,
-                 period: str | None = None, rep: str | None = None) -> KpiReport:
+                 period: str | None = None, rep: str | None = None,
+                 team: str | None = None) -> KpiReport:
     """KPIs per rep and team per quarter from the facts visible as of ``params``;
-    ``period`` (a quarter such as ``2026-Q1``) and ``rep`` keep only those rows (with
-    ``rep``, the team rows of that rep's teams)."""
+    ``period`` (a quarter such as ``2026-Q1``), ``rep`` and ``team`` keep only those rows
+    (with ``rep``, the team rows of that rep's teams; with ``team``, that team's row and
+    the rows of reps in it that quarter)."""
     facts = load_facts(conn, view.tables, params)
     tallies = tally(facts)
     book = QuotaBook(facts.quotas)
@@ -160,6 +162,9 @@ def build_report(conn: Connection, view: KpiProjection, params: ReportParams, *,
     if rep is not None:
         reps = [r for r in reps if r.name == rep]
         team_rows = [r for r in team_rows if rep in r.members]
+    if team is not None:
+        reps = [r for r in reps if r.team == team]
+        team_rows = [r for r in team_rows if r.name == team]
     return KpiReport(title="KPIs", as_of=params.as_of, known_at=params.known_at,
                      timezone=str(view.timezone), reps=reps, teams=team_rows)
 

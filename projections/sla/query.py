@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import fields
 from itertools import groupby
 from operator import itemgetter
@@ -23,18 +23,27 @@ _STREAM = {"yield_per": 5000}
 _FACT_FIELDS = [f.name for f in fields(SlaFact)]
 
 
-def histories(conn: Connection, view: SlaProjection) -> Iterator[DealHistory]:
-    """Every deal the view knows, with its facts in log order (streamed deal by deal)."""
-    deals = {row.deal: row for row in conn.execute(select(view.deals))}
+def histories(conn: Connection, view: SlaProjection,
+              only: Collection[str] | None = None) -> Iterator[DealHistory]:
+    """Every deal the view knows (or the deals ``only`` names, by aggregate id), with its
+    facts in log order (streamed deal by deal)."""
+    deal_q, escalation_q = select(view.deals), select(view.escalations)
+    facts = view.facts
+    columns = [facts.c.deal, *(facts.c[name] for name in _FACT_FIELDS)]
+    fact_q = select(*columns)
+    if only is not None:
+        chosen = sorted(only)
+        deal_q = deal_q.where(view.deals.c.deal.in_(chosen))
+        escalation_q = escalation_q.where(view.escalations.c.deal.in_(chosen))
+        fact_q = fact_q.where(facts.c.deal.in_(chosen))
+    deals = {row.deal: row for row in conn.execute(deal_q)}
     escalations: dict[str, list[EscalationRecord]] = defaultdict(list)
-    for row in conn.execute(select(view.escalations).order_by(view.escalations.c.position)):
+    for row in conn.execute(escalation_q.order_by(view.escalations.c.position)):
         escalations[row.deal].append(EscalationRecord(
             position=row.position, rule=row.rule, instance=row.instance, status=row.status,
             occurred_at=row.occurred_at, recorded_at=row.recorded_at,
         ))
-    facts = view.facts
-    columns = [facts.c.deal, *(facts.c[name] for name in _FACT_FIELDS)]
-    rows = conn.execute(select(*columns).order_by(facts.c.deal, facts.c.position)
+    rows = conn.execute(fact_q.order_by(facts.c.deal, facts.c.position)
                         .execution_options(**_STREAM))
     for deal, group in groupby(rows, key=itemgetter(0)):
         opening = deals.get(deal)
@@ -51,9 +60,10 @@ def instances(
     conn: Connection,
     view: SlaProjection,
     params: ReportParams,
+    only: Collection[str] | None = None,
 ) -> list[SlaInstance]:
-    """Every SLA rule instance the view's deals have as of ``params``, sorted by deal, rule,
-    start and instance.
+    """Every SLA rule instance the view's deals (or the deals ``only`` names) have as of
+    ``params``, sorted by deal, rule, start and instance.
 
     Rules and calendars come from the view's workflows, looked up by each deal's workflow
     name and version.
@@ -61,7 +71,7 @@ def instances(
     registry = view.workflows
     compiled: dict[tuple[str, int], CompiledWorkflow] = {}
     found: list[SlaInstance] = []
-    for history in histories(conn, view):
+    for history in histories(conn, view, only):
         key = (history.workflow, history.workflow_version)
         if key not in compiled:
             compiled[key] = registry.get(*key)

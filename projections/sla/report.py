@@ -9,8 +9,10 @@ from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from rich.table import Table
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from engine.domain.ids import deal_id
+from engine.errors import NotFoundError
 from projections.report import ReportParams
 from projections.sla.model import Outcome, SlaInstance
 from projections.sla.projection import SlaProjection
@@ -40,11 +42,17 @@ class RuleCounts:
 
 @dataclass(frozen=True)
 class SlaReport:
-    """SLA compliance as of ``params`` (see :class:`projections.report.Report`)."""
+    """SLA compliance as of ``params`` (see :class:`projections.report.Report`).
+
+    ``deal`` (a subject) when the report is of one deal: it then lists every instance.
+    ``limit`` caps the overdue and breach lists (their totals are still given).
+    """
 
     params: ReportParams
     instances: tuple[SlaInstance, ...]
     title: str = field(default="SLA compliance")
+    deal: str | None = None
+    limit: int | None = None
 
     @property
     def counts(self) -> list[RuleCounts]:
@@ -76,9 +84,16 @@ class SlaReport:
             "rules": [{"workflow": c.workflow, "rule": c.rule, "met": c.met,
                        "breached": c.breached, "open": c.open, "cancelled": c.cancelled,
                        "total": c.total} for c in self.counts],
-            "overdue": [instance_json(i) for i in self.overdue],
-            "breaches": [instance_json(i) for i in self.breaches],
+            "overdue": [instance_json(i) for i in self._cap(self.overdue)],
+            "breaches": [instance_json(i) for i in self._cap(self.breaches)],
+            "overdue_total": len(self.overdue),
+            "breaches_total": len(self.breaches),
+            **({} if self.deal is None else {
+                "deal": self.deal, "instances": [instance_json(i) for i in self.instances]}),
         }
+
+    def _cap(self, rows: list[SlaInstance]) -> list[SlaInstance]:
+        return rows if self.limit is None else rows[: self.limit]
 
     def tables(self) -> list[Table]:
         """Counts per rule, the overdue list and the breaches, for the terminal."""
@@ -92,8 +107,13 @@ class SlaReport:
         for c in self.counts:
             counts.add_row(c.workflow, c.rule, str(c.met), str(c.breached), str(c.open),
                            str(c.cancelled), str(c.total))
-        return [counts, _list_table("Overdue", self.overdue),
-                _list_table("Breaches", self.breaches)]
+        tables = [counts]
+        if self.deal is not None:
+            tables.append(_instances_table(f"SLA instances of deal {self.deal}",
+                                           list(self.instances)))
+        tables += [_list_table("Overdue", self.overdue, self.limit),
+                   _list_table("Breaches", self.breaches, self.limit)]
+        return tables
 
 
 def instance_json(i: SlaInstance) -> dict[str, Any]:
@@ -118,11 +138,25 @@ def _short(value: datetime | None, zone: str) -> str:
     return "" if value is None else value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %z")
 
 
-def _list_table(title: str, rows: list[SlaInstance]) -> Table:
-    table = Table(title=f"{title} ({len(rows)})")
-    for name in ("deal", "account", "owner", "rule", "started", "due", "ended", "escalated"):
+def _instances_table(title: str, rows: list[SlaInstance]) -> Table:
+    table = Table(title=title)
+    for name in ("rule", "instance", "outcome", "started", "due", "ended", "cancelled",
+                 "escalation"):
         table.add_column(name)
     for i in rows:
+        table.add_row(i.rule, i.instance, i.outcome, _short(i.started_at, i.timezone),
+                      _short(i.due_at, i.timezone), _short(i.ended_at, i.timezone),
+                      _short(i.cancelled_at, i.timezone), i.escalation or "")
+    return table
+
+
+def _list_table(title: str, rows: list[SlaInstance], limit: int | None = None) -> Table:
+    shown = rows if limit is None else rows[:limit]
+    more = f", first {len(shown)}" if len(shown) < len(rows) else ""
+    table = Table(title=f"{title} ({len(rows)}{more})")
+    for name in ("deal", "account", "owner", "rule", "started", "due", "ended", "escalated"):
+        table.add_column(name)
+    for i in shown:
         table.add_row(i.subject or i.deal, i.account, i.owner or "", i.rule,
                       _short(i.started_at, i.timezone), _short(i.due_at, i.timezone),
                       _short(i.ended_at, i.timezone),
@@ -136,6 +170,28 @@ def build_report(
     conn: Connection,
     view: SlaProjection,
     params: ReportParams,
+    *,
+    deal: str | None = None,
+    rep: str | None = None,
+    rule: str | None = None,
+    limit: int | None = None,
 ) -> SlaReport:
-    """The SLA report from the view's rows as of ``params`` (no wall clock)."""
-    return SlaReport(params=params, instances=tuple(instances(conn, view, params)))
+    """The SLA report from the view's rows as of ``params`` (no wall clock).
+
+    ``deal`` (a subject): only that deal's instances, all listed (only its rows are read);
+    ``rep``: deals owned by the rep; ``rule``: instances of that rule; ``limit``: at most
+    that many overdue and breached instances listed. An unknown deal is a
+    :class:`NotFoundError`.
+    """
+    only = None if deal is None else [str(deal_id(deal))]
+    found = instances(conn, view, params, only)
+    if deal is not None and not found and not _has_deal(conn, view, only):
+        raise NotFoundError(f"no deal {deal!r} in the SLA view")
+    chosen = tuple(i for i in found if (rep is None or i.owner == rep)
+                   and (rule is None or i.rule == rule))
+    return SlaReport(params=params, instances=chosen, deal=deal, limit=limit)
+
+
+def _has_deal(conn: Connection, view: SlaProjection, only: list[str] | None) -> bool:
+    return only is not None and conn.execute(
+        select(view.deals.c.deal).where(view.deals.c.deal.in_(only))).first() is not None
