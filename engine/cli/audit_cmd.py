@@ -120,7 +120,7 @@ def follow(db: DbOption = None, key: KeyOption = None,
 
     With a signing key it also signs a checkpoint every $DEALFLOW_AUDIT_CHECKPOINT_EVERY
     events or $DEALFLOW_AUDIT_CHECKPOINT_SECONDS seconds, whichever comes first."""
-    with open_engine(db) as engine:
+    with open_engine(db, create=True) as engine:
         follower = _follower(engine, key, signing=_key_path(engine, key).exists())
         if follower.signer is None:
             console.print("[yellow]warning:[/yellow] no signing key: chaining without "

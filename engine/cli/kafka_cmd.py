@@ -87,7 +87,7 @@ def consume(
     settings = _kafka_settings(bootstrap=kafka, topics=topic, group=group,
                                dead_letter_topic=dead_letter_topic,
                                max_poll_records=batch_size, partitions=partitions)
-    with open_engine(db) as engine, _stop_on_signals() as stop:
+    with open_engine(db, create=True) as engine, _stop_on_signals() as stop:
         stats = KafkaIngestWorker(engine, settings, stop=stop).run()
     console.print(f"consumed {stats.records:,} records in {stats.batches:,} batches: "
                   f"{stats.accepted:,} accepted, {stats.duplicates:,} duplicates, "
@@ -118,7 +118,7 @@ def relay(
     _logging(quiet)
     settings = _kafka_settings(bootstrap=kafka, events_topic=topic,
                                relay_batch_size=batch_size, partitions=partitions)
-    with open_engine(db) as engine, _stop_on_signals() as stop:
+    with open_engine(db, create=True) as engine, _stop_on_signals() as stop:
         try:
             stats = OutboxRelay(engine.app, settings, stop=stop).run(until_idle=until_idle)
         except DealflowError as exc:

@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from engine.api.tokens import Role, TokenError, TokenStore
-from engine.cli.common import DbOption, console
-from engine.settings import Settings
+from engine.cli.common import DbOption, console, open_engine
 from projections.db import view_engine
 
 __all__ = ["app"]
@@ -21,16 +20,18 @@ app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 diges
 
 
 @contextmanager
-def _store(db: str | None) -> Iterator[TokenStore]:
-    settings = Settings(**({"db": db} if db else {}))  # type: ignore[arg-type]
-    engine = view_engine(settings.db)
-    try:
-        yield TokenStore(engine, cache_seconds=0)
-    except TokenError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+def _store(db: str | None, *, create: bool = False) -> Iterator[TokenStore]:
+    # Opening the engine checks that the store exists, or (``create``) creates it whole, so
+    # that the store a first token made is one the read commands then find.
+    with open_engine(db, create=create) as opened:
+        engine = view_engine(opened.settings.db)
+        try:
+            yield TokenStore(engine, cache_seconds=0)
+        except TokenError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        finally:
+            engine.dispose()
 
 
 @app.command()
@@ -41,7 +42,7 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
-    with _store(db) as store:
+    with _store(db, create=True) as store:
         issued = store.create(role, name)
     console.print(f"created token [bold]{issued.info.token_id}[/bold] "
                   f"({issued.info.role.value}, {issued.info.name!r}); its secret, shown once:",
