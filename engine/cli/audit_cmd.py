@@ -57,7 +57,7 @@ PublicKeyOption = Annotated[Path | None, typer.Option(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}")
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -73,6 +73,9 @@ def _public_key(engine: Engine | None, public: Path | None) -> Ed25519PublicKey:
             return load_public_key(public)
         private = _key_path(engine, None)
         beside = public_key_path(private)
+        if not beside.exists() and not private.exists():
+            raise _fail(f"no public key file {beside} (nor its signing key {private}): create "
+                        "the key pair with `dealflow audit keygen`, or pass --public-key FILE")
         return load_public_key(beside if beside.exists() else private)
     except AuditError as exc:
         raise _fail(str(exc)) from exc
@@ -191,14 +194,15 @@ def verify(db: DbOption = None,
         typer.echo(json.dumps(_report_json(report), indent=2))
     else:
         _print_report(report)
-    if not report.ok:
+    if not (report.ok and report.complete):
         raise typer.Exit(1)
 
 
 def _report_json(report: VerifyReport) -> dict[str, object]:
     first = report.first
-    return {"ok": report.ok, "events": report.events, "chained": report.chained,
-            "unchained": report.unchained, "last_position": report.last_position,
+    return {"ok": report.ok and report.complete, "complete": report.complete,
+            "events": report.events, "chained": report.chained, "unchained": report.unchained,
+            "last_position": report.last_position,
             "checkpoints_valid": report.checkpoints_valid, "seconds": report.seconds,
             "first": None if first is None else {"kind": first.kind, "position": first.position},
             "findings": [{"kind": f.kind, "position": f.position, "checkpoint": f.checkpoint,
@@ -211,10 +215,11 @@ def _print_report(report: VerifyReport) -> None:
                   f"in {report.seconds:.1f} s ({rate:,.0f} events/s); chain of "
                   f"{report.chained:,}; {len(report.checkpoints_valid)} signed checkpoint(s) "
                   "match")
-    if report.unchained:
-        console.print(f"{report.unchained:,} newest event(s) not chained yet (follower lag)")
-    if report.ok:
+    if report.ok and report.complete:
         console.print("[green]OK[/green]: the log is the one that was recorded")
+        return
+    if report.ok:
+        console.print(f"[red]NOT VERIFIED[/red]: {_unchained(report)}", soft_wrap=True)
         return
     first = report.first
     assert first is not None
@@ -224,6 +229,15 @@ def _print_report(report: VerifyReport) -> None:
     for finding in report.findings:
         if finding is not first:
             console.print(f"  also: [bold]{finding.kind}[/bold]: {escape(finding.message)}")
+    if not report.complete:
+        console.print(f"  also: {_unchained(report)}", soft_wrap=True)
+
+
+def _unchained(report: VerifyReport) -> str:
+    """How many events the chain does not cover (so went unchecked), and what to run."""
+    return (f"{report.unchained:,} of {report.events:,} events are not chained, so they were "
+            "not verified: chain them with `dealflow audit checkpoint` (or keep `dealflow "
+            "audit follow` running), then run `dealflow audit verify` again")
 
 
 def _stored_or_given(engine: Engine, path: Path | None) -> Checkpoint:

@@ -3,18 +3,14 @@ create nothing. Runs the installed ``dealflow`` console script in a scratch fold
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from engine.store.existing import store_location
+from tests.cli.helpers import dealflow, snapshot
 from tests.engine.facts import opened, raw
-
-DEALFLOW = str(Path(sys.executable).parent / "dealflow")
 
 READS = [
     ["report", "pipeline"], ["views"], ["rejects"], ["rebuild"], ["audit", "verify"],
@@ -24,19 +20,6 @@ READS = [
 ]
 NO_STORE_HERE = ("(and no other store here): create one with `dealflow ingest FILE` (or try "
                  "`dealflow demo`), or name one with --db URL or $DEALFLOW_DB")
-
-
-def dealflow(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the console script in ``folder``, with no DEALFLOW_* settings but ``env``."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DEALFLOW_")}
-    return subprocess.run([DEALFLOW, *args], cwd=folder, env={**clean, **env}, text=True,
-                          capture_output=True, check=False)
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every file and folder under ``folder`` with its size and modification time."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))}
 
 
 def facts_file(folder: Path) -> Path:
