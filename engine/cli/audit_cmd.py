@@ -106,9 +106,12 @@ def keygen(key: KeyOption = None,
            force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")
                             ] = False) -> None:
     """Create the Ed25519 key that signs checkpoints (and its public key, <key>.pub)."""
-    path = _key_path(None, key)
+    _create_key(_key_path(None, key), overwrite=force)
+
+
+def _create_key(path: Path, *, overwrite: bool = False) -> None:
     try:
-        public = generate_key(path, overwrite=force)
+        public = generate_key(path, overwrite=overwrite)
     except AuditError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"signing key {path} (keep it secret), public key {public_key_path(path)} "
@@ -118,20 +121,26 @@ def keygen(key: KeyOption = None,
 @app.command()
 def follow(db: DbOption = None, key: KeyOption = None,
            interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.01)
-                               ] = 0.2) -> None:
+                               ] = 0.2,
+           create_key: Annotated[bool, typer.Option(
+               "--create-key", help="Create the signing key first if there is none (as "
+               "`audit keygen` does).")] = False) -> None:
     """Keep the hash chain up with the log (a singleton service).
 
     With a signing key it also signs a checkpoint every $DEALFLOW_AUDIT_CHECKPOINT_EVERY
     events or $DEALFLOW_AUDIT_CHECKPOINT_SECONDS seconds, whichever comes first."""
     with open_engine(db, create=True) as engine:
+        if create_key and not _key_path(engine, key).exists():
+            _create_key(_key_path(engine, key))
         follower = _follower(engine, key, signing=_key_path(engine, key).exists())
         if follower.signer is None:
             console.print("[yellow]warning:[/yellow] no signing key: chaining without "
-                          "periodic checkpoints")
+                          "periodic checkpoints (create one with `dealflow audit keygen`, or "
+                          "pass --create-key)")
         if not follower.lock.acquire(blocking=True, timeout=1):
             console.print("another follower holds the chain's lock; standing by")
-        console.print(f"following {engine.app.url} (Ctrl-C stops)")
-        try:
+        try:  # from the message on, Ctrl-C stops cleanly
+            console.print(f"following {engine.app.url} (Ctrl-C stops)")
             follower.follow(interval)
         except KeyboardInterrupt:
             pass

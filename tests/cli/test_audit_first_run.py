@@ -1,15 +1,17 @@
 """The audit trail's first run as a user meets it, through the installed ``dealflow`` script:
 verify says OK only once the chain covers every event; a missing key names the file and the
-command that creates it."""
+command that creates it; ``audit follow --create-key`` makes the key."""
 
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from tests.audit.helpers import deal_facts
-from tests.cli.helpers import dealflow
+from tests.cli.helpers import DEALFLOW, dealflow, environment
 from tests.engine.facts import raw
 
 NOT_CHAINED = ("NOT VERIFIED: {n} of {total} events are not chained, so they were not "
@@ -106,3 +108,29 @@ def test_verify_without_a_key_names_the_file_and_keygen(tmp_path: Path) -> None:
         "or set DEALFLOW_AUDIT_KEY)"])
     assert sorted(p.name for p in tmp_path.glob("dealflow-audit.key*")) == []
 
+
+def test_follow_creates_the_key_when_asked(tmp_path: Path) -> None:
+    ingest(tmp_path, "D-1")
+    follower = subprocess.Popen([DEALFLOW, "audit", "follow", "--create-key"], cwd=tmp_path,
+                                env=environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    assert follower.stdout is not None
+    lines = []
+    for line in follower.stdout:  # up to "following ..." (printed once it runs)
+        lines.append(line.rstrip("\n"))
+        if line.startswith("following "):
+            break
+    follower.send_signal(signal.SIGINT)
+    rest, _ = follower.communicate(timeout=60)
+    assert follower.returncode == 0, "\n".join(lines) + rest
+    assert lines[0].startswith("signing key dealflow-audit.key (keep it secret), public key "
+                               "dealflow-audit.key.pub (give it to auditors); key id ")
+    assert "no signing key" not in "\n".join(lines)
+    assert (tmp_path / "dealflow-audit.key").is_file()
+    assert (tmp_path / "dealflow-audit.key.pub").is_file()
+
+    assert dealflow(tmp_path, "audit", "checkpoint").returncode == 0
+    result = dealflow(tmp_path, "audit", "verify")
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, OK)
+    again = dealflow(tmp_path, "audit", "keygen")  # the key is never silently replaced
+    assert again.returncode == 2 and "a key already exists" in again.stdout
