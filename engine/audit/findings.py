@@ -53,6 +53,11 @@ class VerifyReport:
         return not self.findings
 
     @property
+    def complete(self) -> bool:
+        """Every event of the log is chained, so every one was checked."""
+        return self.unchained == 0
+
+    @property
     def first(self) -> Finding | None:
         """The finding at the first position where the log differs, else the first one."""
         on_log = [f for f in self.findings if f.kind in LOG_KINDS and f.position is not None]

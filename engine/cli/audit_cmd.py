@@ -58,7 +58,7 @@ PublicKeyOption = Annotated[Path | None, typer.Option(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}")
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -74,6 +74,9 @@ def _public_key(engine: Engine | None, public: Path | None) -> Ed25519PublicKey:
             return load_public_key(public)
         private = _key_path(engine, None)
         beside = public_key_path(private)
+        if not beside.exists() and not private.exists():
+            raise _fail(f"no public key file {beside} (nor its signing key {private}): create "
+                        "the key pair with `dealflow audit keygen`, or pass --public-key FILE")
         return load_public_key(beside if beside.exists() else private)
     except AuditError as exc:
         raise _fail(str(exc)) from exc
@@ -102,9 +105,12 @@ def keygen(key: KeyOption = None,
            force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")
                             ] = False) -> None:
     """Create the Ed25519 key that signs checkpoints (and its public key, <key>.pub)."""
-    path = _key_path(None, key)
+    _create_key(_key_path(None, key), overwrite=force)
+
+
+def _create_key(path: Path, *, overwrite: bool = False) -> None:
     try:
-        public = generate_key(path, overwrite=force)
+        public = generate_key(path, overwrite=overwrite)
     except AuditError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"signing key {path} (keep it secret), public key {public_key_path(path)} "
@@ -114,20 +120,26 @@ def keygen(key: KeyOption = None,
 @app.command()
 def follow(db: DbOption = None, key: KeyOption = None,
            interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.01)
-                               ] = 0.2) -> None:
+                               ] = 0.2,
+           create_key: Annotated[bool, typer.Option(
+               "--create-key", help="Create the signing key first if there is none (as "
+               "`audit keygen` does).")] = False) -> None:
     """Keep the hash chain up with the log (a singleton service).
 
     With a signing key it also signs a checkpoint every $DEALFLOW_AUDIT_CHECKPOINT_EVERY
     events or $DEALFLOW_AUDIT_CHECKPOINT_SECONDS seconds, whichever comes first."""
-    with open_engine(db) as engine:
+    with open_engine(db, create=True) as engine:
+        if create_key and not _key_path(engine, key).exists():
+            _create_key(_key_path(engine, key))
         follower = _follower(engine, key, signing=_key_path(engine, key).exists())
         if follower.signer is None:
             console.print("[yellow]warning:[/yellow] no signing key: chaining without "
-                          "periodic checkpoints")
+                          "periodic checkpoints (create one with `dealflow audit keygen`, or "
+                          "pass --create-key)")
         if not follower.lock.acquire(blocking=True, timeout=1):
             console.print("another follower holds the chain's lock; standing by")
-        console.print(f"following {engine.app.url} (Ctrl-C stops)")
-        try:
+        try:  # from the message on, Ctrl-C stops cleanly
+            console.print(f"following {engine.app.url} (Ctrl-C stops)")
             follower.follow(interval)
         except KeyboardInterrupt:
             pass
@@ -189,14 +201,15 @@ def verify(db: DbOption = None,
         typer.echo(json.dumps(_report_json(report), indent=2))
     else:
         _print_report(report)
-    if not report.ok:
+    if not (report.ok and report.complete):
         raise typer.Exit(1)
 
 
 def _report_json(report: VerifyReport) -> dict[str, object]:
     first = report.first
-    return {"ok": report.ok, "events": report.events, "chained": report.chained,
-            "unchained": report.unchained, "last_position": report.last_position,
+    return {"ok": report.ok and report.complete, "complete": report.complete,
+            "events": report.events, "chained": report.chained, "unchained": report.unchained,
+            "last_position": report.last_position,
             "checkpoints_valid": report.checkpoints_valid, "seconds": report.seconds,
             "first": None if first is None else {"kind": first.kind, "position": first.position},
             "findings": [{"kind": f.kind, "position": f.position, "checkpoint": f.checkpoint,
@@ -209,10 +222,11 @@ def _print_report(report: VerifyReport) -> None:
                   f"in {report.seconds:.1f} s ({rate:,.0f} events/s); chain of "
                   f"{report.chained:,}; {len(report.checkpoints_valid)} signed checkpoint(s) "
                   "match")
-    if report.unchained:
-        console.print(f"{report.unchained:,} newest event(s) not chained yet (follower lag)")
-    if report.ok:
+    if report.ok and report.complete:
         console.print("[green]OK[/green]: the log is the one that was recorded")
+        return
+    if report.ok:
+        console.print(f"[red]NOT VERIFIED[/red]: {_unchained(report)}", soft_wrap=True)
         return
     first = report.first
     assert first is not None
@@ -222,6 +236,15 @@ def _print_report(report: VerifyReport) -> None:
     for finding in report.findings:
         if finding is not first:
             console.print(f"  also: [bold]{finding.kind}[/bold]: {escape(finding.message)}")
+    if not report.complete:
+        console.print(f"  also: {_unchained(report)}", soft_wrap=True)
+
+
+def _unchained(report: VerifyReport) -> str:
+    """How many events the chain does not cover (so went unchecked), and what to run."""
+    return (f"{report.unchained:,} of {report.events:,} events are not chained, so they were "
+            "not verified: chain them with `dealflow audit checkpoint` (or keep `dealflow "
+            "audit follow` running), then run `dealflow audit verify` again")
 
 
 def _stored_or_given(engine: Engine, path: Path | None) -> Checkpoint:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -27,6 +28,8 @@ from engine.ingest.jsonl import iter_lines, read_batches
 from engine.ingest.parallel import ParallelIngest
 from engine.ingest.summary import IngestSummary
 from engine.settings import Settings
+from engine.store.app import parse_store_url
+from engine.store.existing import find_stores, store_exists, store_location
 
 __all__ = ["DbOption", "console", "ingest_file", "open_engine", "render_summary"]
 
@@ -44,12 +47,50 @@ DbOption = Annotated[
 ]
 
 
-@contextmanager
-def open_engine(db: str | None, **overrides: object) -> Iterator[Engine]:
-    """Bootstrap from settings (env) with CLI overrides; close at the end."""
+def _settings(db: str | None, *, create: bool, **overrides: object) -> Settings:
+    """Settings from the environment with CLI overrides.
+
+    Unless ``create`` (a command that writes), the store must exist: a read command on a
+    mistyped ``--db`` exits 2 naming the stores it does find, and creates nothing."""
     values = {k: v for k, v in {"db": db, **overrides}.items() if v is not None}
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if not create:
+        try:
+            found = store_exists(settings.db)
+        except DealflowError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from exc
+        if not found:
+            console.print(f"[red]error:[/red] {escape(_no_store(settings.db))}", soft_wrap=True)
+            raise typer.Exit(2)
+    return settings
+
+
+def _no_store(url: str) -> str:
+    """The message for a missing store: the stores found here and beside it, or how to
+    make one."""
+    folders = [Path(".")]
+    path = parse_store_url(url).get("SQLITE_DBNAME")
+    if path is not None and Path(path).parent.resolve() != Path(".").resolve():
+        folders.append(Path(path).parent)
+    found = [store for folder in folders for store in find_stores(folder)]
+    missing = f"no store at {store_location(url)}"
+    if not found:
+        return (f"{missing} (and no other store here): create one with `dealflow ingest FILE` "
+                "(or try `dealflow demo`), or name one with --db URL or $DEALFLOW_DB")
+    listed = ", ".join(store_location(store) for store in found)
+    return f"{missing}; stores found: {listed} (choose with --db {found[0]} or $DEALFLOW_DB)"
+
+
+@contextmanager
+def open_engine(db: str | None, *, create: bool = False, **overrides: object
+                ) -> Iterator[Engine]:
+    """Bootstrap from settings (env) with CLI overrides; close at the end.
+
+    Only a command that writes passes ``create``: see :func:`_settings`."""
+    settings = _settings(db, create=create, **overrides)
     try:
-        engine = bootstrap(Settings(**values))  # type: ignore[arg-type]
+        engine = bootstrap(settings)
     except DealflowError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

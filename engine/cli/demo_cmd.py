@@ -80,7 +80,7 @@ def demo(
         raise typer.Exit(2)
     _remove_store(db)
     counts = GeneratedCounts()
-    with open_engine(f"sqlite:///{db}", workers=workers) as engine:
+    with open_engine(f"sqlite:///{db}", create=True, workers=workers) as engine:
         started = time.perf_counter()
         with Progress(TextColumn("[bold]demo[/bold] ingest"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, disable=quiet) as progress:

@@ -33,7 +33,7 @@ def ingest(
     workflow; accepted facts become events, rejected ones are stored with their reason
     (see `dealflow rejects`). Ends with a summary: accepted, duplicates, rejected by reason.
     """
-    with open_engine(db, batch_size=batch_size, workers=workers) as engine:
+    with open_engine(db, create=True, batch_size=batch_size, workers=workers) as engine:
         started = time.perf_counter()
         summary = ingest_file(engine, file, quiet=quiet)
         elapsed = time.perf_counter() - started

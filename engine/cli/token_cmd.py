@@ -19,8 +19,10 @@ app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 diges
 
 
 @contextmanager
-def _store(db: str | None) -> Iterator[TokenStore]:
-    with open_engine(db) as engine:
+def _store(db: str | None, *, create: bool = False) -> Iterator[TokenStore]:
+    # Opening the engine checks that the store exists, or (``create``) creates it whole, so
+    # that the store a first token made is one the read commands then find.
+    with open_engine(db, create=create) as engine:
         try:
             yield TokenStore(engine.sql, cache_seconds=0)
         except TokenError as exc:
@@ -36,7 +38,7 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
-    with _store(db) as store:
+    with _store(db, create=True) as store:
         issued = store.create(role, name)
     console.print(f"created token [bold]{issued.info.token_id}[/bold] "
                   f"({issued.info.role.value}, {issued.info.name!r}); its secret, shown once:",

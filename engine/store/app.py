@@ -18,7 +18,7 @@ from engine.errors import ConfigurationError
 from engine.store.recorders import DealflowPostgresRecorder, DealflowSQLiteRecorder
 from engine.store.transcoder import FastJSONTranscoder
 
-__all__ = ["DealflowApplication", "DealflowRecorder", "store_env"]
+__all__ = ["DealflowApplication", "DealflowRecorder", "parse_store_url", "store_env"]
 
 DealflowRecorder = DealflowSQLiteRecorder | DealflowPostgresRecorder
 
@@ -39,7 +39,17 @@ class DateAsISO(Transcoding):
 
 
 def store_env(url: str) -> dict[str, str]:
-    """eventsourcing environment for a store URL.
+    """eventsourcing environment for a store URL (see :func:`parse_store_url`); creates the
+    SQLite file's folder, so that the store can be created there."""
+    env = parse_store_url(url)
+    path = env.get("SQLITE_DBNAME")
+    if path is not None and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def parse_store_url(url: str) -> dict[str, str]:
+    """eventsourcing environment for a store URL, without touching anything.
 
     ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a bare file path select SQLite;
     ``postgresql://user:password@host:port/dbname`` selects PostgreSQL.
@@ -76,8 +86,6 @@ def store_env(url: str) -> dict[str, str]:
 
 
 def _sqlite_env(path: str) -> dict[str, str]:
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": get_topic(DealflowSQLiteRecorder),

@@ -129,7 +129,24 @@ def test_empty_log(engine: Engine, follower: ChainFollower, keys: KeyPair) -> No
     empty = follower.checkpoint()
     assert (empty.size, empty.position, empty.root) == (0, 0, EMPTY_ROOT)
     report = verify(engine, keys)
-    assert report.ok and report.events == 0 and report.checkpoints_valid == [0]
+    assert report.ok and report.complete and report.events == 0
+    assert report.checkpoints_valid == [0]
+
+
+def test_a_log_the_chain_does_not_cover_is_not_complete(populated: Engine, keys: KeyPair,
+                                                        make_follower: Make) -> None:
+    unchained = verify(populated, keys)
+    assert unchained.ok  # nothing differs ...
+    assert not unchained.complete  # ... because nothing was compared with a chain
+    assert (unchained.chained, unchained.unchained) == (0, unchained.events)
+    follower = make_follower(batch_size=40)
+    follower.run_once()
+    partly = verify(populated, keys)
+    assert (partly.chained, partly.unchained) == (40, partly.events - 40)
+    assert not partly.complete
+    follower.catch_up()
+    chained = verify(populated, keys)
+    assert chained.ok and chained.complete and chained.chained == chained.events
 
 
 def test_checkpoint_needs_a_key(populated: Engine, make_follower: Make) -> None:
