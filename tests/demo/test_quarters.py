@@ -8,12 +8,15 @@ import json
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from engine.cli.main import app
 from engine.demo import DemoLine, GeneratedCounts, generate, generate_lines
 from tests.demo.reference import ContractModel, instant
 
@@ -148,3 +151,16 @@ def test_quarters_must_be_positive() -> None:
     with pytest.raises(ValueError, match="quarters"):
         next(generate(7, quarters=0))
 
+
+def test_cli_writes_the_first_quarter_unchanged(tmp_path: Path) -> None:
+    runner = CliRunner()
+    files = {}
+    for quarters in (1, 2):
+        path = tmp_path / f"q{quarters}.jsonl"
+        result = runner.invoke(app, ["demo", "--deals", "40", "--seed", "4", "--quarters",
+                                     str(quarters), "--out", str(path)])
+        assert result.exit_code == 0, result.output
+        files[quarters] = [DemoLine(raw, "good") for raw in path.read_bytes().splitlines()]
+    _split(files[1], files[2])
+    assert 1.7 * len(files[1]) < len(files[2]) < 2.3 * len(files[1])
+    assert "--quarters" in runner.invoke(app, ["demo", "--help"]).output
