@@ -1,4 +1,4 @@
-"""``dealflow demo``: a realistic quarter of sales facts through the engine."""
+"""``dealflow demo``: realistic quarters of sales facts through the engine."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from rich.table import Table
 from engine.bootstrap import Engine
 from engine.cli.common import console, open_engine, render_summary
 from engine.cli.views_cmd import parse_moment
-from engine.demo import GeneratedCounts, generate, write_jsonl
+from engine.demo import FIRST_QUARTER, GeneratedCounts, generate, write_jsonl
+from engine.demo.clock import Quarter, local_date
 from engine.ingest.batch import RawInput
 from engine.ingest.parallel import ParallelIngest
 from engine.ingest.summary import IngestSummary
@@ -54,8 +55,11 @@ def _expectations(counts: GeneratedCounts, summary: IngestSummary) -> Table:
 
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same facts.")] = 7,
-    deals: Annotated[int, typer.Option(help="Deals in the quarter (about 12 facts each).",
+    deals: Annotated[int, typer.Option(help="Deals opened per quarter (about 12 facts each).",
                                        min=1)] = 5000,
+    quarters: Annotated[int, typer.Option(
+        help=f"Consecutive quarters from {FIRST_QUARTER}, same reps, teams and accounts. The "
+        "first quarter's facts are the same whatever this is.", min=1)] = 1,
     db: Annotated[Path, typer.Option(
         help="The fresh SQLite file to ingest into. The default demo file is replaced on "
         "every run; another existing file needs --replace.")] = DEFAULT_DB,
@@ -66,11 +70,12 @@ def demo(
         help="Ingest worker processes (facts routed by deal).", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Generate a realistic quarter (12 reps in two teams, standard and channel deals, with
-    duplicates, late deliveries and a few percent of bad inputs) and ingest it into a fresh
-    SQLite file, then print what happened. Deterministic for a seed."""
+    """Generate realistic quarters (12 reps in two teams, standard and channel deals, with
+    duplicates, late deliveries and a few percent of bad inputs) and ingest them into a fresh
+    SQLite file, then print what happened and the last quarter's reports. Deterministic for
+    a seed."""
     if out is not None:
-        counts = write_jsonl(out, seed, deals)
+        counts = write_jsonl(out, seed, deals, quarters=quarters)
         console.print(f"wrote {counts.lines:,} facts to {out} "
                       f"({counts.good:,} good, {counts.late:,} of them late, "
                       f"{counts.duplicates:,} duplicates, {counts.bad:,} bad)")
@@ -84,12 +89,12 @@ def demo(
         started = time.perf_counter()
         with Progress(TextColumn("[bold]demo[/bold] ingest"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, disable=quiet) as progress:
-            task = progress.add_task("facts", total=int(deals * LINES_PER_DEAL))
+            task = progress.add_task("facts", total=int(deals * quarters * LINES_PER_DEAL))
 
             def show(current: IngestSummary) -> None:
                 progress.update(task, completed=current.inputs)
 
-            lines = _inputs(generate(seed, deals=deals, counts=counts))
+            lines = _inputs(generate(seed, deals=deals, quarters=quarters, counts=counts))
             if workers > 1:
                 summary = ParallelIngest(engine.settings, workers).run(lines, on_batch=show)
             else:
@@ -99,31 +104,33 @@ def demo(
                     show(summary)
             progress.update(task, total=summary.inputs, completed=summary.inputs)
         elapsed = time.perf_counter() - started
-        console.print(render_summary(summary,
-                                     title=f"Demo quarter (seed {seed}, {deals:,} deals)"))
+        title = (f"Demo quarter (seed {seed}, {deals:,} deals)" if quarters == 1 else
+                 f"Demo, {quarters} quarters (seed {seed}, {deals:,} deals each)")
+        console.print(render_summary(summary, title=title))
         console.print(_expectations(counts, summary))
         console.print(f"{summary.inputs:,} facts generated and ingested in {elapsed:.1f} s "
                       f"({summary.inputs / elapsed:,.0f}/s) into {db}")
-        _print_reports(engine, quiet=quiet)
+        _print_reports(engine, Quarter.parse(FIRST_QUARTER).after(quarters - 1), quiet=quiet)
     url = f"sqlite:///{db}"
     console.print(f"Next: [bold]dealflow report pipeline|sla|commissions|kpis --db {url}"
                   f"[/bold], [bold]dealflow rejects --db {url}[/bold].")
 
 
-# What the demo prints at the end: the quarter's reports as of its last moment.
+# What the demo prints at the end: the last quarter's reports as of its last day.
 DEMO_REPORTS = (("pipeline", 2), ("sla", 1), ("commissions", 1))
 
 
-def _print_reports(engine: Engine, *, quiet: bool) -> None:
+def _print_reports(engine: Engine, last: Quarter, *, quiet: bool) -> None:
     runner = engine.runner()
     with Progress(TextColumn("[bold]views[/bold] build"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet) as progress:
         task = progress.add_task("events", total=runner.head())
         runner.catch_up(lambda done, total: progress.update(task, completed=done, total=total))
-    params = ReportParams(as_of=parse_moment("2026-03-31", "--as-of"))
+    last_day = local_date(last.end - 1).isoformat()
+    params = ReportParams(as_of=parse_moment(last_day, "--as-of"))
     with runner.engine.connect() as conn:
         for name, how_many in DEMO_REPORTS:
-            options = {"period": "2026-Q1"} if name == "commissions" else {}
+            options = {"period": last.label} if name == "commissions" else {}
             report = build(name, conn, runner.live, params, **options)
             for table in report.tables()[:how_many]:
                 console.print(table)

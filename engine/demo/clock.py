@@ -122,6 +122,11 @@ class Quarter:
             workdays=tuple(d for d in range(first_day, end_day) if _is_workday(d)),
         )
 
+    def after(self, count: int) -> Quarter:
+        """The quarter ``count`` quarters after this one (``count=0``: this one)."""
+        year, number = int(self.label[:4]), int(self.label[-1]) - 1 + count
+        return Quarter.parse(f"{year + number // 4}-Q{number % 4 + 1}")
+
     @property
     def tag(self) -> str:
         """A compact form for ids: ``2026Q1``."""

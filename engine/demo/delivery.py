@@ -65,9 +65,17 @@ class Delivery:
         self._deck = list(FIELD_CLASSES)
         self._first_round = True
         self._owed = {"unknown_deal", "conflict"}
+        self._sent_at = -1
+
+    @property
+    def sent_at(self) -> int:
+        """When the lines handed out last were sent: never decreases, so streams of several
+        deliveries can be merged by it."""
+        return self._sent_at
 
     def feed(self, item: ScriptItem) -> Iterator[DemoLine]:
         """Deliver ``item`` (or hold it back), after whatever is due by its time."""
+        self._sent_at = max(self._sent_at, item.time)
         yield from self._release(item.time)
         if item.bad is not None:
             yield self._out(DemoLine(item.raw, "bad", item.bad))
@@ -85,6 +93,7 @@ class Delivery:
     def _release(self, now: int | None) -> Iterator[DemoLine]:
         while self._held and (now is None or self._held[0].release <= now):
             held = heapq.heappop(self._held)
+            self._sent_at = max(self._sent_at, held.release)
             if held.category == "late":
                 late = self._clock > held.time
                 yield from self._good(held.time, held.raw, held.type, late=late)

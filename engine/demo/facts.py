@@ -73,10 +73,11 @@ class ScriptItem:
 class FactMint:
     """Gives each fact its id (unique per source) and its time text (styled per source)."""
 
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, *, tag_bad_ids: bool = False) -> None:
         self.tag = tag.lower()
         self._next: dict[str, int] = {}
         self._bad = 0
+        self._bad_tag = f"{self.tag}-" if tag_bad_ids else ""
 
     def source_for(self, fact_type: str, kind: str | None = None) -> str:
         """The service that emits ``fact_type`` (and activity ``kind``)."""
@@ -91,9 +92,10 @@ class FactMint:
         return f"{_ID_PREFIX.get(source, 'evt')}-{self.tag}-{number:07d}"
 
     def bad_id(self, bad_class: str) -> str:
-        """A fresh id for a bad line: ``bad-<class>-<nnnnnn>``, never used by a good fact."""
+        """A fresh id for a bad line: ``bad-<class>-<nnnnnn>``, never used by a good fact
+        (``bad-<class>-<tag>-<nnnnnn>`` with ``tag_bad_ids``, unique across quarters)."""
         self._bad += 1
-        return f"bad-{bad_class}-{self._bad:06d}"
+        return f"bad-{bad_class}-{self._bad_tag}{self._bad:06d}"
 
     def envelope(
         self,
