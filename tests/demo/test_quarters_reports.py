@@ -11,9 +11,8 @@ from engine.bootstrap import bootstrap
 from engine.demo import generate
 from engine.ingest.batch import RawInput
 from engine.settings import Settings
-from projections.registry import REPORTS, build, view_classes
+from projections.registry import REPORTS, build
 from projections.report import ReportParams
-from projections.runner import ProjectionRunner
 from tests.demo.test_quarters import FIRST_END
 
 # How a report was computed, not what it says: the pipeline report reads its current-state
@@ -28,7 +27,7 @@ def _reports(db: Path, quarters: int) -> dict[str, dict[str, Any]]:
         for start in range(0, len(lines), 500):
             engine.ingestor.ingest([RawInput(raw, f"q:{start + i}")
                                     for i, raw in enumerate(lines[start : start + 500])])
-        runner = ProjectionRunner(engine.app, view_classes())
+        runner = engine.runner()
         runner.catch_up()
         params = ReportParams(as_of=FIRST_END)
         results = {}
@@ -39,7 +38,6 @@ def _reports(db: Path, quarters: int) -> dict[str, dict[str, Any]]:
                 result = build(name, conn, runner.live, params, **options).to_json()
                 results[name] = {k: v for k, v in result.items() if k not in HOW}
         runner.stop()
-        runner.engine.dispose()
         return results
     finally:
         engine.close()
