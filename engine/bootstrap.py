@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as SqlEngine
 
+import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.definitions import Definitions, load_definitions
 from engine.ingest.batch import IngestObserver, Ingestor
 from engine.settings import Settings

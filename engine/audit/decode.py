@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
+import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.audit.log import LogRow
 from engine.store.app import DealflowApplication
 from engine.store.log import LoggedEvent

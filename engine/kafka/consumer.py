@@ -31,13 +31,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka import TopicPartition as TP
 from kafka.errors import KafkaError
 
-from engine.bootstrap import Engine
 from engine.kafka.batches import store_batch
 from engine.kafka.deadletters import DeadLetter, DeadLetterError, DeadLetterPublisher
 from engine.kafka.fence import PartitionFence
@@ -47,6 +46,9 @@ from engine.kafka.partitions import DEAD_LETTER_SUFFIX, Partitions
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
+
+if TYPE_CHECKING:
+    from engine.bootstrap import Engine
 
 __all__ = ["DEAD_LETTER_SUFFIX", "ConsumerStats", "KafkaIngestWorker"]
 

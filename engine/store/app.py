@@ -13,7 +13,6 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import InternalError, JSONTranscoder, Transcoder, Transcoding
 from eventsourcing.utils import get_topic
 
-import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.errors import ConfigurationError
 from engine.store.recorders import DealflowPostgresRecorder, DealflowSQLiteRecorder
 from engine.store.transcoder import FastJSONTranscoder
@@ -95,7 +94,12 @@ def _sqlite_env(path: str) -> dict[str, str]:
 
 
 class DealflowApplication(Application[UUID]):
-    """The dealflow event store (Deal and Rep aggregates, dealflow's side tables)."""
+    """The dealflow event store (Deal and Rep aggregates, dealflow's side tables).
+
+    The store knows nothing of the domain: decoding a stored event needs its class
+    registered under its fixed stored name, which importing :mod:`engine.domain` does;
+    ``bootstrap`` (and every other builder of an application) imports it first.
+    """
 
     name = "dealflow"
 
