@@ -3,6 +3,7 @@
 # No ``from __future__ import annotations``: FastAPI must evaluate the route annotations,
 # which refer to page limits local to the router factories.
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,9 +14,11 @@ from engine.api.auth import Permission, require
 from engine.api.common import Cursor, ServiceDep, decode_cursor, encode_cursor
 from engine.api.encode import event_fields, jsonable
 from engine.api.errors import ApiError, problems
-from engine.api.schemas import DealHistoryPage, DealState, HistoryEvent
+from engine.api.reports import AsOf, KnownAt, parse_moment
+from engine.api.schemas import DealHistoryPage, DealSla, DealState, HistoryEvent
 from engine.domain.deal import Deal
 from engine.domain.ids import deal_id
+from engine.errors import NotFoundError
 from engine.serve.service import Service
 
 __all__ = ["router"]
@@ -55,6 +58,35 @@ async def get_deal(subject: Subject, service: ServiceDep,
     """The deal as its events leave it now (read from the log: no view lag)."""
     deal = await run_in_threadpool(_load, service, subject)
     return _state(subject, deal)
+
+
+def _sla(service: Service, subject: str, as_of: datetime | None,
+         known_at: datetime | None) -> DealSla:
+    _load(service, subject)  # 404 for a deal never opened
+    try:
+        report = service.reports.compute("sla", as_of=as_of, known_at=known_at,
+                                         options={"deal": subject})
+    except NotFoundError:  # opened, but the SLA view has not applied it yet
+        raise ApiError(503, "view_behind", f"the SLA view has not applied deal {subject!r} "
+                       "yet; retry shortly") from None
+    content = report.content
+    return DealSla(subject=subject, deal_id=str(deal_id(subject)), as_of=content["as_of"],
+                   known_at=content["known_at"], position=report.position,
+                   instances=content["instances"])
+
+
+@router.get("/v1/deals/{subject}/sla", response_model=DealSla,
+            responses=problems(401, 403, 404, 422, 503),
+            summary="Every SLA instance of a deal, with its outcome")
+async def get_deal_sla(
+    subject: Subject, service: ServiceDep,
+    _: Annotated[object, Depends(require(Permission.VIEWS))],
+    as_of: AsOf = None, known_at: KnownAt = None,
+) -> DealSla:
+    """The deal's SLA rule instances as of ``as_of`` (default now), from the SLA view:
+    start, deadline, outcome, end or cancellation, escalation (as ``report sla --deal``)."""
+    when, known = parse_moment(as_of, "as_of"), parse_moment(known_at, "known_at")
+    return await run_in_threadpool(_sla, service, subject, when, known)
 
 
 def _history(service: Service, subject: str, after: int, limit: int) -> DealHistoryPage:

@@ -30,6 +30,7 @@ from engine.api.common import (
 from engine.api.errors import ApiError, problems
 from engine.api.schemas import ReportIndex, ReportPage, ReportSection, ReportSummary
 from engine.contract.values import parse_timestamp
+from engine.errors import NotFoundError
 from engine.serve.reports import ComputedReport, ReportOption, report_options
 from engine.serve.service import Service
 from projections.registry import REPORTS
@@ -68,8 +69,11 @@ async def _compute(service: Service, name: str, as_of: str | None, known_at: str
     await ensure_position(service, min_position)
     when, known = parse_moment(as_of, "as_of"), parse_moment(known_at, "known_at")
     chosen = {k: v for k, v in options.items() if v is not None}
-    return await run_in_threadpool(lambda: service.reports.compute(
-        name, as_of=when, known_at=known, options=chosen, min_position=min_position or 0))
+    try:
+        return await run_in_threadpool(lambda: service.reports.compute(
+            name, as_of=when, known_at=known, options=chosen, min_position=min_position or 0))
+    except NotFoundError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
 
 
 def _base(report: ComputedReport) -> dict[str, Any]:

@@ -107,6 +107,19 @@ class DealState(BaseModel):
     recorded_at: str = Field(description="When the deal's last event was recorded.")
 
 
+class DealSla(BaseModel):
+    """Every SLA rule instance of one deal as of a time (from the SLA view)."""
+
+    subject: str
+    deal_id: str
+    as_of: str
+    known_at: str | None
+    position: int = Field(description="The SLA view's log position the answer reflects.")
+    instances: list[dict[str, Any]] = Field(
+        description="Rule, instance, started_at, due_at, outcome, ended_at, cancelled_at, "
+        "escalation (as `report sla --deal`).")
+
+
 class HistoryEvent(BaseModel):
     """One event of a deal's history."""
 

@@ -60,7 +60,9 @@ def _simple(annotation: Any) -> bool:
 
 
 def report_options(builder: Callable[..., Any]) -> list[ReportOption]:
-    """The builder's keyword options of simple types (``period``, ``rep``, ...)."""
+    """The builder's keyword options of simple types (``period``, ``rep``, ...).
+
+    ``limit`` is not one: over HTTP every list is paginated (``cursor``/``limit``)."""
     try:
         hints = typing.get_type_hints(builder)
     except Exception:  # unresolvable annotations: expose nothing rather than guess
@@ -68,6 +70,8 @@ def report_options(builder: Callable[..., Any]) -> list[ReportOption]:
     found = []
     for index, param in enumerate(inspect.signature(builder).parameters.values()):
         if index < 3 or param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+            continue
+        if param.name == "limit":
             continue
         annotation = hints.get(param.name, Any)
         if param.default is not param.empty and _simple(annotation):

@@ -135,3 +135,27 @@ def test_as_of_now_reports_are_cached_then_refreshed_in_the_background(
                 break
             time.sleep(0.05)
         assert latest["position"] == third and latest["total"] == 3
+
+
+def test_a_deals_sla_instances_and_report_filters(api: Api) -> None:
+    facts = [opened("SLA-1", owner="rep-07", time="2026-01-05T10:00:00+08:00"),
+             fact("activity.logged", "SLA-1", {"kind": "call", "purpose": "first_call"},
+                  time="2026-01-05T11:00:00+08:00"),
+             opened("SLA-2", owner="rep-08", time="2026-01-05T10:00:00+08:00")]
+    with api.client(Role.ADMIN) as client:
+        position = client.post("/v1/facts/batch?wait=true", json=facts).json()["position"]
+        as_of = {"as_of": "2026-01-10", "min_position": position}
+        mine = client.get("/v1/deals/SLA-1/sla", params=as_of)
+        assert mine.status_code == 200, mine.text
+        outcomes = {(i["rule"], i["outcome"]) for i in mine.json()["instances"]}
+        # The call met first contact; no thank-you e-mail followed within 24 hours.
+        assert outcomes == {("first_contact", "met"), ("thank_you_email", "breached")}
+        assert client.get("/v1/deals/NOPE/sla").status_code == 404
+        only = client.get("/v1/sla", params={**as_of, "deal": "SLA-2"}).json()
+        assert only["fields"]["deal"] == "SLA-2"
+        rows = client.get("/v1/sla/instances", params={**as_of, "deal": "SLA-2"}).json()
+        assert [(i["subject"], i["rule"], i["outcome"]) for i in rows["items"]] == [
+            ("SLA-2", "first_contact", "breached")]
+        by_rep = client.get("/v1/sla/breaches", params={**as_of, "rep": "rep-07"}).json()
+        assert {i["owner"] for i in by_rep["items"]} == {"rep-07"}
+        assert client.get("/v1/sla", params={**as_of, "deal": "NOPE"}).status_code == 404
