@@ -178,7 +178,7 @@ def reports_router(page_max: int) -> APIRouter:
         router.add_api_route(
             prefix, _summary_endpoint(name, options, prefix), methods=["GET"],
             response_model=ReportSummary, summary=f"Report {name}",
-            responses=problems(400, 401, 403, 422, 503))
+            responses=problems(400, 401, 403, 404, 422, 503))
         router.add_api_route(
             f"{prefix}/{{section}}", _section_endpoint(name, options, page_max),
             methods=["GET"], response_model=ReportPage, summary=f"Report {name}: a list",
