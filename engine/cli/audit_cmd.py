@@ -9,38 +9,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.audit import (
-    AuditError,
-    BundleError,
-    ChainFollower,
-    Checkpoint,
-    InclusionProof,
-    Verifier,
-    VerifyReport,
-    generate_key,
-    key_id,
-    load_private_key,
-    load_public_key,
-    read_checkpoint,
-)
-from engine.audit.bundle import export_bundle
-from engine.audit.bundle_check import check_bundle
-from engine.audit.chain import ChainStore
-from engine.audit.commission import commission_lines
-from engine.audit.history import DealHistory, deal_history
-from engine.audit.keys import Ed25519PublicKey, public_key_path
-from engine.audit.proofs import Prover
-from engine.bootstrap import Engine
 from engine.cli.common import DbOption, console, open_engine
 from engine.errors import DealflowError
-from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.audit import ChainFollower, Checkpoint, DealHistory, VerifyReport
+    from engine.audit.keys import Ed25519PublicKey
+    from engine.bootstrap import Engine
 
 __all__ = ["app"]
 
@@ -65,10 +47,17 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _key_path(engine: Engine | None, key: Path | None) -> Path:
     if key is not None:
         return key
-    return engine.settings.audit_key if engine is not None else Settings().audit_key
+    if engine is not None:
+        return engine.settings.audit_key
+    from engine.settings import Settings
+
+    return Settings().audit_key
 
 
 def _public_key(engine: Engine | None, public: Path | None) -> Ed25519PublicKey:
+    from engine.audit import AuditError, load_public_key
+    from engine.audit.keys import public_key_path
+
     try:
         if public is not None:
             return load_public_key(public)
@@ -83,6 +72,8 @@ def _public_key(engine: Engine | None, public: Path | None) -> Ed25519PublicKey:
 
 
 def _follower(engine: Engine, key: Path | None, *, signing: bool) -> ChainFollower:
+    from engine.audit import AuditError, load_private_key
+
     try:
         signer = load_private_key(_key_path(engine, key)) if signing else None
     except AuditError as exc:
@@ -109,6 +100,9 @@ def keygen(key: KeyOption = None,
 
 
 def _create_key(path: Path, *, overwrite: bool = False) -> None:
+    from engine.audit import AuditError, generate_key, key_id
+    from engine.audit.keys import public_key_path
+
     try:
         public = generate_key(path, overwrite=overwrite)
     except AuditError as exc:
@@ -163,6 +157,8 @@ def checkpoint(db: DbOption = None, key: KeyOption = None,
 
 
 def _checkpoints(files: list[Path] | None) -> list[tuple[str, Checkpoint]]:
+    from engine.audit import AuditError, read_checkpoint
+
     try:
         return [(str(path), read_checkpoint(path)) for path in files or []]
     except AuditError as exc:
@@ -181,6 +177,8 @@ def verify(db: DbOption = None,
 
     The recomputed chain and Merkle roots are checked against the stored chain and every
     signed checkpoint (stored ones and those given). Exit code 1 when anything differs."""
+    from engine.audit import Verifier
+
     given = _checkpoints(checkpoint)
     with open_engine(db) as engine:
         verifier = Verifier(engine.app, engine.sql, _public_key(engine, public_key),
@@ -248,6 +246,8 @@ def _unchained(report: VerifyReport) -> str:
 
 
 def _stored_or_given(engine: Engine, path: Path | None) -> Checkpoint:
+    from engine.audit.chain import ChainStore
+
     if path is not None:
         return _checkpoints([path])[0][1]
     with engine.sql.connect() as conn:
@@ -264,6 +264,8 @@ def prove(position: Annotated[int, typer.Argument(help="The event's log position
               help="The checkpoint to prove against [default: the latest stored]")] = None
           ) -> None:
     """Print the inclusion proof (JSON) of the event at POSITION against a checkpoint."""
+    from engine.audit import AuditError, Prover
+
     with open_engine(db) as engine:
         against = _stored_or_given(engine, checkpoint)
         try:
@@ -281,6 +283,8 @@ def check_proof(proof: Annotated[Path, typer.Argument(help="A proof from `audit 
                 ] = None,
                 public_key: PublicKeyOption = None) -> None:
     """Check an inclusion proof offline: the checkpoint's signature, then the proof."""
+    from engine.audit import AuditError, Checkpoint, InclusionProof, read_checkpoint
+
     try:
         document = json.loads(proof.read_bytes())
         parsed = InclusionProof.from_json(document["proof"])
@@ -304,6 +308,8 @@ def consistency(old: Annotated[Path, typer.Argument(help="The older checkpoint f
                 new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
                 db: DbOption = None, public_key: PublicKeyOption = None) -> None:
     """Prove (and check) that OLD's log is a prefix of NEW's; print the proof as JSON."""
+    from engine.audit import AuditError, Prover
+
     (_, first), (_, second) = _checkpoints([old, new])
     with open_engine(db) as engine:
         key = _public_key(engine, public_key)
@@ -328,6 +334,9 @@ def history(deal: Annotated[str, typer.Argument(help="The deal's subject (contra
 
     Both times, source, actor, the decision (accepted with its transition, or the rule
     that refused it), the SLA escalations and the commission lines of the deal."""
+    from engine.audit.commission import commission_lines
+    from engine.audit.history import deal_history
+
     with open_engine(db) as engine:
         runner = engine.runner(["commissions"])
         found = deal_history(engine.app, engine.sql, deal,
@@ -376,6 +385,8 @@ def export(period: Annotated[str, typer.Option(help="The statement period, e.g. 
 
     The statements as known now, every event they depend on, their inclusion proofs,
     the plans and a fresh signed checkpoint; check it with `dealflow audit check-bundle`."""
+    from engine.audit.bundle import export_bundle
+
     with open_engine(db) as engine:
         follower = _follower(engine, key, signing=True)
         assert follower.signer is not None
@@ -396,6 +407,9 @@ def check_bundle_cmd(folder: Annotated[Path, typer.Argument(help="An export bund
 
     Signatures, file hashes, every event's inclusion proof, and the statements recomputed
     from the bundle's events. Exit code 1 (naming the file and position) if any fails."""
+    from engine.audit import AuditError, BundleError
+    from engine.audit.bundle_check import check_bundle
+
     try:
         result = check_bundle(folder, _public_key(None, public_key))
     except BundleError as exc:

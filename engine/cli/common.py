@@ -1,4 +1,9 @@
-"""What the CLI commands share: the --db option, opening the engine, rendering summaries."""
+"""What the CLI commands share: the --db option, opening the engine, rendering summaries.
+
+Start-up is lazy: this module and every command module import at the top only the standard
+library, typer, rich and light engine modules, so that ``--help`` loads no store, server or
+Kafka machinery; what a command needs is imported in its body (tests/cli/test_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,16 +27,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from engine.bootstrap import Engine, bootstrap
 from engine.errors import DealflowError
-from engine.ingest.jsonl import iter_lines, read_batches
-from engine.ingest.parallel import ParallelIngest
-from engine.ingest.summary import IngestSummary
-from engine.settings import Settings
-from engine.store.app import parse_store_url
-from engine.store.existing import find_stores, store_exists, store_location
 
-__all__ = ["DbOption", "console", "ingest_file", "open_engine", "render_summary"]
+if TYPE_CHECKING:
+    from engine.bootstrap import Engine
+    from engine.ingest.summary import IngestSummary
+    from engine.settings import Settings
+
+__all__ = ["DbOption", "console", "freeze_when_started", "ingest_file", "open_engine",
+           "render_summary", "started"]
 
 # Piped output (no terminal to measure) gets room for the report tables instead of 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -47,11 +51,37 @@ DbOption = Annotated[
 ]
 
 
+# Set by the console script only: a test that invokes the app in-process must not freeze
+# its engines out of the collector's reach.
+_freeze_pending = False
+
+
+def freeze_when_started() -> None:
+    """Have the command's start-up (its engine bootstrapped, see :func:`started`) end by
+    moving the heap out of the garbage collector's sight, once: the modules it imported
+    and the definitions it compiled are never garbage."""
+    global _freeze_pending
+    _freeze_pending = True
+
+
+def started() -> None:
+    """The command has built what it runs: freeze the heap if the console script asked."""
+    global _freeze_pending
+    if _freeze_pending:
+        from engine.store.gc import freeze_startup
+
+        _freeze_pending = False
+        freeze_startup()
+
+
 def _settings(db: str | None, *, create: bool, **overrides: object) -> Settings:
     """Settings from the environment with CLI overrides.
 
     Unless ``create`` (a command that writes), the store must exist: a read command on a
     mistyped ``--db`` exits 2 naming the stores it does find, and creates nothing."""
+    from engine.settings import Settings
+    from engine.store.existing import store_exists
+
     values = {k: v for k, v in {"db": db, **overrides}.items() if v is not None}
     settings = Settings(**values)  # type: ignore[arg-type]
     if not create:
@@ -69,6 +99,9 @@ def _settings(db: str | None, *, create: bool, **overrides: object) -> Settings:
 def _no_store(url: str) -> str:
     """The message for a missing store: the stores found here and beside it, or how to
     make one."""
+    from engine.store.app import parse_store_url
+    from engine.store.existing import find_stores, store_location
+
     folders = [Path(".")]
     path = parse_store_url(url).get("SQLITE_DBNAME")
     if path is not None and Path(path).parent.resolve() != Path(".").resolve():
@@ -88,12 +121,15 @@ def open_engine(db: str | None, *, create: bool = False, **overrides: object
     """Bootstrap from settings (env) with CLI overrides; close at the end.
 
     Only a command that writes passes ``create``: see :func:`_settings`."""
+    from engine.bootstrap import bootstrap
+
     settings = _settings(db, create=create, **overrides)
     try:
         engine = bootstrap(settings)
     except DealflowError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    started()
     try:
         yield engine
     finally:
@@ -107,6 +143,10 @@ def auto_workers(size: int) -> int:
 
 def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSummary:
     """Stream ``path`` through the ingestor in batches, with a progress bar."""
+    from engine.ingest.jsonl import iter_lines, read_batches
+    from engine.ingest.parallel import ParallelIngest
+    from engine.ingest.summary import IngestSummary
+
     summary = IngestSummary()
     size = path.stat().st_size
     with Progress(

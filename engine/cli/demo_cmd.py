@@ -6,26 +6,27 @@ import time
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.bootstrap import Engine
 from engine.cli.common import console, open_engine, render_summary
 from engine.cli.views_cmd import parse_moment
-from engine.demo import FIRST_QUARTER, GeneratedCounts, generate, write_jsonl
-from engine.demo.clock import Quarter, local_date
-from engine.ingest.batch import RawInput
-from engine.ingest.parallel import ParallelIngest
-from engine.ingest.summary import IngestSummary
-from projections.registry import build
-from projections.report import ReportParams
+
+if TYPE_CHECKING:
+    from engine.bootstrap import Engine
+    from engine.demo import GeneratedCounts
+    from engine.demo.clock import Quarter
+    from engine.ingest.summary import IngestSummary
 
 __all__ = ["demo"]
 
 DEFAULT_DB = Path("dealflow-demo.db")
+# engine.demo.FIRST_QUARTER, for the help text without importing the generator
+# (tests/cli/test_startup.py keeps the two equal).
+HELP_FIRST_QUARTER = "2026-Q1"
 LINES_PER_DEAL = 11.9  # what the generator yields on average, for the progress bar
 
 
@@ -58,8 +59,8 @@ def demo(
     deals: Annotated[int, typer.Option(help="Deals opened per quarter (about 12 facts each).",
                                        min=1)] = 5000,
     quarters: Annotated[int, typer.Option(
-        help=f"Consecutive quarters from {FIRST_QUARTER}, same reps, teams and accounts. The "
-        "first quarter's facts are the same whatever this is.", min=1)] = 1,
+        help=f"Consecutive quarters from {HELP_FIRST_QUARTER}, same reps, teams and "
+        "accounts. The first quarter's facts are the same whatever this is.", min=1)] = 1,
     db: Annotated[Path, typer.Option(
         help="The fresh SQLite file to ingest into. The default demo file is replaced on "
         "every run; another existing file needs --replace.")] = DEFAULT_DB,
@@ -74,6 +75,12 @@ def demo(
     duplicates, late deliveries and a few percent of bad inputs) and ingest them into a fresh
     SQLite file, then print what happened and the last quarter's reports. Deterministic for
     a seed."""
+    from engine.demo import FIRST_QUARTER, GeneratedCounts, generate, write_jsonl
+    from engine.demo.clock import Quarter
+    from engine.ingest.batch import RawInput
+    from engine.ingest.parallel import ParallelIngest
+    from engine.ingest.summary import IngestSummary
+
     if out is not None:
         counts = write_jsonl(out, seed, deals, quarters=quarters)
         console.print(f"wrote {counts.lines:,} facts to {out} "
@@ -121,6 +128,10 @@ DEMO_REPORTS = (("pipeline", 2), ("sla", 1), ("commissions", 1))
 
 
 def _print_reports(engine: Engine, last: Quarter, *, quiet: bool) -> None:
+    from engine.demo.clock import local_date
+    from projections.registry import build
+    from projections.report import ReportParams
+
     runner = engine.runner()
     with Progress(TextColumn("[bold]views[/bold] build"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet) as progress:

@@ -7,13 +7,15 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from engine.cli.common import DbOption, console, open_engine
 from engine.errors import DealflowError
-from engine.kafka.settings import KafkaSettings
+
+if TYPE_CHECKING:
+    from engine.kafka.settings import KafkaSettings
 
 __all__ = ["consume", "kafka_topics", "relay"]
 
@@ -27,6 +29,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings o
 
 def _kafka_settings(**overrides: Any) -> KafkaSettings:
     """Environment (``DEALFLOW_KAFKA_*``) with the given CLI overrides."""
+    from engine.kafka.settings import KafkaSettings
+
     values = {k: v for k, v in overrides.items() if v not in (None, [], ())}
     try:
         return KafkaSettings(**values)

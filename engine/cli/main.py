@@ -1,11 +1,18 @@
-"""The ``dealflow`` command line: one Typer app, one sub-module per command group."""
+"""The ``dealflow`` command line: one Typer app, one sub-module per command group.
+
+Importing it is cheap (typer, rich and the command modules, which import what they run in
+their bodies): ``dealflow --help`` and ``--version`` load no store, server or Kafka code.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from engine.cli import (
     audit_cmd,
+    common,
     demo_cmd,
     ingest_cmd,
     kafka_cmd,
@@ -15,12 +22,32 @@ from engine.cli import (
     workflow_cmd,
 )
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="dealflow",
-    help="dealflow: an event-sourced sales-process engine.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"dealflow {version('dealflow')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def dealflow(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print dealflow's version and exit.", callback=_print_version,
+        is_eager=True)] = False,
+) -> None:
+    """dealflow: an event-sourced sales-process engine."""
+
+
 app.add_typer(workflow_cmd.app, name="workflow")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(token_cmd.app, name="token")
@@ -38,7 +65,7 @@ app.command(name="kafka-topics")(kafka_cmd.kafka_topics)
 
 def main() -> None:
     """Console-script entry point."""
-    from engine.store.gc import freeze_startup
-
-    freeze_startup()  # modules and definitions are never garbage: out of the GC's sight
+    # Modules and definitions are never garbage: out of the GC's sight once the command has
+    # imported and built them (start-up is lazy, so not before).
+    common.freeze_when_started()
     app()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from engine.cli.common import DbOption, console
+from engine.cli.common import DbOption, console, started
 from engine.errors import DealflowError
-from engine.serve.run import serve as run_service
-from engine.serve.service import Service
-from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.serve.service import Service
 
 __all__ = ["serve"]
 
@@ -32,6 +32,9 @@ def serve(
     """Serve the HTTP API (facts in; deals, views, reports, audit out), /metrics, /healthz
     and /readyz; the views follow the log live. Every API route needs a token: create one
     with `dealflow token create --role admin --name ops`."""
+    from engine.serve.run import serve as run_service
+    from engine.settings import Settings
+
     values: dict[str, Any] = {k: v for k, v in {"db": db, "api_host": host,
                                                 "api_port": port}.items() if v is not None}
     try:
@@ -44,7 +47,8 @@ def serve(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
-    def started(service: Service) -> None:
+    def on_started(service: Service) -> None:
+        started()
         tokens = service.tokens.list(limit=1)
         console.print(f"dealflow serving {settings.db} on "
                       f"http://{settings.api_host}:{settings.api_port} "
@@ -55,7 +59,7 @@ def serve(
                           "`dealflow token create --role admin --name NAME`")
 
     try:
-        run_service(settings, on_started=started, log_level=log_level)
+        run_service(settings, on_started=on_started, log_level=log_level)
     except DealflowError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
 
-from engine.api.tokens import Role, TokenError, TokenStore
 from engine.cli.common import DbOption, console, open_engine
 
-__all__ = ["app"]
+if TYPE_CHECKING:
+    from engine.api.tokens import TokenStore
+
+__all__ = ["RoleName", "app"]
+
+#: The values of engine.api.tokens.Role, spelled out so that the help needs no SQL
+#: machinery (tests/cli/test_startup.py keeps the two equal).
+RoleName = Literal["ingest", "viewer", "auditor", "admin"]
 
 app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 digests).",
                   no_args_is_help=True)
@@ -22,6 +28,8 @@ app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 diges
 def _store(db: str | None, *, create: bool = False) -> Iterator[TokenStore]:
     # Opening the engine checks that the store exists, or (``create``) creates it whole, so
     # that the store a first token made is one the read commands then find.
+    from engine.api.tokens import TokenError, TokenStore
+
     with open_engine(db, create=create) as engine:
         try:
             yield TokenStore(engine.sql, cache_seconds=0)
@@ -32,14 +40,16 @@ def _store(db: str | None, *, create: bool = False) -> Iterator[TokenStore]:
 
 @app.command()
 def create(
-    role: Annotated[Role, typer.Option(help="What the token may do.")],
+    role: Annotated[RoleName, typer.Option(help="What the token may do.")],
     name: Annotated[str, typer.Option(help="Who or what uses it (unique among active "
                                       "tokens).")],
     db: DbOption = None,
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
+    from engine.api.tokens import Role
+
     with _store(db, create=True) as store:
-        issued = store.create(role, name)
+        issued = store.create(Role(role), name)
     console.print(f"created token [bold]{issued.info.token_id}[/bold] "
                   f"({issued.info.role.value}, {issued.info.name!r}); its secret, shown once:",
                   highlight=False)

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.bootstrap import Engine
 from engine.cli.common import DbOption, console, open_engine
 from engine.cli.output import EXIT_USAGE, envelope, print_json
-from engine.contract.values import parse_timestamp
 from engine.errors import NotFoundError
-from projections.registry import REPORTS, build, report_filters
-from projections.report import ReportParams
-from projections.runner import ProjectionRunner
 
-__all__ = ["rebuild", "report", "views"]
+if TYPE_CHECKING:
+    from engine.bootstrap import Engine
+    from projections.runner import ProjectionRunner
+
+__all__ = ["REPORT_NAMES", "VIEW_NAMES", "rebuild", "report", "views"]
 
 REPORT_ZONE = ZoneInfo("Asia/Shanghai")
+
+# The help texts name the reports and views without importing them (that loads the store):
+# tests/cli/test_startup.py checks these against projections.registry.
+REPORT_NAMES = ("pipeline", "sla", "commissions", "kpis")
+VIEW_NAMES = ("pipeline", "sla", "commissions", "kpis")
 
 
 def parse_moment(value: str, option: str) -> datetime:
@@ -34,6 +38,8 @@ def parse_moment(value: str, option: str) -> datetime:
                                      ) from exc
         return datetime.combine(day + timedelta(days=1), time(), REPORT_ZONE) - timedelta(
             microseconds=1)
+    from engine.contract.values import parse_timestamp
+
     try:
         return parse_timestamp(value)
     except ValueError as exc:
@@ -60,7 +66,7 @@ def _caught_up(runner: ProjectionRunner) -> None:
 
 def rebuild(
     views: Annotated[list[str] | None, typer.Argument(
-        help="Views to rebuild (default: all of pipeline, sla, commissions, kpis).",
+        help=f"Views to rebuild (default: all of {', '.join(VIEW_NAMES)}).",
         show_default=False)] = None,
     db: DbOption = None,
 ) -> None:
@@ -81,7 +87,7 @@ def rebuild(
 
 def report(
     name: Annotated[str, typer.Argument(
-        help=f"Which report: {', '.join(REPORTS) or 'none yet'}.", show_default=False)],
+        help=f"Which report: {', '.join(REPORT_NAMES)}.", show_default=False)],
     db: DbOption = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Count what happened by this time (RFC 3339, or a date = end of "
@@ -105,6 +111,9 @@ def report(
 
     Filters apply only where they mean something (docs/cli.md has the table); a filter a
     report does not take is refused (exit 2), never ignored."""
+    from projections.registry import REPORTS, build, report_filters
+    from projections.report import ReportParams
+
     if name not in REPORTS:
         console.print(f"[red]error:[/red] unknown report {name!r}; "
                       f"known: {', '.join(REPORTS)}")

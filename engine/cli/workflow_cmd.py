@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,7 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import WorkflowDefinitionError
-from workflows import CompiledWorkflow, WorkflowRegistry, diagram
+
+if TYPE_CHECKING:
+    from workflows import CompiledWorkflow, WorkflowRegistry
 
 __all__ = ["app"]
 
@@ -45,6 +47,8 @@ VersionOption = Annotated[
 
 
 def _registry(definitions: Path | None) -> WorkflowRegistry:
+    from workflows import WorkflowRegistry
+
     registry = WorkflowRegistry.shipped()
     if definitions is not None:
         registry.load_dir(definitions)
@@ -144,6 +148,8 @@ def diagram_cmd(
     definitions: DefinitionsOption = None,
 ) -> None:
     """Print a workflow's state diagram as Mermaid or Graphviz DOT text."""
+    from workflows import diagram
+
     try:
         wf = _workflow(name, version, definitions)
     except WorkflowDefinitionError as exc:
