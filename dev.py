@@ -2,7 +2,8 @@
 """Set up and run dealflow from a fresh clone with nothing but python3.
 
     python3 dev.py demo [DEMO OPTIONS]   # create .venv if missing, install, run `dealflow demo`
-    python3 dev.py test [PYTEST ARGS]    # create .venv if missing, install, ruff + mypy + pytest
+    python3 dev.py test [PYTEST ARGS]    # create .venv if missing, install, ruff + mypy +
+                                         # lint-imports + pytest
     python3 dev.py bench NAME [ARGS]     # run bench/NAME.py in the project's .venv
 
 The virtual environment is .venv beside this file; it is (re)installed when pyproject.toml
@@ -55,6 +56,7 @@ def test(args: list[str]) -> int:
     for step in (
         (BIN / "ruff", "check", "engine", "projections", "workflows", "tests", "bench"),
         (BIN / "mypy", "--strict", "engine", "projections", "workflows"),
+        (BIN / "lint-imports",),  # the layer contracts in pyproject.toml
     ):
         if _run(*step, check=False) != 0:
             failed = True

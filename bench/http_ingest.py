@@ -35,10 +35,10 @@ from pathlib import Path
 
 import httpx
 
-from engine.api.tokens import Role, TokenStore
 from engine.bootstrap import bootstrap
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
+from engine.serve.tokens import Role, TokenStore
 from engine.settings import Settings
 from engine.store.sql import sql_engine
 

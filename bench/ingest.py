@@ -30,7 +30,6 @@ import psycopg
 from engine.bootstrap import bootstrap
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import iter_lines, read_batches
-from engine.ingest.parallel import ParallelIngest
 from engine.settings import Settings
 
 
@@ -55,9 +54,10 @@ def ingest_rate(url: str, path: Path, batch_size: int, limit: int | None = None)
 def parallel_rate(url: str, path: Path, workers: int) -> float:
     """Facts/s of ``dealflow ingest --workers N`` (partitioned by subject)."""
     settings = Settings(db=url, workers=workers)
-    bootstrap(settings).close()  # tables exist before the workers start, as in the CLI
+    engine = bootstrap(settings)  # tables exist before the workers start, as in the CLI
     started = time.perf_counter()
-    summary = ParallelIngest(settings, workers).run(iter_lines(path))
+    summary = engine.parallel_ingest(workers).run(iter_lines(path))
+    engine.close()
     return summary.inputs / (time.perf_counter() - started)
 
 

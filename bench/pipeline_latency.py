@@ -33,9 +33,9 @@ from pathlib import Path
 
 import httpx
 
-from engine.api.tokens import Role, TokenStore
 from engine.bootstrap import bootstrap
 from engine.ingest.batch import RawInput
+from engine.serve.tokens import Role, TokenStore
 from engine.settings import Settings
 from engine.store.sql import sql_engine
 

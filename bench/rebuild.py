@@ -24,7 +24,6 @@ from pathlib import Path
 from engine.bootstrap import bootstrap
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import iter_lines
-from engine.ingest.parallel import ParallelIngest
 from engine.settings import Settings
 
 
@@ -39,9 +38,10 @@ def fill(db: Path, facts: int, tmp: Path) -> None:
     path = tmp / "facts.jsonl"
     counts = write_jsonl(path, 21, max(1, round(facts / 12)))
     settings = Settings(db=f"sqlite:///{db}", workers=2)
-    bootstrap(settings).close()
+    engine = bootstrap(settings)
     started = time.perf_counter()
-    ParallelIngest(settings, 2).run(iter_lines(path))
+    engine.parallel_ingest(2).run(iter_lines(path))
+    engine.close()
     print(f"filled {db} with {counts.lines:,} facts in {time.perf_counter() - started:.0f} s")
     path.unlink()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as SqlEngine
@@ -19,6 +20,7 @@ from sqlalchemy import Engine as SqlEngine
 import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.definitions import Definitions, load_definitions
 from engine.ingest.batch import IngestObserver, Ingestor
+from engine.ingest.parallel import ParallelIngest
 from engine.settings import Settings
 from engine.store.app import DealflowApplication
 from engine.store.locks import SingletonLock
@@ -124,6 +126,11 @@ class Engine:
         return OutboxRelay(self.app, self.sql, self.lock(RELAY_LOCK),
                            kafka if kafka is not None else self.settings.kafka,
                            metrics=metrics)
+
+    def parallel_ingest(self, workers: int) -> ParallelIngest:
+        """Ingest with ``workers`` processes, each opening its own engine on this store."""
+        return ParallelIngest(partial(bootstrap, self.settings, create_tables=False),
+                              self.settings.batch_size, workers)
 
     def close(self) -> None:
         """Release the locks taken through this engine and the store's connections."""

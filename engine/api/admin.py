@@ -12,7 +12,7 @@ from engine.api.auth import Permission, require
 from engine.api.common import PRINTABLE, Cursor, ServiceDep, decode_cursor, encode_cursor
 from engine.api.errors import ApiError, problems
 from engine.api.schemas import TokenCreate, TokenCreated, TokenInfoOut, TokenPage
-from engine.api.tokens import TokenError, TokenInfo
+from engine.serve.tokens import TokenError, TokenInfo
 
 __all__ = ["tokens_router"]
 

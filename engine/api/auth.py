@@ -24,8 +24,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.api.errors import ApiError
-from engine.api.tokens import Role, TokenInfo, TokenRejectedError
 from engine.metrics.http import route_of
+from engine.serve.tokens import Role, TokenInfo, TokenRejectedError
 
 __all__ = ["ROLE_PERMISSIONS", "Permission", "bearer", "require"]
 

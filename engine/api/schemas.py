@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
-from engine.api.tokens import Role
+from engine.serve.tokens import Role
 
 __all__ = [
     "DealHistoryPage", "DealState", "FactOutcome", "FactResult", "HealthStatus",

@@ -144,7 +144,6 @@ def auto_workers(size: int) -> int:
 def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSummary:
     """Stream ``path`` through the ingestor in batches, with a progress bar."""
     from engine.ingest.jsonl import iter_lines, read_batches
-    from engine.ingest.parallel import ParallelIngest
     from engine.ingest.summary import IngestSummary
 
     summary = IngestSummary()
@@ -173,7 +172,7 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
 
         workers = engine.settings.workers or auto_workers(size)
         if workers > 1:
-            summary = ParallelIngest(engine.settings, workers).run(
+            summary = engine.parallel_ingest(workers).run(
                 iter_lines(path, on_bytes=advance), on_batch=show)
         else:
             for batch in read_batches(path, engine.settings.batch_size, on_bytes=advance):

@@ -78,7 +78,6 @@ def demo(
     from engine.demo import FIRST_QUARTER, GeneratedCounts, generate, write_jsonl
     from engine.demo.clock import Quarter
     from engine.ingest.batch import RawInput
-    from engine.ingest.parallel import ParallelIngest
     from engine.ingest.summary import IngestSummary
 
     if out is not None:
@@ -103,7 +102,7 @@ def demo(
 
             lines = _inputs(generate(seed, deals=deals, quarters=quarters, counts=counts))
             if workers > 1:
-                summary = ParallelIngest(engine.settings, workers).run(lines, on_batch=show)
+                summary = engine.parallel_ingest(workers).run(lines, on_batch=show)
             else:
                 summary = IngestSummary()
                 while batch := list(islice(lines, engine.settings.batch_size)):

@@ -32,7 +32,7 @@ def serve(
     """Serve the HTTP API (facts in; deals, views, reports, audit out), /metrics, /healthz
     and /readyz; the views follow the log live. Every API route needs a token: create one
     with `dealflow token create --role admin --name ops`."""
-    from engine.serve.run import serve as run_service
+    from engine.api.server import serve as run_service
     from engine.settings import Settings
 
     values: dict[str, Any] = {k: v for k, v in {"db": db, "api_host": host,

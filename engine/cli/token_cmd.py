@@ -12,11 +12,11 @@ from rich.table import Table
 from engine.cli.common import DbOption, console, open_engine
 
 if TYPE_CHECKING:
-    from engine.api.tokens import TokenStore
+    from engine.serve.tokens import TokenStore
 
 __all__ = ["RoleName", "app"]
 
-#: The values of engine.api.tokens.Role, spelled out so that the help needs no SQL
+#: The values of engine.serve.tokens.Role, spelled out so that the help needs no SQL
 #: machinery (tests/cli/test_startup.py keeps the two equal).
 RoleName = Literal["ingest", "viewer", "auditor", "admin"]
 
@@ -28,7 +28,7 @@ app = typer.Typer(help="API tokens for `dealflow serve` (stored as SHA-256 diges
 def _store(db: str | None, *, create: bool = False) -> Iterator[TokenStore]:
     # Opening the engine checks that the store exists, or (``create``) creates it whole, so
     # that the store a first token made is one the read commands then find.
-    from engine.api.tokens import TokenError, TokenStore
+    from engine.serve.tokens import TokenError, TokenStore
 
     with open_engine(db, create=create) as engine:
         try:
@@ -46,7 +46,7 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
-    from engine.api.tokens import Role
+    from engine.serve.tokens import Role
 
     with _store(db, create=True) as store:
         issued = store.create(Role(role), name)

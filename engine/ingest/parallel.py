@@ -16,16 +16,26 @@ import traceback
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from engine.errors import DealflowError
-from engine.ingest.batch import RawInput
+from engine.ingest.batch import Ingestor, RawInput
 from engine.ingest.summary import IngestSummary
-from engine.settings import Settings
 
-__all__ = ["ParallelIngest", "route"]
+__all__ = ["ParallelIngest", "WorkerEngine", "route"]
+
+
+class WorkerEngine(Protocol):
+    """What a worker process needs: an ingestor on the store, and closing it."""
+
+    @property
+    def ingestor(self) -> Ingestor:
+        """Decides and stores batches."""
+
+    def close(self) -> None:
+        """Release the store."""
 
 _QUEUE_DEPTH = 4  # chunks in flight per worker: memory stays flat
 
@@ -42,12 +52,10 @@ def route(raw: bytes, partitions: int, fallback: int) -> int:
     return fallback % partitions
 
 
-def _work(settings: Settings, inbox: Any, outbox: Any) -> None:
-    # Imported here: a spawned worker builds its own engine; nothing is shared.
-    from engine.bootstrap import bootstrap
-
+def _work(open_worker: Callable[[], WorkerEngine], inbox: Any, outbox: Any) -> None:
+    # A spawned worker builds its own engine; nothing is shared.
     try:
-        engine = bootstrap(settings, create_tables=False)  # the parent created them
+        engine = open_worker()
         try:
             while True:
                 chunk = inbox.get()
@@ -64,9 +72,14 @@ def _work(settings: Settings, inbox: Any, outbox: Any) -> None:
 
 @dataclass
 class ParallelIngest:
-    """Ingest an input stream with ``workers`` processes on the store in ``settings``."""
+    """Ingest an input stream with ``workers`` processes, ``batch_size`` facts per batch.
 
-    settings: Settings
+    ``open_worker`` opens a worker's engine; it must be picklable (spawned processes call
+    it), e.g. ``Engine.worker_factory()``, and the store's tables must exist already.
+    """
+
+    open_worker: Callable[[], WorkerEngine]
+    batch_size: int
     workers: int = 2
 
     def run(
@@ -75,19 +88,16 @@ class ParallelIngest:
         on_batch: Callable[[IngestSummary], None] | None = None,
     ) -> IngestSummary:
         """Route, ingest and wait; return the merged summary."""
-        from engine.bootstrap import bootstrap
-
-        bootstrap(self.settings).close()  # tables exist before any worker starts
         ctx = mp.get_context("spawn")
         outbox = ctx.Queue()
         inboxes = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(self.workers)]
-        procs = [ctx.Process(target=_work, args=(self.settings, inbox, outbox), daemon=True)
+        procs = [ctx.Process(target=_work, args=(self.open_worker, inbox, outbox), daemon=True)
                  for inbox in inboxes]
         for proc in procs:
             proc.start()
         summary = IngestSummary()
         pending: list[list[tuple[bytes, str]]] = [[] for _ in range(self.workers)]
-        size = self.settings.batch_size
+        size = self.batch_size
         done = 0
 
         def drain(block: bool) -> None:

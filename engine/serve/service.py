@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from engine.api.tokens import TokenStore
 from engine.bootstrap import Engine, bootstrap
 from engine.errors import DealflowError
 from engine.ingest.batch import BatchResult, Outcome, RawInput
@@ -26,6 +25,7 @@ from engine.metrics import IngestMetrics, Metrics, ViewCollector
 from engine.serve.group import GroupCommitter
 from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
+from engine.serve.tokens import TokenStore
 from engine.serve.worker import ViewsProcess
 from engine.settings import Settings
 from engine.store.rows import RejectionRow

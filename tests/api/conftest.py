@@ -13,9 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.api.tokens import Role
-from engine.serve.run import BackgroundServer
+from engine.api.server import BackgroundServer
 from engine.serve.service import Service
+from engine.serve.tokens import Role
 from engine.settings import Settings
 from tests.engine.conftest import engine, make_engine
 

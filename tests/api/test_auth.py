@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.api.tokens import Role
+from engine.serve.tokens import Role
 from tests.api.conftest import Api
 from tests.engine.facts import opened
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from engine.api.tokens import Role
 from engine.kafka.metrics import ConsumerMetrics, RelayMetrics
 from engine.serve.service import Service
+from engine.serve.tokens import Role
 from tests.api.conftest import Api
 from tests.engine.facts import opened
 

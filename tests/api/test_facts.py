@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from engine.api.tokens import Role
+from engine.serve.tokens import Role
 from tests.api.conftest import Api
 from tests.engine.facts import fact, opened
 

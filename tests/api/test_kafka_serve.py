@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.api.tokens import Role
+from engine.serve.tokens import Role
 from tests.api.conftest import Api
 from tests.engine.facts import opened
 from tests.kafka.conftest import consume_all, create_topics, kafka_settings, produce, wait_until

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks as st_checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from engine.api.tokens import Role
+from engine.serve.tokens import Role
 from tests.api.conftest import Api, start_api, stop_api
 from tests.engine.facts import STANDARD_PATH, fact, opened
 from tests.infra import create_database, drop_database

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from engine.api.tokens import Role
+from engine.serve.tokens import Role
 from tests.api.conftest import Api
 from tests.engine.facts import STANDARD_PATH, fact, opened
 

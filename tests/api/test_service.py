@@ -17,10 +17,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
-from engine.api.tokens import Role
 from engine.bootstrap import Engine
 from engine.cli.main import app as cli
 from engine.serve.service import Service
+from engine.serve.tokens import Role
 from tests.api.conftest import Api, api_settings
 from tests.engine.conftest import send
 from tests.engine.facts import opened

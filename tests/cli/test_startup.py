@@ -17,9 +17,9 @@ from typing import Any, get_args
 import pytest
 import typer.main
 
-from engine.api.tokens import Role
 from engine.cli import demo_cmd, token_cmd, views_cmd
 from engine.cli.main import app
+from engine.serve.tokens import Role
 from projections.commissions import PlanRegistry
 from projections.registry import REPORTS, shipped_views
 from tests.cli.helpers import dealflow

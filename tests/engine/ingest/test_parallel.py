@@ -9,7 +9,7 @@ from engine.bootstrap import Engine, bootstrap
 from engine.demo import GeneratedCounts, generate
 from engine.domain import Deal
 from engine.ingest.jsonl import iter_lines, read_batches
-from engine.ingest.parallel import ParallelIngest, route
+from engine.ingest.parallel import route
 from engine.ingest.summary import IngestSummary
 from engine.settings import Settings
 
@@ -34,9 +34,8 @@ def test_two_workers_decide_like_one(tmp_path: Path, store_url: str,
     counts = GeneratedCounts()
     path = tmp_path / "facts.jsonl"
     path.write_bytes(b"\n".join(generate(3, deals=250, counts=counts)) + b"\n")
-    parallel = ParallelIngest(Settings(db=store_url, batch_size=200), workers=2)
-    make_engine()  # creates the tables before the workers start, as the CLI does
-    summary = parallel.run(iter_lines(path))
+    engine = make_engine(batch_size=200)  # the tables exist before the workers start
+    summary = engine.parallel_ingest(2).run(iter_lines(path))
     assert (summary.accepted, summary.duplicates, summary.rejected_total) == (
         counts.good, counts.duplicates, counts.bad)
 
