@@ -106,7 +106,12 @@ class ParallelIngest:
                 try:
                     kind, payload = outbox.get(block=block, timeout=0.5 if block else None)
                 except queue.Empty:
-                    if block and not all(p.is_alive() for p in procs) and done < len(procs):
+                    # A worker that finished (exit code 0) has sent its "done" already; one
+                    # still starting may be silent for long. Only a worker that died, or all
+                    # gone without every "done", is a failure.
+                    died = any(p.exitcode not in (None, 0) for p in procs)
+                    if block and done < len(procs) and (
+                            died or not any(p.is_alive() for p in procs)):
                         crashed = [p.exitcode for p in procs]
                         raise DealflowError(
                             f"an ingest worker died (exit codes {crashed})") from None

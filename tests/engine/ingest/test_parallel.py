@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.bootstrap import Engine, bootstrap
 from engine.demo import GeneratedCounts, generate
 from engine.domain import Deal
 from engine.ingest.jsonl import iter_lines, read_batches
-from engine.ingest.parallel import route
+from engine.ingest.parallel import ParallelIngest, route
 from engine.ingest.summary import IngestSummary
 from engine.settings import Settings
+from tests.engine.facts import opened, raw
 
 
 def deal_states(engine: Engine) -> dict[str, tuple[str, str, int]]:
@@ -49,3 +53,28 @@ def test_two_workers_decide_like_one(tmp_path: Path, store_url: str,
     finally:
         single.close()
 
+
+
+@dataclass(frozen=True)
+class _SecondWorkerSlow:
+    """Opens each worker's engine; the second worker to start is 2 s slower (a slow spawn
+    on a busy machine)."""
+
+    settings: Settings
+    token: Path
+
+    def __call__(self) -> Engine:
+        try:
+            os.close(os.open(self.token, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            time.sleep(2)
+        return bootstrap(self.settings, create_tables=False)
+
+
+def test_a_worker_done_early_is_no_crash(tmp_path: Path) -> None:
+    settings = Settings(db=f"sqlite:///{tmp_path / 'p.db'}")
+    bootstrap(settings).close()  # the tables exist before the workers start
+    facts = [(raw(opened(f"P-{n}")), f"t:{n}") for n in range(6)]
+    summary = ParallelIngest(_SecondWorkerSlow(settings, tmp_path / "first"), batch_size=10,
+                             workers=2).run(facts)
+    assert summary.accepted == 6
