@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engine.errors import WorkflowDefinitionError
+from engine.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from workflows import CompiledWorkflow, WorkflowRegistry
@@ -35,7 +35,9 @@ DefinitionsOption = Annotated[
     Path | None,
     typer.Option(
         "--definitions",
-        help="A directory of *.yaml workflow definitions to load on top of the shipped ones.",
+        help="A definitions folder (workflows/*.yaml, plans/*.yaml, or a flat folder of "
+        "workflow *.yaml) to load on top of the shipped ones [default: $DEALFLOW_DEFINITIONS]",
+        show_default=False,
         file_okay=False,
         dir_okay=True,
     ),
@@ -47,19 +49,20 @@ VersionOption = Annotated[
 
 
 def _registry(definitions: Path | None) -> WorkflowRegistry:
-    from workflows import WorkflowRegistry
+    from engine.definitions import load_definitions
+    from engine.settings import Settings
 
-    registry = WorkflowRegistry.shipped()
-    if definitions is not None:
-        registry.load_dir(definitions)
-    return registry
+    # The same folder and loader as every other command (bootstrap): the settings' folder
+    # unless --definitions names one, in either layout.
+    folder = definitions if definitions is not None else Settings().definitions
+    return load_definitions(folder).workflows
 
 
 def _workflow(name: str, version: int | None, definitions: Path | None) -> CompiledWorkflow:
     return _registry(definitions).get(name, version)
 
 
-def _fail(exc: WorkflowDefinitionError) -> typer.Exit:
+def _fail(exc: ConfigurationError) -> typer.Exit:
     Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
     return typer.Exit(code=1)
 
@@ -69,7 +72,7 @@ def list_workflows(definitions: DefinitionsOption = None) -> None:
     """List every workflow version: its stages and SLA rules."""
     try:
         registry = _registry(definitions)
-    except WorkflowDefinitionError as exc:
+    except ConfigurationError as exc:
         raise _fail(exc) from exc
     table = Table(title="Workflows")
     table.add_column("name", no_wrap=True)
@@ -88,7 +91,7 @@ def show(name: NameArgument, version: VersionOption = None,
     """Show one workflow: stages, transitions, closed-stage rules, SLA rules and calendar."""
     try:
         wf = _workflow(name, version, definitions)
-    except WorkflowDefinitionError as exc:
+    except ConfigurationError as exc:
         raise _fail(exc) from exc
     console = Console()
     title = wf.definition.title
@@ -152,6 +155,6 @@ def diagram_cmd(
 
     try:
         wf = _workflow(name, version, definitions)
-    except WorkflowDefinitionError as exc:
+    except ConfigurationError as exc:
         raise _fail(exc) from exc
     typer.echo(diagram(wf, fmt.value), nl=False)
