@@ -48,15 +48,19 @@ def main() -> int:
         done = threading.Event()
 
         def watch() -> None:
+            # Woken by the runner after each batch it applies (no polling of the store
+            # between batches, which would compete with the runner for the GIL).
             while not done.is_set() or committed:
                 if not committed:
                     time.sleep(0.001)
                     continue
+                oldest = min(list(committed))
+                if not runner.wait(oldest, timeout=0.05):
+                    continue
                 lowest = min(runner.positions().values())
                 now = time.perf_counter()
-                for position in [p for p in committed if p <= lowest]:
+                for position in [p for p in list(committed) if p <= lowest]:
                     latencies.append(now - committed.pop(position))
-                time.sleep(0.001)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()

@@ -9,6 +9,7 @@ and nothing below this module falls back to defaults of its own.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from sqlalchemy import Engine as SqlEngine
 
 import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.definitions import Definitions, load_definitions
-from engine.ingest.batch import IngestObserver, Ingestor
+from engine.ingest.batch import BatchResult, IngestObserver, Ingestor
 from engine.ingest.parallel import ParallelIngest
 from engine.settings import Settings
 from engine.store.app import DealflowApplication
@@ -44,6 +45,23 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "bootstrap"]
 
 
+class _Stored:
+    """The ingestor's observer: the caller's (metrics), then a nudge to every runner of this
+    process, so that views following in a thread apply a commit at once instead of at
+    their next poll. Runners are held weakly: a discarded runner is simply not nudged."""
+
+    def __init__(self, observer: IngestObserver | None) -> None:
+        self.observer = observer
+        self.runners: weakref.WeakSet[ProjectionRunner] = weakref.WeakSet()
+
+    def batch_stored(self, result: BatchResult, seconds: float, attempts: int) -> None:
+        if self.observer is not None:
+            self.observer.batch_stored(result, seconds, attempts)
+        if result.last_position is not None:
+            for runner in list(self.runners):
+                runner.nudge()
+
+
 @dataclass
 class Engine:
     """The wired engine: settings, store, definitions, views and the ingestor."""
@@ -54,6 +72,7 @@ class Engine:
     definitions: Definitions
     ingestor: Ingestor
     reader: LogReader
+    stored: _Stored
     views: dict[str, Projection] = field(default_factory=dict)
     _locks: list[SingletonLock] = field(default_factory=list)
 
@@ -87,8 +106,10 @@ class Engine:
     def runner_of(self, views: Sequence[Projection], *, batch_size: int = 1000
                   ) -> ProjectionRunner:
         """A runner over configured view instances (e.g. a view a test defines)."""
-        return ProjectionRunner(self.reader, self.sql, views, lock=self.lock(LOCK_NAME),
-                                batch_size=batch_size)
+        runner = ProjectionRunner(self.reader, self.sql, views, lock=self.lock(LOCK_NAME),
+                                  batch_size=batch_size)
+        self.stored.runners.add(runner)
+        return runner
 
     def sla_timer(self, runner: ProjectionRunner | None = None, *,
                   clock: Callable[[], datetime] = wall_clock,
@@ -150,9 +171,10 @@ def bootstrap(
     """
     definitions = load_definitions(settings.definitions)
     app = DealflowApplication(settings.db, create_tables=create_tables)
+    stored = _Stored(observer)
     ingestor = Ingestor(app, definitions.workflows, cache_size=settings.cache_size,
-                        observer=observer)
+                        observer=stored)
     views = {v.name: v for v in shipped_views(definitions.workflows, definitions.plans)}
     return Engine(settings=settings, app=app, sql=sql_engine(settings.db),
                   definitions=definitions, ingestor=ingestor, reader=LogReader(app),
-                  views=views)
+                  stored=stored, views=views)

@@ -105,13 +105,15 @@ class ProjectionRunner:
         events = self.reader.read(start, self.batch_size)
         if not events:
             return 0
+        moves: dict[str, tuple[int, int]] = {}
         with self.engine.begin() as conn:
             for name, projection in self.live.items():
                 position = int(rows[name]["position"])
                 mine = [e for e in events if e.position > position]
                 if mine:
                     projection.process(conn, mine)
-                    positions.advance(conn, name, position, mine[-1].position)
+                    moves[name] = (position, mine[-1].position)
+            positions.advance_all(conn, moves)
         return len(events)
 
     def catch_up(self, progress: Progress | None = None) -> int:
@@ -141,6 +143,11 @@ class ProjectionRunner:
     def close(self) -> None:
         """Stop and release the lock (the SQL engine belongs to whoever built it)."""
         self.follower.close()
+
+    def nudge(self) -> None:
+        """New events were committed (in this process): apply them without waiting for
+        the next poll."""
+        self.follower.nudge()
 
     def wait(self, position: int, timeout: float = 10.0) -> bool:
         """Block until every live view has applied ``position`` (read-your-writes)."""

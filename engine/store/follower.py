@@ -60,6 +60,7 @@ class Follower:
         self.on_close = on_close
         self.failures = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()  # ends an idle wait early (new work, or a stop)
         self._moved = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -94,6 +95,7 @@ class Follower:
         if self._thread is not None:
             return
         self._stop.clear()
+        self._wake.clear()
         self._thread = threading.Thread(target=self.follow, name=f"dealflow-{self.name}",
                                         daemon=True)
         self._thread.start()
@@ -127,7 +129,8 @@ class Follower:
                 if self._idles_after(done):
                     if until_idle and done == 0:
                         return
-                    self._stop.wait(self.idle)
+                    self._wake.wait(self.idle)
+                    self._wake.clear()
         finally:
             if self.on_stop is not None and self.lock.held:
                 self.on_stop()
@@ -135,10 +138,16 @@ class Follower:
     def request_stop(self) -> None:
         """Ask the loop to end after its current step (safe from a signal handler)."""
         self._stop.set()
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """There is new work (e.g. a commit in this process): end the idle wait now."""
+        self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the loop (waiting for its thread) and release the lock."""
         self._stop.set()
+        self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.errors import PositionConflictError
 
-__all__ = ["CATALOG", "PositionRow", "advance", "ensure", "move", "rows"]
+__all__ = ["CATALOG", "PositionRow", "advance", "advance_all", "ensure", "move", "rows"]
 
 _meta = MetaData()
 CATALOG = Table(
@@ -68,6 +69,27 @@ def advance(conn: Connection, name: str, old: int, new: int) -> None:
     )
     if result.rowcount != 1:
         raise PositionConflictError(f"{name!r} moved past {old} meanwhile")
+
+
+def advance_all(conn: Connection, moves: dict[str, tuple[int, int]]) -> None:
+    """Move several names at once (``name -> (old, new)``): one statement, all or none.
+
+    Raises :class:`PositionConflictError` when any stored position is no longer its ``old``.
+    """
+    if not moves:
+        return
+    params: dict[str, Any] = {}
+    cases, guards = [], []
+    for i, (name, (old, new)) in enumerate(sorted(moves.items())):
+        params.update({f"n{i}": name, f"o{i}": old, f"v{i}": new})
+        cases.append(f"WHEN :n{i} THEN :v{i}")
+        guards.append(f"(name = :n{i} AND position = :o{i})")
+    result = conn.execute(text(
+        f"UPDATE {CATALOG.name} SET position = CASE name {' '.join(cases)} END "
+        f"WHERE {' OR '.join(guards)}"), params)
+    if result.rowcount != len(moves):
+        raise PositionConflictError(
+            f"{', '.join(sorted(moves))}: a position moved meanwhile (batch rolled back)")
 
 
 def move(conn: Connection, name: str, *, generation: str, position: int) -> None:

@@ -159,3 +159,25 @@ def test_a_clock_driven_loop_waits_after_every_step(
     follower = make(step, full=None, idle=0.001)
     follower.follow()
     assert len(ticks) == 3
+
+
+def test_several_positions_move_together_or_not_at_all(engine: Engine) -> None:
+    positions.ensure(engine.sql, ["a", "b"])
+    with engine.sql.begin() as conn:
+        positions.advance_all(conn, {"a": (0, 3), "b": (0, 4)})
+    with pytest.raises(PositionConflictError):  # noqa: SIM117
+        with engine.sql.begin() as conn:
+            positions.advance_all(conn, {"a": (3, 9), "b": (0, 9)})  # b is stale
+    with engine.sql.connect() as conn:
+        stored = positions.rows(conn)
+    assert (stored["a"]["position"], stored["b"]["position"]) == (3, 4)
+
+
+def test_a_nudge_ends_the_idle_wait(engine: Engine, make: Callable[..., Follower]) -> None:
+    counter = Counter(engine, target=0)
+    follower = make(counter, idle=3600.0)  # it would sleep an hour between polls
+    follower.start()
+    assert follower.wait_until(lambda: counter.steps >= 1, timeout=30)
+    counter.target = 10
+    follower.nudge()
+    assert follower.wait_until(lambda: counter.position() == 10, timeout=30)
