@@ -27,7 +27,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from engine.errors import DealflowError
+from engine.cli.output import EXIT_UNREACHABLE, EXIT_USAGE
+from engine.errors import DealflowError, StoreError
 
 if TYPE_CHECKING:
     from engine.bootstrap import Engine
@@ -74,26 +75,37 @@ def started() -> None:
         freeze_startup()
 
 
-def _settings(db: str | None, *, create: bool, **overrides: object) -> Settings:
-    """Settings from the environment with CLI overrides.
+def _settings(db: str | None, *, create: bool, probe: bool, **overrides: object
+              ) -> Settings:
+    """Settings from the environment with CLI overrides, and the store checked.
 
-    Unless ``create`` (a command that writes), the store must exist: a read command on a
-    mistyped ``--db`` exits 2 naming the stores it does find, and creates nothing."""
+    With ``probe`` (every one-shot command) a PostgreSQL server is asked first, once and
+    quickly: one that does not answer, or has no such database, exits 3 with the cause in
+    one line instead of a pool waiting on it. Unless ``create`` (a command that writes),
+    the store must exist: a read command on a mistyped ``--db`` exits 2 naming the stores
+    it does find, and creates nothing."""
     from engine.settings import Settings
     from engine.store.existing import store_exists
+    from engine.store.probe import probe_store
 
     values = {k: v for k, v in {"db": db, **overrides}.items() if v is not None}
     settings = Settings(**values)  # type: ignore[arg-type]
-    if not create:
-        try:
-            found = store_exists(settings.db)
-        except DealflowError as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(2) from exc
-        if not found:
-            console.print(f"[red]error:[/red] {escape(_no_store(settings.db))}", soft_wrap=True)
-            raise typer.Exit(2)
+    try:
+        if probe:
+            probe_store(settings.db)
+        found = create or store_exists(settings.db)
+    except StoreError as exc:  # the server could not be asked
+        raise _exit(str(exc), EXIT_UNREACHABLE) from None
+    except DealflowError as exc:  # an unusable URL
+        raise _exit(str(exc), EXIT_USAGE) from None
+    if not found:
+        raise _exit(_no_store(settings.db), EXIT_USAGE)
     return settings
+
+
+def _exit(message: str, code: int) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
 
 
 def _no_store(url: str) -> str:
@@ -116,19 +128,24 @@ def _no_store(url: str) -> str:
 
 
 @contextmanager
-def open_engine(db: str | None, *, create: bool = False, **overrides: object
-                ) -> Iterator[Engine]:
+def open_engine(db: str | None, *, create: bool = False, probe: bool = True,
+                **overrides: object) -> Iterator[Engine]:
     """Bootstrap from settings (env) with CLI overrides; close at the end.
 
-    Only a command that writes passes ``create``: see :func:`_settings`."""
+    Only a command that writes passes ``create``; only a service that keeps retrying an
+    unreachable store (consume, relay) passes ``probe=False``: see :func:`_settings`."""
+    from eventsourcing.persistence import OperationalError
+
     from engine.bootstrap import bootstrap
 
-    settings = _settings(db, create=create, **overrides)
+    settings = _settings(db, create=create, probe=probe, **overrides)
     try:
         engine = bootstrap(settings)
+    except OperationalError as exc:  # the server went away after the probe
+        raise _exit(f"cannot reach the store: {' '.join(str(exc).split())}",
+                    EXIT_UNREACHABLE) from None
     except DealflowError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise _exit(str(exc), EXIT_USAGE) from exc
     started()
     try:
         yield engine

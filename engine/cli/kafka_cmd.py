@@ -94,7 +94,7 @@ def consume(
     settings = _kafka_settings(bootstrap=kafka, topics=topic, group=group,
                                dead_letter_topic=dead_letter_topic,
                                max_poll_records=batch_size, partitions=partitions)
-    with open_engine(db, create=True) as engine, _stop_on_signals() as stop:
+    with open_engine(db, create=True, probe=False) as engine, _stop_on_signals() as stop:
         stats = KafkaIngestWorker(engine, settings, stop=stop).run()
     console.print(f"consumed {stats.records:,} records in {stats.batches:,} batches: "
                   f"{stats.accepted:,} accepted, {stats.duplicates:,} duplicates, "
@@ -123,7 +123,7 @@ def relay(
     _logging(quiet)
     settings = _kafka_settings(bootstrap=kafka, events_topic=topic,
                                relay_batch_size=batch_size, partitions=partitions)
-    with open_engine(db, create=True) as engine:
+    with open_engine(db, create=True, probe=False) as engine:
         relay = engine.relay(settings)
         try:
             with _stop_on_signals(relay.follower.request_stop):
