@@ -1,11 +1,13 @@
 """``dealflow audit history DEAL``: everything that happened to one deal, and why.
 
-Every fact about the deal in the order dealflow recorded it, with both times (when it
+Every fact about the deal in the order dealflow decided it, with both times (when it
 happened, when it was recorded), its source, id and actor, and the decision: accepted (and
 the transition it made, or the stage it left unchanged) or refused (the rule or field and
-the message, from the rejections store). Beside them the derived changes: the SLA timer's
-escalations of the deal and the commission lines the deal earned. Each accepted event also
-shows whether it still matches the audit chain.
+the message, from the rejections store). A refusal is recorded when it is decided, as an
+accepted fact's event is, so it follows the facts decided before it (the ``deal.opened`` it
+was judged against); at the same instant, accepted events come first. Beside them the
+derived changes: the SLA timer's escalations of the deal and the commission lines the deal
+earned. Each accepted event also shows whether it still matches the audit chain.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class HistoryEntry:
     detail: str
     position: int | None = None
     chain: str | None = None
+    rejection: int | None = None  # the refusal's sequence number in the rejections store
 
 
 @dataclass
@@ -86,6 +89,8 @@ class DealHistory:
 
 
 Sorted = tuple[datetime, HistoryEntry]
+#: Reason codes that are not a workflow rule's name (see engine.errors).
+_NOT_RULES = frozenset({"conflict", "unprocessable", "rejected", "invalid", "rule"})
 CommissionSource = Callable[[str], list[CommissionLine] | None]
 
 
@@ -107,7 +112,7 @@ def deal_history(app: DealflowApplication, engine: Engine, subject: str, *,
                str(getattr(e.event, "deal", "")) in (subject, str(uuid), uuid.hex)]
         entries.extend(_derived(sla, {r.position: _chain_status(conn, chain, r)
                                       for r, _ in sla}))
-    entries.sort(key=lambda pair: (pair[0], pair[1].position or 0))
+    entries.sort(key=_order)
     history.entries = [entry for _, entry in entries]
     if not rows:
         history.notes.append(f"no accepted fact opened a deal {subject!r}")
@@ -119,6 +124,15 @@ def deal_history(app: DealflowApplication, engine: Engine, subject: str, *,
                                  f"{str(exc).splitlines()[0]} (try `dealflow rebuild "
                                  "commissions`)")
     return history
+
+
+def _order(pair: Sorted) -> tuple[datetime, int, int]:
+    """By decision time; at one instant the log's events (by position), then refusals (by
+    rejection number)."""
+    when, entry = pair
+    if entry.rejection is not None:
+        return (when, 1, entry.rejection)
+    return (when, 0, entry.position or 0)
 
 
 def _decoded(app: DealflowApplication, rows: list[LogRow]
@@ -197,14 +211,24 @@ def _refused(conn: Connection, subject: str) -> list[Sorted]:
     entries: list[Sorted] = []
     for row in rows:
         raw = _json(bytes(row.raw))
-        why = f"rule {row.reason}" if row.field is None else f"field {row.field}"
         recorded = datetime.fromisoformat(row.recorded_at)
         entries.append((recorded, HistoryEntry(
             recorded, _time(raw.get("time")),
             str(row.fact_type or raw.get("type") or "?"), row.source, row.fact_id,
             raw.get("actor") if isinstance(raw.get("actor"), str) else None,
-            "refused", f"{why}: {row.message} (rejection #{row.seq})")))
+            "refused", f"{_why(row.reason, row.field, row.message)} (rejection #{row.seq})",
+            rejection=int(row.seq))))
     return entries
+
+
+def _why(reason: str, field: str | None, message: str) -> str:
+    """``rule stage_jump: <message>`` or ``field data.amount: <message>``, naming the rule
+    or field once (the stored message starts with it too)."""
+    if reason.startswith("invalid:") and field is not None:
+        label, name = "field", field
+    else:
+        label, name = ("rule" if reason not in _NOT_RULES else ""), reason
+    return f"{label} {name}".strip() + ": " + message.removeprefix(f"{name}: ")
 
 
 def _derived(events: list[tuple[LogRow, LoggedEvent]], chained: dict[int, str]

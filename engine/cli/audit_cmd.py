@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.cli.common import DbOption, console, open_engine
+from engine.cli.output import EXIT_USAGE, envelope, print_json
 from engine.errors import DealflowError
 
 if TYPE_CHECKING:
@@ -332,8 +333,9 @@ def history(deal: Annotated[str, typer.Argument(help="The deal's subject (contra
                                ] = False) -> None:
     """Every fact of a deal, the decision taken on it, and what it caused.
 
-    Both times, source, actor, the decision (accepted with its transition, or the rule
-    that refused it), the SLA escalations and the commission lines of the deal."""
+    In the order decided: both times, source, actor, the decision (accepted with its
+    transition, or the rule or field that refused it), the SLA escalations and the
+    commission lines of the deal. A deal no fact names exits 2."""
     from engine.audit.commission import commission_lines
     from engine.audit.history import deal_history
 
@@ -341,8 +343,11 @@ def history(deal: Annotated[str, typer.Argument(help="The deal's subject (contra
         runner = engine.runner(["commissions"])
         found = deal_history(engine.app, engine.sql, deal,
                              commission=commission_lines(runner, datetime.now(UTC)))
+    if not found.entries:
+        raise _fail(f"no deal {deal!r}: no fact about it was accepted or refused "
+                    "(a deal is named by its subject, e.g. D-1)", EXIT_USAGE)
     if as_json:
-        typer.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+        print_json(envelope("audit.history", found.to_json()))
         return
     _print_history(found)
 

@@ -299,7 +299,10 @@ class Ingestor:
                     raise
             except FactRejectedError as caught:
                 exc = _detached(caught)
-                rejections.append(_rejection_row(item, fact, exc, now))
+                # Stamped when decided, so that a refusal sorts after what the batch
+                # accepted before it (an event's time is its decision's too).
+                decided = self.clock().isoformat()
+                rejections.append(_rejection_row(item, fact, exc, decided))
                 result.outcomes.append(Outcome(
                     "rejected", item.origin, exc.reason, exc.message, exc.field,
                     getattr(fact, "source", None), getattr(fact, "id", None),
@@ -340,11 +343,11 @@ def _target(fact: Fact) -> UUID:
 
 
 def _rejection_row(
-    item: RawInput, fact: Fact | FactRejectedError, exc: FactRejectedError, now: str
+    item: RawInput, fact: Fact | FactRejectedError, exc: FactRejectedError, recorded_at: str
 ) -> RejectionRow:
     is_fact = isinstance(fact, Fact)
     return RejectionRow(
-        recorded_at=now,
+        recorded_at=recorded_at,
         origin=item.origin,
         reason=exc.reason,
         field=exc.field,

@@ -57,7 +57,7 @@ def test_refusals_sla_escalations_and_tampering_show(populated: Engine,
     refused = [e for e in found.entries if e.decision == "refused"]
     assert len(refused) == 1
     assert refused[0].fact_type == "deal.stage_changed"
-    assert refused[0].detail.startswith("rule closed_deal: closed_deal: deal.stage_changed")
+    assert refused[0].detail.startswith("rule closed_deal: deal.stage_changed")
     assert refused[0].occurred_at == datetime.fromisoformat("2026-02-11T10:00:00+08:00")
     assert refused[0].actor == "rep-01"
     derived = [e for e in found.entries if e.decision == "derived"]
