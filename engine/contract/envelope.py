@@ -20,10 +20,11 @@ from engine.contract.data import DATA_MODELS, FactData
 from engine.contract.values import parse_timestamp
 from engine.errors import InvalidFactError
 
-__all__ = ["ENVELOPE_FIELDS", "Fact", "parse_fact"]
+__all__ = ["ENVELOPE_FIELDS", "Fact", "FactIdentity", "identity_of", "parse_fact"]
 
 ENVELOPE_FIELDS = ("id", "type", "source", "time", "subject", "actor", "data")
 _REQUIRED = ("id", "type", "source", "time", "subject", "data")
+_ID_MAX = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ def parse_fact(raw: bytes | str) -> Fact:
     for name in _REQUIRED:
         if name not in obj or obj[name] is None:
             raise InvalidFactError(f"{name}: field required", field=name)
-    fact_id = _string(obj, "id", max_len=128)
+    fact_id = _string(obj, "id", max_len=_ID_MAX)
     fact_type = _string(obj, "type")
     model = DATA_MODELS.get(fact_type)
     if model is None:
@@ -149,3 +150,40 @@ def parse_fact(raw: bytes | str) -> Fact:
         digest=_digest(obj),
         envelope_extra=extra,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FactIdentity:
+    """Who an input that failed validation was, as far as it says so validly: each of
+    ``source``, ``id``, ``type`` and ``subject`` that is present and would pass validation
+    on its own (a string, not blank, no NUL; ``id`` at most 128 characters; ``type`` a
+    contract type), else ``None``."""
+
+    source: str | None = None
+    id: str | None = None
+    type: str | None = None
+    subject: str | None = None
+
+
+def identity_of(raw: bytes | str) -> FactIdentity:
+    """The :class:`FactIdentity` of an input (all ``None`` if it is not a JSON object).
+
+    Only the refusal path calls this, so decoding the input a second time costs nothing
+    on the hot path."""
+    try:
+        obj = _decode(raw)
+    except InvalidFactError:
+        return FactIdentity()
+    if not isinstance(obj, dict):
+        return FactIdentity()
+
+    def valid(name: str, max_len: int | None = None) -> str | None:
+        value = obj.get(name)
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            return None
+        return None if max_len is not None and len(value) > max_len else value
+
+    fact_type = valid("type")
+    return FactIdentity(source=valid("source"), id=valid("id", _ID_MAX),
+                        type=fact_type if fact_type in DATA_MODELS else None,
+                        subject=valid("subject"))

@@ -22,7 +22,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from engine.contract.envelope import Fact, parse_fact
+from engine.contract.envelope import Fact, FactIdentity, identity_of, parse_fact
 from engine.domain.deal import Deal
 from engine.domain.ids import deal_id, rep_id
 from engine.domain.rep import Rep
@@ -106,6 +106,14 @@ class BatchResult:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Invalid:
+    """An input that failed validation, with whatever identity it validly carries."""
+
+    error: FactRejectedError
+    identity: FactIdentity
 
 
 class _StaleCacheError(Exception):
@@ -232,13 +240,13 @@ class Ingestor:
         self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = ()
     ) -> BatchResult:
         """Decide and store a batch; ``offsets`` commit in the same transaction."""
-        parsed: list[Fact | FactRejectedError] = []
+        parsed: list[Fact | _Invalid] = []
         for item in inputs:
             try:
                 parsed.append(parse_fact(item.raw))
             except FactRejectedError as exc:
                 # Keep no traceback: its frames would hold the whole batch alive.
-                parsed.append(_detached(exc))
+                parsed.append(_Invalid(_detached(exc), identity_of(item.raw)))
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = _UnitOfWork(self)
@@ -265,7 +273,7 @@ class Ingestor:
     def _attempt(
         self,
         inputs: Sequence[RawInput],
-        parsed: Sequence[Fact | FactRejectedError],
+        parsed: Sequence[Fact | _Invalid],
         uow: _UnitOfWork,
         offsets: Sequence[KafkaOffset],
     ) -> BatchResult:
@@ -279,8 +287,8 @@ class Ingestor:
         rejections: list[RejectionRow] = []
         for item, fact in zip(inputs, parsed, strict=True):
             try:
-                if isinstance(fact, FactRejectedError):
-                    raise fact
+                if isinstance(fact, _Invalid):
+                    raise fact.error
                 digest = known.get(fact.key)
                 if digest is not None:
                     if digest != fact.digest:
@@ -299,14 +307,14 @@ class Ingestor:
                     raise
             except FactRejectedError as caught:
                 exc = _detached(caught)
+                who = fact.identity if isinstance(fact, _Invalid) else fact
                 # Stamped when decided, so that a refusal sorts after what the batch
                 # accepted before it (an event's time is its decision's too).
                 decided = self.clock().isoformat()
-                rejections.append(_rejection_row(item, fact, exc, decided))
+                rejections.append(_rejection_row(item, who, exc, decided))
                 result.outcomes.append(Outcome(
                     "rejected", item.origin, exc.reason, exc.message, exc.field,
-                    getattr(fact, "source", None), getattr(fact, "id", None),
-                    getattr(fact, "type", None),
+                    who.source, who.id, who.type,
                 ))
                 continue
             known[fact.key] = fact.digest
@@ -343,18 +351,17 @@ def _target(fact: Fact) -> UUID:
 
 
 def _rejection_row(
-    item: RawInput, fact: Fact | FactRejectedError, exc: FactRejectedError, recorded_at: str
+    item: RawInput, who: Fact | FactIdentity, exc: FactRejectedError, recorded_at: str
 ) -> RejectionRow:
-    is_fact = isinstance(fact, Fact)
     return RejectionRow(
         recorded_at=recorded_at,
         origin=item.origin,
         reason=exc.reason,
         field=exc.field,
         message=exc.message,
-        source=fact.source if is_fact else None,  # type: ignore[union-attr]
-        fact_id=fact.id if is_fact else None,  # type: ignore[union-attr]
-        fact_type=fact.type if is_fact else None,  # type: ignore[union-attr]
-        subject=fact.subject if is_fact else None,  # type: ignore[union-attr]
+        source=who.source,
+        fact_id=who.id,
+        fact_type=who.type,
+        subject=who.subject,
         raw=item.raw,
     )
