@@ -3,6 +3,7 @@
 ::
 
     DealflowError
+    ├── BrokerUnreachableError        no Kafka broker answered (a one-shot command stops)
     ├── ConfigurationError            settings or definitions that cannot be used
     ├── NotFoundError                 a deal, view, report or rep asked for does not exist
     │   └── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
@@ -22,6 +23,7 @@ retry, reject to the dead-letter store, or stop.
 from __future__ import annotations
 
 __all__ = [
+    "BrokerUnreachableError",
     "ConcurrencyConflictError",
     "ConfigurationError",
     "DealflowError",
@@ -39,6 +41,11 @@ __all__ = [
 
 class DealflowError(Exception):
     """Base class of every error dealflow raises on purpose."""
+
+
+class BrokerUnreachableError(DealflowError):
+    """No Kafka broker answered at the bootstrap servers; the message names them and why
+    (connection refused, no answer, unknown host). Services retry; one-shot commands stop."""
 
 
 class ConfigurationError(DealflowError):

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from engine.cli.common import DbOption, console, open_engine
-from engine.errors import DealflowError
+from engine.cli.output import EXIT_UNREACHABLE
+from engine.errors import BrokerUnreachableError, DealflowError
 
 if TYPE_CHECKING:
     from engine.kafka.settings import KafkaSettings
@@ -128,6 +130,9 @@ def relay(
         try:
             with _stop_on_signals(relay.follower.request_stop):
                 stats = relay.run(until_idle=until_idle)
+        except BrokerUnreachableError as exc:  # a one-shot run (--until-idle) stops
+            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(EXIT_UNREACHABLE) from None
         except DealflowError as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc

@@ -11,6 +11,10 @@ After a crash or a failed send the relay starts again from its saved position: e
 it may be published a second time (at-least-once), each with the same ``event_id``, and
 never an event lost or skipped. Only one relay runs per store (``SingletonLock`` "relay"); a
 second one waits as a standby and takes over when the first one's lock goes away.
+
+When no broker answers (within ``bootstrap_timeout_ms``), a relay that follows the log
+logs it and tries again; a one-shot relay (``run(until_idle=True)``) stops and raises
+:class:`~engine.errors.BrokerUnreachableError`, naming the servers and why.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 from sqlalchemy import Engine
 
-from engine.errors import StoreError
+from engine.errors import BrokerUnreachableError, StoreError
 from engine.kafka.keys import EventKeys
 from engine.kafka.metrics import RelayMetrics
+from engine.kafka.reach import check_reachable, is_bootstrap_failure, unreachable
 from engine.kafka.schema import encode_event
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import advance_relay_position, ensure_tables, relay_position
@@ -90,6 +96,8 @@ class OutboxRelay:
         self._saved = self._acked = self._sent = 0
         self._in_flight: InFlight = deque()
         self._save_due = 0.0
+        self._one_shot = False
+        self._unreachable: BrokerUnreachableError | None = None
 
     @property
     def lock(self) -> SingletonLock:
@@ -107,12 +115,19 @@ class OutboxRelay:
 
     def run(self, *, until_idle: bool = False) -> RelayStats:
         """Publish in the calling thread until :meth:`stop` (or, with ``until_idle``, until
-        the log is all published)."""
+        the log is all published).
+
+        With ``until_idle`` (a one-shot run), no broker answering is the end: raises
+        :class:`~engine.errors.BrokerUnreachableError` (what was acknowledged is saved)."""
         ensure_tables(self.db)
+        self._one_shot, self._unreachable = until_idle, None
         try:
             self.follower.follow(until_idle=until_idle)
         finally:
             self.follower.stop()
+            self._one_shot = False
+        if self._unreachable is not None:
+            raise self._unreachable
         return self.stats
 
     # ------------------------------------------------------------------ a step
@@ -120,7 +135,14 @@ class OutboxRelay:
         """Send, harvest and save once; 0 when nothing was read and nothing is in flight."""
         settings = self.settings
         if self._producer is None:
-            self._connect()
+            try:
+                self._connect()
+            except BrokerUnreachableError as exc:
+                if not self._one_shot:
+                    raise  # the loop logs it and tries again after its backoff
+                self._unreachable = exc
+                self.follower.request_stop()
+                return 0
             self._saved = self._acked = self._sent = relay_position(self.db, self.name)
             self.stats.position = self._saved
             self._in_flight.clear()
@@ -151,7 +173,10 @@ class OutboxRelay:
     def _failed(self, exc: Exception) -> None:
         """A step failed: count a resend and drop the producer (the next step reconnects and
         resends from the saved position)."""
-        log.warning("relay: %r; resending from position %d", exc, self._saved)
+        if isinstance(exc, BrokerUnreachableError):
+            log.warning("relay: %s; trying again", exc)
+        else:
+            log.warning("relay: %r; resending from position %d", exc, self._saved)
         self.stats.resends += 1
         self.metrics.resends.inc()
         self._close_producer(timeout=0)
@@ -170,13 +195,23 @@ class OutboxRelay:
             self._close_producer(timeout=10)
 
     def _connect(self) -> None:
-        if self.settings.create_topics:
-            admin = TopicAdmin(self.settings)
-            try:
-                admin.ensure([self.topic])
-            finally:
-                admin.close()
-        self._producer = KafkaProducer(**self.settings.producer_config("relay"))
+        """Create the topic if asked and a producer; BrokerUnreachableError if no broker
+        answered within ``bootstrap_timeout_ms``."""
+        if self._one_shot:  # no server even accepting a connection: say so at once
+            check_reachable(self.settings.bootstrap)
+        try:
+            if self.settings.create_topics:
+                admin = TopicAdmin(self.settings)
+                try:
+                    admin.ensure([self.topic])
+                finally:
+                    admin.close()
+            self._producer = KafkaProducer(**self.settings.producer_config("relay"))
+        except KafkaTimeoutError as exc:
+            if not is_bootstrap_failure(exc):
+                raise
+            raise unreachable(self.settings.bootstrap,
+                              self.settings.bootstrap_timeout_ms) from exc
 
     def _close_producer(self, timeout: float) -> None:
         if self._producer is not None:

@@ -60,6 +60,11 @@ class KafkaSettings(BaseSettings):
     metadata_max_age_ms: int = Field(default=30_000, ge=100)
     request_timeout_ms: int = Field(default=30_000, ge=1000)
     reconnect_backoff_max_ms: int = Field(default=5000, ge=50)
+    bootstrap_timeout_ms: int = Field(
+        default=2500, ge=100,
+        description="How long a client waits for a first answer from the bootstrap servers. "
+        "A one-shot `relay --until-idle` then stops (exit 3, naming the servers and why); "
+        "`consume`, `relay` and `serve` log it and try again.")
     check_crcs: bool = Field(
         default=True, description="Verify each fetched batch's CRC32C. kafka-python does it in "
         "pure Python unless the crc32c package is installed (kafka-python[crc32c]); turning "
@@ -112,6 +117,7 @@ class KafkaSettings(BaseSettings):
             "client_id": f"{self.client_id}-{role}",
             "request_timeout_ms": self.request_timeout_ms,
             "reconnect_backoff_max_ms": self.reconnect_backoff_max_ms,
+            "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
             "metadata_max_age_ms": self.metadata_max_age_ms,
             **self.client_options,
         }

@@ -9,6 +9,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError, for_code
+from kafka.net.compat import KafkaNetClient
 
 from engine.kafka.settings import KafkaSettings
 
@@ -31,7 +32,22 @@ class TopicAdmin:
     def client(self) -> Any:
         """The admin client (connecting now if needed; raises if no broker answers)."""
         if self._client is None:
-            self._client = KafkaAdminClient(**self.settings.admin_config())
+            made: list[Any] = []
+
+            def tracked(**configs: Any) -> Any:
+                made.append(client := KafkaNetClient(**configs))
+                return client
+
+            try:
+                self._client = KafkaAdminClient(**self.settings.admin_config(),
+                                                kafka_client=tracked)
+            except BaseException:
+                # kafka-python starts the network client's IO thread before bootstrapping
+                # and leaves it running when bootstrapping fails: one leaked thread per
+                # retry of a service waiting for its broker.
+                for client in made:
+                    client.close()
+                raise
         return self._client
 
     def ensure(self, topics: Iterable[str]) -> list[str]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -20,7 +23,8 @@ from engine.ingest.batch import RawInput
 from engine.kafka.state import fact_subjects, relay_position
 from engine.settings import Settings
 from engine.store.sql import sql_engine
-from tests.kafka.conftest import Worker, consume_all, kafka_settings, wait_until
+from tests.infra.common import LOOPBACK, free_loopback_port, stop_process
+from tests.kafka.conftest import DEALFLOW, Worker, consume_all, kafka_settings, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -153,3 +157,54 @@ def test_a_second_relay_stands_by_and_takes_over_from_the_saved_position(
         assert check_published(engine, records) == 0  # a graceful handover repeats nothing
     finally:
         engine.close()
+
+
+def test_a_one_shot_relay_without_a_broker_exits_3_at_once_naming_it(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/store.db"
+    port = free_loopback_port()  # nothing listens there
+    started = time.monotonic()
+    done = subprocess.run([DEALFLOW, "relay", "--db", db, "--kafka", f"127.0.0.1:{port}",
+                           "--until-idle"], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert time.monotonic() - started < 5
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"error: cannot reach a Kafka broker at 127.0.0.1:{port} "
+        f"(127.0.0.1:{port}: connection refused)"]
+    assert done.stderr == ""
+
+
+def test_a_one_shot_relay_at_something_that_is_no_broker_exits_3_saying_so(
+    tmp_path: Path
+) -> None:
+    with socket.create_server((LOOPBACK, 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        env = {**os.environ, "DEALFLOW_KAFKA_BOOTSTRAP_TIMEOUT_MS": "1000"}
+        started = time.monotonic()
+        done = subprocess.run([DEALFLOW, "relay", "--db", f"sqlite:///{tmp_path}/store.db",
+                               "--kafka", f"127.0.0.1:{port}", "--until-idle"], env=env,
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    assert time.monotonic() - started < 8
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"error: no Kafka broker answered at 127.0.0.1:{port} within 1s (127.0.0.1:{port}: "
+        "accepts TCP connections but did not answer as a Kafka broker (a TLS or SASL "
+        "listener? see DEALFLOW_KAFKA_CLIENT_OPTIONS))"]
+
+
+def test_a_following_relay_without_a_broker_keeps_trying(tmp_path: Path) -> None:
+    relay = subprocess.Popen([DEALFLOW, "relay", "--db", f"sqlite:///{tmp_path}/store.db",
+                              "--kafka", f"127.0.0.1:{free_loopback_port()}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(4.0)
+        assert relay.poll() is None  # a service waits for its broker
+    finally:
+        stop_process(relay, timeout=20)
+    assert relay.stdout is not None
+    output = relay.stdout.read().decode()
+    relay.stdout.close()
+    assert "cannot reach a Kafka broker" in output or "no Kafka broker answered" in output
+    assert relay.returncode == 0, output
