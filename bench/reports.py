@@ -43,8 +43,8 @@ DEALFLOW = str(BIN / "dealflow")
 AS_OF, PERIOD = "2026-03-31", "2026-Q1"
 GOOD_FACTS_PER_DEAL = 11.55  # events in the log per demo deal in a quarter (measured)
 
-# One line per report: a label and the command after `dealflow`. Every report gets COMMON's
-# options that its `--help` lists, so one that takes no --period still runs.
+# One line per report: a label and the command after `dealflow`. Every report gets those of
+# COMMON's options it takes, so one that takes no --period still runs.
 REPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pipeline", ("report", "pipeline")),
     ("sla", ("report", "sla")),
@@ -66,11 +66,20 @@ def run(*args: str) -> tuple[float, str]:
 
 
 def options_for(command: tuple[str, ...]) -> list[str]:
-    """COMMON's options that ``dealflow COMMAND --help`` lists."""
-    _, help_text = run(DEALFLOW, *command, "--help")
+    """COMMON's options that the command takes: for a report, the filters it takes
+    (``projections.registry.report_filters``; a filter it does not take is refused), for
+    another command the options its ``--help`` lists."""
+    if command[0] == "report":
+        from projections.registry import report_filters
+
+        takes = {f"--{name}" for name in report_filters(command[1])} | {"--as-of", "--json"}
+    else:
+        _, help_text = run(DEALFLOW, *command, "--help")
+        takes = {option for option, _ in COMMON
+                 if re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text)}
     chosen: list[str] = []
     for option, value in COMMON:
-        if re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text):
+        if option in takes:
             chosen += [option] if value is None else [option, value]
     return chosen
 
