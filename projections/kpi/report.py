@@ -144,18 +144,18 @@ def build_report(conn: Connection, view: KpiProjection, params: ReportParams, *,
     teams: dict[tuple[str, str], tuple[Tally, dict[str, Decimal], list[str]]] = {}
     for name, quarter in sorted(tallies, key=lambda k: (k[1], k[0])):
         t = tallies[(name, quarter)]
-        team = book.team(name, quarter)
+        rep_team = book.team(name, quarter)  # not ``team``: that is the filter
         quota = book.quota(name, quarter)
-        reps.append(_row("rep", name, quarter, team, (), t, quota))
-        if team is None:
+        reps.append(_row("rep", name, quarter, rep_team, (), t, quota))
+        if rep_team is None:
             continue
-        acc, team_quota, members = teams.setdefault((quarter, team), (Tally(), {}, []))
+        acc, team_quota, members = teams.setdefault((quarter, rep_team), (Tally(), {}, []))
         acc.merge(t)
         for cur, amount in quota.items():
             team_quota[cur] = team_quota.get(cur, Decimal("0.00")) + amount
         members.append(name)
-    team_rows = [_row("team", team, quarter, team, tuple(members), acc, quota)
-                 for (quarter, team), (acc, quota, members) in sorted(teams.items())]
+    team_rows = [_row("team", name, quarter, name, tuple(members), acc, quota)
+                 for (quarter, name), (acc, quota, members) in sorted(teams.items())]
     if period is not None:
         reps = [r for r in reps if r.period == period]
         team_rows = [r for r in team_rows if r.period == period]

@@ -145,3 +145,17 @@ def test_one_period_and_one_rep(engine: Engine, runner: ProjectionRunner) -> Non
         only = build_report(conn, view, FUTURE, period="2026-Q1", rep="rep-b").to_json()
     assert [(r["name"], r["period"]) for r in only["reps"]] == [("rep-b", "2026-Q1")]
     assert [(r["name"], r["period"]) for r in only["teams"]] == [("east", "2026-Q1")]
+
+
+def test_one_team(engine: Engine, runner: ProjectionRunner) -> None:
+    _rows(engine, runner)
+    view = runner.live["kpis"]
+    assert isinstance(view, KpiProjection)
+    with runner.engine.connect() as conn:
+        east = build_report(conn, view, FUTURE, team="east").to_json()
+        none = build_report(conn, view, FUTURE).to_json()
+    assert [(r["name"], r["period"]) for r in east["reps"]] == [
+        ("rep-a", "2025-Q4"), ("rep-a", "2026-Q1"), ("rep-b", "2026-Q1")]
+    assert [(r["name"], r["period"]) for r in east["teams"]] == [
+        ("east", "2025-Q4"), ("east", "2026-Q1")]
+    assert len(none["reps"]) == 5 and len(none["teams"]) == 4
