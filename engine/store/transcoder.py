@@ -1,9 +1,19 @@
-"""A faster encoder for eventsourcing's JSON format (same bytes layout, same decoder).
+"""A faster transcoder for eventsourcing's JSON format (same bytes, same values).
 
-Encoding runs on the ingest hot path for every event, so it uses orjson; the output is the
-format eventsourcing's ``JSONTranscoder`` reads (``{"_type_": ..., "_data_": ...}`` for
-datetimes, dates, decimals), so decoding stays the stock one. Event states hold no UUID
-values (orjson would write those as plain strings); ids are kept as strings.
+Encoding runs on the ingest hot path for every event, and decoding on every read of the log
+(rebuilds, followers, loading aggregates), so both use orjson; the format stays the one
+eventsourcing's ``JSONTranscoder`` writes and reads (``{"_type_": ..., "_data_": ...}`` for
+datetimes, dates, decimals). Event states hold no UUID values (orjson would write those as
+plain strings); ids are kept as strings.
+
+Decoding gives exactly what the stock decoder gives: wrappers are revived by the same test
+and the same registered transcodings as its ``_decode_obj``, children first, the order
+json's ``object_hook`` runs in. Wherever orjson and the ``json`` module could differ, the
+stock decoder decides: orjson refuses what ``json`` accepts beyond strict JSON (``NaN``,
+lone surrogates, numbers that overflow a double), and it reads integers beyond 64 bits as
+floats, so a state holding any float is decoded again by the stock decoder (dealflow's
+events hold none: amounts are decimals). Any error also goes back to the stock decoder,
+which raises what it always raised.
 """
 
 from __future__ import annotations
@@ -11,15 +21,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 __all__ = ["FastJSONTranscoder"]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+class _StockDecodes(Exception):
+    """Raised inside the fast path when only the stock decoder can be trusted."""
+
+
 class FastJSONTranscoder(JSONTranscoder):
-    """``JSONTranscoder`` whose ``encode`` is orjson with the registered transcodings."""
+    """``JSONTranscoder`` whose ``encode`` and ``decode`` use orjson (same format, same
+    values; see the module docstring)."""
 
     def encode(self, obj: Any) -> bytes:
         """Encode ``obj``; non-JSON types go through the registered transcodings."""
@@ -27,3 +42,44 @@ class FastJSONTranscoder(JSONTranscoder):
             return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
         except TypeError:  # e.g. an integer beyond 64 bits kept from an unknown field
             return super().encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        """Decode ``data`` to exactly what ``JSONTranscoder.decode`` returns (or raise
+        what it raises)."""
+        try:
+            obj = orjson.loads(data)
+            return _revive_dict(obj, self.names) if type(obj) is dict else _revive(obj, self.names)
+        except Exception:  # the stock decoder gives the value, or the error, it always gave
+            return super().decode(data)
+
+
+def _revive(obj: Any, names: dict[str, Transcoding]) -> Any:
+    kind = type(obj)
+    if kind is dict:
+        return _revive_dict(obj, names)
+    if kind is list:
+        for i, value in enumerate(obj):
+            kind = type(value)
+            if kind is dict or kind is list:
+                obj[i] = _revive(value, names)
+            elif kind is float:
+                raise _StockDecodes
+        return obj
+    if kind is float:
+        raise _StockDecodes
+    return obj
+
+
+def _revive_dict(obj: dict[str, Any], names: dict[str, Transcoding]) -> Any:
+    # Children first, then the dict itself: the order json's ``object_hook`` runs in.
+    for key, value in obj.items():  # replacing a value keeps the size: allowed
+        kind = type(value)
+        if kind is dict:
+            obj[key] = _revive_dict(value, names)
+        elif kind is list:
+            obj[key] = _revive(value, names)
+        elif kind is float:
+            raise _StockDecodes
+    if len(obj) == 2 and "_type_" in obj and "_data_" in obj:  # as ``_decode_obj``
+        return names[obj["_type_"]].decode(obj["_data_"])
+    return obj
