@@ -379,10 +379,10 @@ def test_workflow_command_reads_the_definitions_folder(tmp_path: Path, layout: s
     from_option = cli.invoke(app, ["workflow", "list", "--definitions", str(folder)])
     assert from_option.exit_code == 0, from_option.output
     assert "qualify_fast" in from_option.stdout
-    assert cli.invoke(app, ["workflow", "show", "quick"]).exit_code == 1  # shipped only
+    assert cli.invoke(app, ["workflow", "show", "quick"]).exit_code == 2  # shipped only
     (folder / "broken.yaml").write_text("name: [", encoding="utf-8")
     broken = cli.invoke(app, ["workflow", "list", "--definitions", str(folder)])
-    assert broken.exit_code == 1 and str(folder / "broken.yaml") in broken.stderr
+    assert broken.exit_code == 2 and str(folder / "broken.yaml") in broken.stderr
 
 
 BROKEN = [

@@ -33,10 +33,10 @@ app = typer.Typer(
 )
 
 KeyOption = Annotated[Path | None, typer.Option(
-    "--key", help="Ed25519 private key (PEM) [default: $DEALFLOW_AUDIT_KEY or "
+    "--key", help="Ed25519 private key (PEM) \\[default: $DEALFLOW_AUDIT_KEY or "
     "dealflow-audit.key]", show_default=False)]
 PublicKeyOption = Annotated[Path | None, typer.Option(
-    "--public-key", help="The trusted public key (PEM) [default: the audit key's .pub]",
+    "--public-key", help="The trusted public key (PEM) \\[default: the audit key's .pub]",
     show_default=False)]
 
 
@@ -262,7 +262,7 @@ def _stored_or_given(engine: Engine, path: Path | None) -> Checkpoint:
 def prove(position: Annotated[int, typer.Argument(help="The event's log position.")],
           db: DbOption = None,
           checkpoint: Annotated[Path | None, typer.Option(
-              help="The checkpoint to prove against [default: the latest stored]")] = None
+              help="The checkpoint to prove against \\[default: the latest stored]")] = None
           ) -> None:
     """Print the inclusion proof (JSON) of the event at POSITION against a checkpoint."""
     from engine.audit import AuditError, Prover
@@ -280,7 +280,7 @@ def prove(position: Annotated[int, typer.Argument(help="The event's log position
 @app.command(name="check-proof")
 def check_proof(proof: Annotated[Path, typer.Argument(help="A proof from `audit prove`.")],
                 checkpoint: Annotated[Path | None, typer.Option(
-                    help="The checkpoint you trust [default: the one in the proof file]")
+                    help="The checkpoint you trust \\[default: the one in the proof file]")
                 ] = None,
                 public_key: PublicKeyOption = None) -> None:
     """Check an inclusion proof offline: the checkpoint's signature, then the proof."""

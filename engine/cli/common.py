@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from engine.ingest.summary import IngestSummary
     from engine.settings import Settings
 
-__all__ = ["DbOption", "console", "freeze_when_started", "ingest_file", "open_engine",
-           "render_summary", "started"]
+__all__ = ["STDIN", "DbOption", "console", "freeze_when_started", "ingest_file",
+           "open_engine", "render_summary", "started"]
 
 # Piped output (no terminal to measure) gets room for the report tables instead of 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -46,7 +46,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         help="Store URL: sqlite:///FILE or postgresql://USER@HOST:PORT/DB "
-        "[default: $DEALFLOW_DB or sqlite:///dealflow.db]",
+        "\\[default: $DEALFLOW_DB or sqlite:///dealflow.db]",
         show_default=False,
     ),
 ]
@@ -158,13 +158,18 @@ def auto_workers(size: int) -> int:
     return min(4, os.cpu_count() or 1) if size > 4 * 2**20 else 1
 
 
+STDIN = Path("-")  # the FILE argument that means standard input
+
+
 def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSummary:
-    """Stream ``path`` through the ingestor in batches, with a progress bar."""
+    """Stream ``path`` (or standard input, for ``-``) through the ingestor in batches, with
+    a progress bar (of bytes read, against the file's size when there is one)."""
     from engine.ingest.jsonl import iter_lines, read_batches
     from engine.ingest.summary import IngestSummary
 
     summary = IngestSummary()
-    size = path.stat().st_size
+    source = sys.stdin.buffer if path == STDIN else path
+    size = None if path == STDIN else path.stat().st_size
     with Progress(
         TextColumn("[bold]ingest[/bold] {task.description}"),
         BarColumn(),
@@ -176,7 +181,7 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
         disable=quiet,
         transient=False,
     ) as progress:
-        task = progress.add_task(path.name, total=size, facts=0)
+        task = progress.add_task("stdin" if path == STDIN else path.name, total=size, facts=0)
 
         read = 0
 
@@ -187,15 +192,16 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
         def show(current: IngestSummary) -> None:
             progress.update(task, completed=read, facts=current.inputs)
 
-        workers = engine.settings.workers or auto_workers(size)
+        # A stream's length is unknown: one worker unless --workers asks for more.
+        workers = engine.settings.workers or auto_workers(size or 0)
         if workers > 1:
             summary = engine.parallel_ingest(workers).run(
-                iter_lines(path, on_bytes=advance), on_batch=show)
+                iter_lines(source, on_bytes=advance), on_batch=show)
         else:
-            for batch in read_batches(path, engine.settings.batch_size, on_bytes=advance):
+            for batch in read_batches(source, engine.settings.batch_size, on_bytes=advance):
                 summary.add(engine.ingestor.ingest(batch).counts())
                 show(summary)
-        progress.update(task, completed=size, facts=summary.inputs)
+        progress.update(task, total=read, completed=read, facts=summary.inputs)
     return summary
 
 

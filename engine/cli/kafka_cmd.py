@@ -23,9 +23,9 @@ __all__ = ["consume", "kafka_topics", "relay"]
 
 KafkaOption = Annotated[str | None, typer.Option(
     "--kafka", help="Kafka bootstrap servers HOST:PORT[,...] "
-    "[default: $DEALFLOW_KAFKA_BOOTSTRAP or 127.0.0.1:9092]", show_default=False)]
+    "\\[default: $DEALFLOW_KAFKA_BOOTSTRAP or 127.0.0.1:9092]", show_default=False)]
 PartitionsOption = Annotated[int | None, typer.Option(
-    help="Partitions of topics created if missing [default: 6]", show_default=False, min=1)]
+    help="Partitions of topics created if missing \\[default: 6]", show_default=False, min=1)]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")]
 
 
@@ -73,13 +73,13 @@ def consume(
     db: DbOption = None,
     topic: Annotated[list[str] | None, typer.Option(
         "--topic", help="Topic of contract facts (repeat for several) "
-        "[default: dealflow.facts]", show_default=False)] = None,
+        "\\[default: dealflow.facts]", show_default=False)] = None,
     group: Annotated[str | None, typer.Option(
-        help="Consumer group [default: dealflow-ingest]", show_default=False)] = None,
+        help="Consumer group \\[default: dealflow-ingest]", show_default=False)] = None,
     dead_letter_topic: Annotated[str | None, typer.Option(
-        help="Dead-letter topic [default: dealflow.facts.dlq]", show_default=False)] = None,
+        help="Dead-letter topic \\[default: dealflow.facts.dlq]", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Most records per poll, stored in one transaction [default: 1000]",
+        help="Most records per poll, stored in one transaction \\[default: 1000]",
         show_default=False, min=1)] = None,
     partitions: PartitionsOption = None,
     quiet: QuietOption = False,
@@ -107,10 +107,10 @@ def relay(
     kafka: KafkaOption = None,
     db: DbOption = None,
     topic: Annotated[str | None, typer.Option(
-        "--topic", help="Topic of dealflow's domain events [default: dealflow.events]",
+        "--topic", help="Topic of dealflow's domain events \\[default: dealflow.events]",
         show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Events read from the log per query [default: 2000]", show_default=False,
+        help="Events read from the log per query \\[default: 2000]", show_default=False,
         min=1)] = None,
     until_idle: Annotated[bool, typer.Option(
         "--until-idle", help="Exit once every stored event is published.")] = False,
@@ -143,7 +143,7 @@ def kafka_topics(
     kafka: KafkaOption = None,
     partitions: PartitionsOption = None,
     replication_factor: Annotated[int | None, typer.Option(
-        help="Replication factor [default: 1]", show_default=False, min=1)] = None,
+        help="Replication factor \\[default: 1]", show_default=False, min=1)] = None,
 ) -> None:
     """Create dealflow's topics (facts, dead letters, events) if they are missing."""
     from engine.kafka.topics import TopicAdmin

@@ -18,14 +18,14 @@ __all__ = ["serve"]
 def serve(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(
-        help="Listen address [default: $DEALFLOW_API_HOST or 127.0.0.1]",
+        help="Listen address \\[default: $DEALFLOW_API_HOST or 127.0.0.1]",
         show_default=False)] = None,
     port: Annotated[int | None, typer.Option(
-        help="Listen port [default: $DEALFLOW_API_PORT or 8080]", show_default=False)] = None,
+        help="Listen port \\[default: $DEALFLOW_API_PORT or 8080]", show_default=False)] = None,
     kafka: Annotated[str | None, typer.Option(
         "--kafka", metavar="BOOTSTRAP", help="Also consume facts from Kafka and relay "
         "domain events, with these bootstrap servers (e.g. 127.0.0.1:9092); topics and "
-        "group from DEALFLOW_KAFKA_* [default: off, unless $DEALFLOW_SERVE_KAFKA=true]",
+        "group from DEALFLOW_KAFKA_* \\[default: off, unless $DEALFLOW_SERVE_KAFKA=true]",
         show_default=False)] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:

@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from engine.cli.common import DbOption, console, open_engine
+from engine.cli.output import envelope, print_json
 
 if TYPE_CHECKING:
     from engine.serve.tokens import TokenStore
@@ -72,13 +74,21 @@ def revoke(
 def list_tokens(
     db: DbOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")
+                       ] = False,
 ) -> None:
     """The tokens (never their secrets)."""
     with _store(db) as store:
         found = store.list(include_revoked=all_)
+    if as_json:
+        print_json(envelope("tokens", {"tokens": [
+            {"id": t.token_id, "name": t.name, "role": t.role.value,
+             "created_at": t.created_at, "revoked_at": t.revoked_at} for t in found]}))
+        return
     table = Table(title=f"API tokens ({len(found)})")
     for column in ("id", "name", "role", "created", "revoked"):
         table.add_column(column)
     for t in found:
-        table.add_row(t.token_id, t.name, t.role.value, t.created_at, t.revoked_at or "")
+        table.add_row(t.token_id, escape(t.name), t.role.value, t.created_at,
+                      t.revoked_at or "")
     console.print(table)

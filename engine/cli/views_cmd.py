@@ -91,7 +91,7 @@ def report(
     db: DbOption = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Count what happened by this time (RFC 3339, or a date = end of "
-        "that day in Asia/Shanghai) [default: now]", show_default=False)] = None,
+        "that day in Asia/Shanghai) \\[default: now]", show_default=False)] = None,
     as_known_at: Annotated[str | None, typer.Option(
         "--as-known-at", help="Use only what dealflow had recorded by this time, to "
         "reproduce a report as it was printed then.", show_default=False)] = None,
@@ -105,7 +105,7 @@ def report(
         help="commissions, kpis: one period, a quarter like 2026-Q1.")] = None,
     limit: Annotated[int | None, typer.Option(
         min=1, help="sla: list at most this many overdue and breached instances "
-        "[default: all]", show_default=False)] = None,
+        "\\[default: all]", show_default=False)] = None,
 ) -> None:
     """Print a report computed from the views, as of a time and as known at a time.
 

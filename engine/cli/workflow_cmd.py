@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.cli.output import EXIT_USAGE
 from engine.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ DefinitionsOption = Annotated[
     typer.Option(
         "--definitions",
         help="A definitions folder (workflows/*.yaml, plans/*.yaml, or a flat folder of "
-        "workflow *.yaml) to load on top of the shipped ones [default: $DEALFLOW_DEFINITIONS]",
+        "workflow *.yaml) to load on top of the shipped ones \\[default: $DEALFLOW_DEFINITIONS]",
         show_default=False,
         file_okay=False,
         dir_okay=True,
@@ -63,8 +64,10 @@ def _workflow(name: str, version: int | None, definitions: Path | None) -> Compi
 
 
 def _fail(exc: ConfigurationError) -> typer.Exit:
+    # An unknown workflow or version, or a definitions folder that does not load: what
+    # was asked for does not exist or cannot be used (docs/cli.md, exit 2).
     Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-    return typer.Exit(code=1)
+    return typer.Exit(code=EXIT_USAGE)
 
 
 @app.command("list")

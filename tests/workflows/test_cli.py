@@ -77,13 +77,13 @@ def test_an_invalid_user_definition_is_reported(runner: CliRunner, tmp_path: Pat
     data["transitions"][0]["dest"] = "nowhere"
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     result = runner.invoke(app, ["workflow", "list", "--definitions", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown stage 'nowhere'" in result.stderr
 
 
 def test_unknown_workflow(runner: CliRunner) -> None:
     result = runner.invoke(app, ["workflow", "show", "retail"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown workflow 'retail'" in result.stderr
 
 
