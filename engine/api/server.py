@@ -10,8 +10,10 @@ import threading
 from collections.abc import Callable
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from engine.api.app import create_app
+from engine.serve.logs import configure_logging
 from engine.serve.service import Service
 from engine.settings import Settings
 
@@ -22,18 +24,25 @@ log = logging.getLogger(__name__)
 
 def _config(service: Service, *, log_level: str = "info", owner: bool = False
             ) -> uvicorn.Config:
+    # The owner (``dealflow serve``) configured logging before the service started (its
+    # background work logs from the start) and logs every request, one access line each.
     return uvicorn.Config(create_app(service, stop_on_shutdown=owner),
                           host=service.settings.api_host, port=service.settings.api_port,
-                          log_level=log_level, access_log=False,
+                          log_level=log_level, access_log=owner,
+                          log_config=None if owner else LOGGING_CONFIG,
                           lifespan="on" if owner else "off", timeout_graceful_shutdown=10)
 
 
 def serve(settings: Settings, *, on_started: Callable[[Service], None] | None = None,
           log_level: str = "info") -> None:
-    """Build the service, follow the log, serve HTTP until interrupted, then stop it all."""
+    """Build the service, follow the log, serve HTTP until interrupted, then stop it all.
+
+    Logs uvicorn's lines, an access line per request and dealflow's own (views, SLA timer,
+    Kafka: :mod:`engine.serve.logs`) at ``log_level``."""
     # Background work (the views' runner, report refreshes) holds the GIL in long Python
     # loops; a 1 ms switch interval (default 5 ms) keeps request latency tails short.
     sys.setswitchinterval(0.001)
+    configure_logging(log_level)
     service = Service.build(settings)
     try:
         service.start()

@@ -9,6 +9,7 @@ which offset dead letters are published, and which of that the store already rec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -84,6 +85,10 @@ class Partitions:
             self._saved.pop(tp, None)
             self._beyond_end.pop(tp, None)
             self.fence.release(tp.topic, tp.partition)
+            # Its new owner reports its lag now; a last value left here would be summed
+            # with that one for ever.
+            with contextlib.suppress(KeyError):
+                self.metrics.lag.remove(tp.topic, str(tp.partition))
 
     def unclaim(self, tps: Iterable[TP]) -> None:
         """Stop storing ``tps`` (fences kept) until positioned from the store again."""

@@ -6,6 +6,11 @@ The pipeline and SLA figures come from the registered ``pipeline`` and ``sla`` r
 of now" (reused for ``cache_seconds``, so a scrape every 15 s costs one computation); a
 report that is not registered, or fails, leaves its families out of the scrape and counts
 ``dealflow_view_report_errors_total``.
+
+They describe the whole store, not the process: with several replicas, only the one that
+keeps the views (``exporting()``: it holds their lock) exports them, and says so with
+``dealflow_view_exporter`` 1, so that a ``sum`` over replicas counts each deal once. Log
+and view positions are the same from every replica and are exported by all (``max`` them).
 """
 
 from __future__ import annotations
@@ -45,10 +50,14 @@ class ViewCollector(Collector):
 
     def __init__(self, *, head: Callable[[], int], positions: Callable[[], dict[str, int]],
                  read_report: ReadReport, registry: CollectorRegistry,
-                 outbox: Callable[[], int] | None = None) -> None:
+                 outbox: Callable[[], int] | None = None,
+                 exporting: Callable[[], bool] | None = None) -> None:
         """``read_report(name)`` gives a report's JSON as of now, or None if unregistered;
-        ``outbox()`` the outbox relay's log position (when this process relays)."""
+        ``outbox()`` the outbox relay's log position (when this process relays);
+        ``exporting()`` whether this process exports the pipeline and SLA gauges (always,
+        when not given)."""
         self.outbox = outbox
+        self.exporting = exporting
         self.head = head
         self.positions = positions
         self.read_report = read_report
@@ -60,8 +69,14 @@ class ViewCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """All families; what cannot be read is left out (and counted)."""
         yield from self._positions()
-        yield from self._pipeline()
-        yield from self._sla()
+        exporting = self.exporting is None or self.exporting()
+        yield GaugeMetricFamily(
+            "dealflow_view_exporter", "1 if this process keeps the views (holds their lock) "
+            "and so exports the pipeline and SLA gauges; 0 on the other replicas.",
+            value=1 if exporting else 0)
+        if exporting:
+            yield from self._pipeline()
+            yield from self._sla()
 
     def _report(self, name: str) -> Mapping[str, Any] | None:
         try:

@@ -25,6 +25,7 @@ from engine.metrics import IngestMetrics, Metrics, ViewCollector
 from engine.serve.group import GroupCommitter
 from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
+from engine.serve.sla_timer import serve_sla_timer
 from engine.serve.tokens import TokenStore
 from engine.serve.worker import ViewsProcess
 from engine.settings import Settings
@@ -100,7 +101,7 @@ class Service:
 
         ViewCollector(head=runner.head, positions=service.positions,
                       read_report=service.report_for_metrics, registry=metrics.registry,
-                      outbox=outbox)
+                      outbox=outbox, exporting=service.holds_views)
         return service
 
     # ------------------------------------------------------------------ lifecycle
@@ -125,7 +126,7 @@ class Service:
             self.background.append(task)
 
     def _sla_timer(self) -> BackgroundTask:
-        return self.engine.sla_timer(self.runner)
+        return serve_sla_timer(self.engine, self.runner)
 
     def stop(self) -> None:
         """Stop background work and close the store (once; later calls do nothing)."""
@@ -265,3 +266,11 @@ class Service:
     def following(self) -> bool:
         """Whether this process's own thread applies the views (thread mode)."""
         return self.runner.following
+
+    def holds_views(self) -> bool:
+        """Whether this service keeps the views (its thread or its views process holds
+        their lock). Only that one exports the gauges read from the views, so that the
+        replicas of a deployment do not count open deals or overdue steps twice."""
+        if self._views_process is not None:
+            return self._views_process.holds_views
+        return self.runner.lock.held

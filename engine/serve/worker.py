@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from typing import Any
 
@@ -19,31 +20,43 @@ from engine.settings import Settings
 __all__ = ["ViewsProcess"]
 
 log = logging.getLogger(__name__)
+#: How often the child says whether it holds the views' lock.
+_REPORT_SECONDS = 0.2
 
 
-def _run(settings_json: str, stop: Any) -> None:  # pragma: no cover - runs in the child
+def _run(settings_json: str, stop: Any, holding: Any, log_level: int
+         ) -> None:  # pragma: no cover - runs in the child
     """Child: follow the log with every registered view (and tick the SLA timer) until
-    ``stop`` is set."""
+    ``stop`` is set; keep ``holding`` saying whether it holds the views' lock."""
     from engine.bootstrap import bootstrap
+    from engine.serve.logs import configure_logging
+    from engine.serve.sla_timer import serve_sla_timer
     from engine.store.gc import freeze_startup
 
+    # A Ctrl-C in a terminal reaches the whole process group: the serving process stops
+    # this one (through ``stop``) once it has stopped serving; a child dying of it first
+    # would be restarted by the watcher mid-shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(log_level)
     settings = Settings.model_validate_json(settings_json)
     engine = bootstrap(settings)
     freeze_startup()
     runner = engine.runner()
     timer = None
     if "sla" in runner.live and settings.sla_timer_interval > 0:
-        timer = engine.sla_timer(runner)
+        timer = serve_sla_timer(engine, runner)
         timer.start()
     runner.start()
     parent = os.getppid()
     try:
         # Also end if the service died without stopping us (killed): never outlive it.
-        while not stop.wait(1.0):
+        while not stop.wait(_REPORT_SECONDS):
+            holding.value = int(runner.lock.held)
             if os.getppid() != parent:
                 log.warning("the serving process is gone; the views process ends")
                 break
     finally:
+        holding.value = 0
         if timer is not None:
             timer.stop()
         runner.stop()
@@ -57,6 +70,7 @@ class ViewsProcess:
         """Prepare; nothing runs yet."""
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")
+        self._holding: Any = self._context.Value("b", 0, lock=False)
         self._stop: Any = None
         self._process: Any = None
         self._watching = threading.Event()
@@ -66,6 +80,12 @@ class ViewsProcess:
     def alive(self) -> bool:
         """Whether the child runs."""
         return self._process is not None and bool(self._process.is_alive())
+
+    @property
+    def holds_views(self) -> bool:
+        """Whether the child runs and holds the views' lock (so this service is the one
+        that exports the gauges read from the views)."""
+        return self.alive and bool(self._holding.value)
 
     def start(self) -> None:
         """Start the child and a thread that restarts it if it exits unexpectedly."""
@@ -77,8 +97,11 @@ class ViewsProcess:
 
     def _spawn(self) -> None:
         self._stop = self._context.Event()
+        self._holding.value = 0
+        level = logging.getLogger("engine").getEffectiveLevel()
         self._process = self._context.Process(
-            target=_run, args=(self.settings.model_dump_json(), self._stop),
+            target=_run, args=(self.settings.model_dump_json(), self._stop, self._holding,
+                               level),
             name="dealflow-views", daemon=True)
         self._process.start()
 
@@ -88,6 +111,7 @@ class ViewsProcess:
             if process is not None:
                 process.join(timeout=1.0)
                 if self._watching.is_set() and not process.is_alive():
+                    self._holding.value = 0
                     log.error("the views process exited (code %s); restarting it",
                               process.exitcode)
                     self._spawn()
@@ -106,6 +130,7 @@ class ViewsProcess:
             if self._process.is_alive():
                 self._process.terminate()
                 self._process.join(5)
+            self._holding.value = 0
             # Dropping the event frees its semaphores now (the process may end by a signal
             # next, with no finalizers run).
             self._process = self._stop = None

@@ -3,6 +3,7 @@ SQLite or PostgreSQL, with one token per role."""
 
 from __future__ import annotations
 
+import secrets
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,7 +86,9 @@ def start_api(store_url: str, **overrides: Any) -> Api:
     except BaseException:
         service.stop()
         raise
-    tokens = {role: service.tokens.create(role, f"test-{role.value}").secret for role in Role}
+    tag = secrets.token_hex(3)  # several services may share a store
+    tokens = {role: service.tokens.create(role, f"test-{role.value}-{tag}").secret
+              for role in Role}
     return Api(service, server, tokens)
 
 

@@ -3,11 +3,14 @@ positions, and the pipeline and SLA gauges read from the views; on SQLite and Po
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from engine.serve.tokens import Role
 from tests.api.conftest import Api
 from tests.engine.facts import fact, opened
+from tests.kafka.conftest import wait_until
 
 T = "2026-01-05T10:00:00+08:00"
 
@@ -119,3 +122,22 @@ def test_metrics_can_be_public_and_names_follow_conventions(make_api: object) ->
             assert line.split()[2].endswith("_total")
         if line.startswith("# TYPE") and "seconds" in line and "_created " not in line:
             assert line.split()[2].endswith("_seconds")
+
+
+def test_two_services_on_one_store_export_the_view_gauges_once(
+    make_api: Callable[..., Api]
+) -> None:
+    first = make_api()
+    with first.client(Role.INGEST) as client:
+        posted = client.post("/v1/facts/batch?wait=true", json=[opened("R-1"), opened("R-2")])
+    assert posted.json()["visible"] is True
+    second = make_api()  # its runner stands by: the first one holds the views' lock
+    scrapes = [first.metrics(), second.metrics()]
+    assert [m["dealflow_view_exporter{}"] for m in scrapes] == [1, 0]
+    assert sum(v for m in scrapes for k, v in m.items()
+               if k.startswith("dealflow_pipeline_open_deals")) == 2
+    assert not any(k.startswith(("dealflow_pipeline_", "dealflow_sla_")) for k in scrapes[1])
+    first.service.runner.stop()  # the first one gives the views up: the second takes over
+    wait_until(lambda: second.metrics()["dealflow_view_exporter{}"] == 1, timeout=30,
+               what="the second service to take the views over")
+    assert first.metrics()["dealflow_view_exporter{}"] == 0

@@ -223,3 +223,36 @@ def test_workers_in_one_group_share_partitions_and_take_over_from_a_dead_one(
         assert set(markers) <= set(offsets)
     finally:
         engine.close()
+
+
+@pytest.mark.postgres
+def test_a_worker_reports_lag_only_for_the_partitions_it_reads(
+    kafka_bootstrap: str, pg_database_url: str
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, partitions=4)
+    create_topics(settings)
+    produce(kafka_bootstrap, settings.topics[0], [b"{}"] * 8)  # some lag to report
+
+    def lagging(worker: KafkaIngestWorker) -> set[int]:
+        """Partitions with a lag sample in the worker's own registry."""
+        return {int(s.labels["partition"]) for metric in worker.metrics.lag.collect()
+                for s in metric.samples}
+
+    def read(worker: KafkaIngestWorker) -> set[int]:
+        return {tp.partition for tp in worker.assignment}
+
+    engines = [bootstrap(Settings(db=pg_database_url)) for _ in range(2)]
+    try:
+        with running(engines[0], settings) as first:
+            wait_until(lambda: lagging(first) == {0, 1, 2, 3}, timeout=60,
+                       what="the only worker to report every partition's lag")
+            with running(engines[1], settings) as second:
+                def shared() -> bool:
+                    return bool(read(first)) and bool(read(second)) and \
+                        read(first) | read(second) == {0, 1, 2, 3} and \
+                        lagging(first) == read(first) and lagging(second) == read(second)
+
+                wait_until(shared, timeout=60, what="each worker to report only its own")
+    finally:
+        for engine in engines:
+            engine.close()
