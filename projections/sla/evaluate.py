@@ -15,7 +15,7 @@ from projections.report import ReportParams
 from projections.sla.model import DealHistory, EscalationRecord, Outcome, SlaFact, SlaInstance
 from workflows import BusinessCalendar, CompiledWorkflow, SlaRule, StageEntered, StageLeft
 
-__all__ = ["due_at", "evaluate_deal"]
+__all__ = ["due_at", "evaluate_deal", "instance_name", "starts_clock"]
 
 #: Cancelling facts that leave the deal closed: one before a clock starts cancels it at its
 #: start, unless (for ``deal.lost``) a ``deal.reopened`` came between.
@@ -34,6 +34,20 @@ def due_at(rule: SlaRule, calendar: BusinessCalendar, start: datetime) -> dateti
         return calendar.add_business_hours(start, rule.deadline.hours)
     micros = int((rule.deadline.hours * _MICROS_PER_HOUR).to_integral_value(ROUND_CEILING))
     return start.astimezone(UTC) + timedelta(microseconds=micros)
+
+
+def starts_clock(rule: SlaRule, fact: SlaFact) -> bool:
+    """Whether ``fact`` starts a clock of ``rule`` (entering its stage, or a matching fact)."""
+    start = rule.start
+    if isinstance(start, StageEntered):
+        return fact.to_stage == start.enter_stage
+    return start.matches(fact.fact_type, fact.kind, fact.purpose)
+
+
+def instance_name(rule: SlaRule, fact: SlaFact) -> str:
+    """The name of the clock ``fact`` starts: ``first`` for a ``first`` rule, else the
+    fact's ``source/id``."""
+    return "first" if rule.first else fact.key
 
 
 def evaluate_deal(
@@ -85,14 +99,10 @@ def _time_key(fact: SlaFact) -> tuple[datetime, str, str]:
 
 
 def _starts(rule: SlaRule, facts: Sequence[SlaFact]) -> list[tuple[str, SlaFact]]:
-    start = rule.start
-    if isinstance(start, StageEntered):
-        matches = [f for f in facts if f.to_stage == start.enter_stage]
-    else:
-        matches = [f for f in facts if start.matches(f.fact_type, f.kind, f.purpose)]
+    matches = [f for f in facts if starts_clock(rule, f)]
     if rule.first:
         return [("first", min(matches, key=_time_key))] if matches else []
-    return [(f.key, f) for f in matches]
+    return [(instance_name(rule, f), f) for f in matches]
 
 
 def _end(

@@ -1,27 +1,34 @@
-"""The SLA view's tables and how events fill them (batched, insert-only, deterministic).
+"""The SLA view's tables and how events fill them (batched, deterministic).
 
 The view keeps what SLA evaluation needs, not outcomes: outcomes depend on the as-of and
 known-at times a reader asks for, so they are computed when read (``projections.sla.query``).
-Rows are a function of each event alone, so any batch boundaries give the same tables.
+Deal, fact and escalation rows are a function of each event alone (insert-only); a due row
+is a function of its deal's facts (the earliest start wins, see ``projections.sla.clocks``).
+So any batch boundaries give the same tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, delete, select
 
 from engine.domain.deal import Deal
 from engine.domain.escalation import BREACHED, CORRECTED, Escalation
 from engine.store.log import LoggedEvent
-from projections.base import Projection
+from projections.base import BulkLoad, Projection
+from projections.sla.clocks import DueTimes
 from projections.sla.columns import UtcInstant, utc_text
+from projections.sla.model import SlaFact
 from workflows import WorkflowRegistry
 
 __all__ = ["SlaProjection"]
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
 #: (fact_type, kind, purpose, from_stage, to_stage, owner)
 Fields = tuple[str, str | None, str | None, str | None, str | None, str | None]
 
@@ -49,11 +56,18 @@ _ESCALATION_STATUS: dict[type[Any], str] = {
     Escalation.Rebreached: BREACHED,
     Escalation.Corrected: CORRECTED,
 }
+#: The ``meta`` row saying the ``due`` table covers every fact of the view, and its format
+#: (a view whose tables predate the due times has no such row: it is filled once).
+DUE_KEY = "due_times"
+DUE_FORMAT = 1
+_CHUNK = 500
+_WRITE_CHUNK = 10_000
 
 
 class SlaProjection(Projection):
     """View ``sla``: per deal its opening (subject, workflow and version), every fact with
-    its times and log position, and the SLA timer's escalation events.
+    its times and log position, the SLA timer's escalation events, and the due time of
+    every rule clock (``due``, indexed by when the timer must judge it).
 
     ``workflows`` is the registry evaluation looks rules and calendars up in (the one
     ``bootstrap`` loaded, user definitions included).
@@ -64,6 +78,8 @@ class SlaProjection(Projection):
     deals: Table
     facts: Table
     escalations: Table
+    due: Table
+    meta: Table
 
     def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
         """The view over ``workflows``, on ``generation``."""
@@ -71,7 +87,7 @@ class SlaProjection(Projection):
         super().__init__(generation)
 
     def define_tables(self) -> None:
-        """``deals``, ``facts`` and ``escalations``; times as UTC instants.
+        """``deals``, ``facts``, ``escalations``, ``due`` and ``meta``; times as UTC instants.
 
         ``process`` writes rows as tuples in the order the columns are declared here.
         """
@@ -111,40 +127,189 @@ class SlaProjection(Projection):
             Column("recorded_at", UtcInstant, nullable=False),
         )
         Index(self.table_name("escalations_deal"), self.escalations.c.deal)
+        Index(self.table_name("escalations_occurred_at"), self.escalations.c.occurred_at)
+        self.due = self.table(
+            "due",
+            Column("deal", String(36), primary_key=True),
+            Column("rule", String(), primary_key=True),
+            Column("instance", String(), primary_key=True),
+            Column("started_at", UtcInstant, nullable=False),
+            Column("due_at", UtcInstant, nullable=False),
+            Column("judge_at", UtcInstant, nullable=False),
+        )
+        Index(self.table_name("due_judge_at"), self.due.c.judge_at)
+        self.meta = self.table(
+            "meta",
+            Column("key", String(64), primary_key=True),
+            Column("value", Integer, nullable=False),
+        )
+        self._due_ready = False  # per instance and generation: checked on the first batch
 
     def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
-        """Insert one row per deal fact (and per opening, per escalation event)."""
-        deals: list[Row] = []
-        facts: list[Row] = []
-        escalations: list[Row] = []
+        """Insert one row per deal fact (and per opening, per escalation event); replace
+        the due rows of the clocks the batch's facts start or move."""
+        if not self._due_ready:
+            _ensure_due(self, conn)
+            self._due_ready = True
+        batch = _Batch(events)
+        batch.write(self, conn)
+        if batch.by_deal:
+            self._keep_due(conn, batch)
+
+    def bulk_load(self) -> BulkLoad:
+        """A rebuild keeps every deal's clock starts in memory and writes each due row once,
+        at the end."""
+        return _SlaBulkLoad(self)
+
+    def _keep_due(self, conn: Connection, batch: _Batch) -> None:
+        # Deals opened earlier whose new facts may start a clock: read their workflow and
+        # opening, and their kept clocks (a `first` start moves only to an earlier time).
+        # A deal opened in this batch has no kept clocks; other facts start nothing.
+        clocks = DueTimes(self.workflows)
+        earlier = sorted(deal for deal in batch.by_deal.keys() - batch.openings.keys()
+                         if any(clocks.may_start(f) for f in batch.by_deal[deal]))
+        for row in _openings(conn, self, earlier):
+            clocks.opened(row.deal, row.workflow, row.workflow_version, row.occurred_at)
+        starting = [d for d in earlier if clocks.starting(d, batch.by_deal[d])]
+        for chunk in _chunks(starting, _CHUNK):
+            kept = select(self.due.c.deal, self.due.c.rule, self.due.c.instance,
+                          self.due.c.started_at).where(self.due.c.deal.in_(chunk))
+            for row in conn.execute(kept):
+                clocks.kept(row.deal, row.rule, row.instance, row.started_at)
+        batch.feed(clocks)
+        _write(conn, self.due, clocks.rows(), keys=3)
+
+
+class _Batch:
+    """One batch's rows, and its deal facts and openings for the due times."""
+
+    def __init__(self, events: Sequence[LoggedEvent]) -> None:
+        self.deals: list[Row] = []
+        self.facts: list[Row] = []
+        self.escalations: list[Row] = []
+        self.by_deal: dict[str, list[SlaFact]] = {}
+        self.openings: dict[str, tuple[str, int, datetime]] = {}
         for logged in events:
             event = logged.event
             fields = _FACTS.get(type(event))
             if fields is not None:
                 deal = str(logged.originator_id)
-                facts.append((logged.position, deal, event.source, event.fact_id,
-                              utc_text(event.occurred_at), utc_text(event.timestamp),
-                              *fields(event)))
+                values = fields(event)
+                self.facts.append((logged.position, deal, event.source, event.fact_id,
+                                   utc_text(event.occurred_at), utc_text(event.timestamp),
+                                   *values))
+                self.by_deal.setdefault(deal, []).append(SlaFact(
+                    logged.position, values[0], event.source, event.fact_id,
+                    event.occurred_at, event.timestamp, *values[1:]))
                 if isinstance(event, Deal.Opened):
-                    deals.append((deal, event.subject, event.workflow, event.workflow_version,
-                                  event.account, logged.position))
+                    self.deals.append((deal, event.subject, event.workflow,
+                                       event.workflow_version, event.account,
+                                       logged.position))
+                    self.openings[deal] = (event.workflow, event.workflow_version,
+                                           event.occurred_at)
                 continue
             status = _ESCALATION_STATUS.get(type(event))
             if status is not None:
-                escalations.append((logged.position, event.deal, event.rule, event.instance,
-                                    status, utc_text(event.occurred_at),
-                                    utc_text(event.timestamp)))
-        for table, rows in ((self.deals, deals), (self.facts, facts),
-                            (self.escalations, escalations)):
-            if rows:
-                _insert(conn, table, rows)
+                self.escalations.append((logged.position, event.deal, event.rule,
+                                         event.instance, status, utc_text(event.occurred_at),
+                                         utc_text(event.timestamp)))
+
+    def write(self, view: SlaProjection, conn: Connection) -> None:
+        """Insert the batch's deal, fact and escalation rows."""
+        for table, rows in ((view.deals, self.deals), (view.facts, self.facts),
+                            (view.escalations, self.escalations)):
+            _write(conn, table, rows)
+
+    def feed(self, clocks: DueTimes) -> None:
+        """Give ``clocks`` the batch's openings, then its facts."""
+        for deal, opening in self.openings.items():
+            clocks.opened(deal, *opening)
+        for deal, facts in self.by_deal.items():
+            for fact in facts:
+                clocks.take(deal, fact)
 
 
-def _insert(conn: Connection, table: Table, rows: list[Row]) -> None:
+class _SlaBulkLoad(BulkLoad):
+    """Facts, openings and escalations with every batch (insert-only); every clock's start
+    in memory, its due row written once by :meth:`finish`."""
+
+    view: SlaProjection
+
+    def __init__(self, view: SlaProjection) -> None:
+        super().__init__(view)
+        self.clocks = DueTimes(view.workflows)
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        batch = _Batch(events)
+        batch.write(self.view, conn)
+        batch.feed(self.clocks)
+
+    def finish(self, conn: Connection) -> None:
+        _write_all(conn, self.view, self.clocks)
+
+
+def _ensure_due(view: SlaProjection, conn: Connection) -> None:
+    """Fill the due table from the kept facts once, if the view's tables predate it."""
+    meta = view.meta
+    found = conn.execute(select(meta.c.value).where(meta.c.key == DUE_KEY)).scalar()
+    if found == DUE_FORMAT:
+        return
+    conn.execute(delete(view.due))
+    clocks = DueTimes(view.workflows)
+    for row in _openings(conn, view, None):
+        clocks.opened(row.deal, row.workflow, row.workflow_version, row.occurred_at)
+    facts = view.facts
+    columns = [facts.c.deal, *(facts.c[f.name] for f in dataclasses.fields(SlaFact))]
+    # Starts are minima: any order of the facts gives the same clocks.
+    for row in conn.execute(select(*columns).execution_options(yield_per=5000)):
+        clocks.take(row[0], SlaFact(*row[1:]))
+    _write_all(conn, view, clocks)
+
+
+def _write_all(conn: Connection, view: SlaProjection, clocks: DueTimes) -> None:
+    """Every clock's due row, then the mark that the due table is complete."""
+    for chunk in _chunks(clocks.every_row(), _WRITE_CHUNK):
+        _write(conn, view.due, chunk)
+    _write(conn, view.meta, [(DUE_KEY, DUE_FORMAT)], keys=1)
+
+
+def _openings(conn: Connection, view: SlaProjection, deals: list[str] | None
+              ) -> Iterator[Any]:
+    """(deal, workflow, workflow_version, occurred_at) of the openings of ``deals`` (all:
+    None)."""
+    d, f = view.deals, view.facts
+    query = (select(d.c.deal, d.c.workflow, d.c.workflow_version, f.c.occurred_at)
+             .join(f, f.c.position == d.c.position))
+    if deals is None:
+        yield from conn.execute(query.execution_options(yield_per=5000))
+        return
+    for chunk in _chunks(deals, _CHUNK):
+        yield from conn.execute(query.where(d.c.deal.in_(chunk)))
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write(conn: Connection, table: Table, rows: Sequence[Row], keys: int = 0) -> None:
     # The driver's executemany with rows in column order: SQLAlchemy's per-row parameter
-    # processing cost more than the rest of a rebuild. Times are already UTC text.
+    # processing cost more than the rest of a rebuild. Times are already UTC text. With
+    # ``keys``, a row whose first ``keys`` columns exist replaces that row's other columns.
+    if not rows:
+        return
     quote = conn.dialect.identifier_preparer.quote
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    names = ", ".join(quote(c.name) for c in table.columns)
-    marks = ", ".join([mark] * len(table.columns))
-    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
+    names = [quote(c.name) for c in table.columns]
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(names)}) "
+           f"VALUES ({', '.join([mark] * len(names))})")
+    if keys:
+        sql += (f" ON CONFLICT ({', '.join(names[:keys])}) DO UPDATE SET "
+                + ", ".join(f"{n} = excluded.{n}" for n in names[keys:]))
+    conn.exec_driver_sql(sql, list(rows))

@@ -1,24 +1,36 @@
-"""Reading the SLA view: deal histories from its rows, and rule instances as of a time."""
+"""Reading the SLA view: deal histories from its rows, rule instances as of a time, and the
+deals the SLA timer must judge (by the due-time index, and by new facts)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import fields
+from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from projections.report import ReportParams
 from projections.sla.evaluate import evaluate_deal
 from projections.sla.model import DealHistory, EscalationRecord, SlaFact, SlaInstance
-from projections.sla.projection import SlaProjection
+from projections.sla.projection import DUE_FORMAT, DUE_KEY, SlaProjection
 from workflows import CompiledWorkflow
 
-__all__ = ["histories", "instances"]
+__all__ = [
+    "deals_due",
+    "deals_with_escalations",
+    "deals_with_facts_after",
+    "due_times_ready",
+    "evaluate",
+    "histories",
+    "instances",
+]
 
 _STREAM = {"yield_per": 5000}
+_CHUNK = 500
 #: SlaFact's fields, in order (columns of the view's ``facts`` table).
 _FACT_FIELDS = [f.name for f in fields(SlaFact)]
 
@@ -26,27 +38,35 @@ _FACT_FIELDS = [f.name for f in fields(SlaFact)]
 def histories(conn: Connection, view: SlaProjection,
               only: Collection[str] | None = None) -> Iterator[DealHistory]:
     """Every deal the view knows (or the deals ``only`` names, by aggregate id), with its
-    facts in log order (streamed deal by deal)."""
-    deal_q, escalation_q = select(view.deals), select(view.escalations)
-    facts = view.facts
-    columns = [facts.c.deal, *(facts.c[name] for name in _FACT_FIELDS)]
-    fact_q = select(*columns)
-    if only is not None:
-        chosen = sorted(only)
-        deal_q = deal_q.where(view.deals.c.deal.in_(chosen))
-        escalation_q = escalation_q.where(view.escalations.c.deal.in_(chosen))
-        fact_q = fact_q.where(facts.c.deal.in_(chosen))
-    deals = {row.deal: row for row in conn.execute(deal_q)}
+    facts in log order (streamed deal by deal, in order of aggregate id)."""
+    if only is None:
+        yield from _histories(conn, view, None)
+        return
+    ordered = sorted(only)
+    for start in range(0, len(ordered), _CHUNK):
+        yield from _histories(conn, view, ordered[start:start + _CHUNK])
+
+
+def _histories(conn: Connection, view: SlaProjection,
+               deals: list[str] | None) -> Iterator[DealHistory]:
+    def only(query: Select[Any], column: Any) -> Select[Any]:
+        return query if deals is None else query.where(column.in_(deals))
+
+    openings = {row.deal: row for row in conn.execute(only(select(view.deals),
+                                                             view.deals.c.deal))}
     escalations: dict[str, list[EscalationRecord]] = defaultdict(list)
-    for row in conn.execute(escalation_q.order_by(view.escalations.c.position)):
+    esc = view.escalations
+    for row in conn.execute(only(select(esc), esc.c.deal).order_by(esc.c.position)):
         escalations[row.deal].append(EscalationRecord(
             position=row.position, rule=row.rule, instance=row.instance, status=row.status,
             occurred_at=row.occurred_at, recorded_at=row.recorded_at,
         ))
-    rows = conn.execute(fact_q.order_by(facts.c.deal, facts.c.position)
-                        .execution_options(**_STREAM))
+    facts = view.facts
+    columns = [facts.c.deal, *(facts.c[name] for name in _FACT_FIELDS)]
+    rows = conn.execute(only(select(*columns), facts.c.deal)
+                        .order_by(facts.c.deal, facts.c.position).execution_options(**_STREAM))
     for deal, group in groupby(rows, key=itemgetter(0)):
-        opening = deals.get(deal)
+        opening = openings.get(deal)
         if opening is None:  # pragma: no cover - every deal's first event is its opening
             continue
         yield DealHistory(
@@ -54,6 +74,22 @@ def histories(conn: Connection, view: SlaProjection,
             account=opening.account, facts=tuple(SlaFact(*row[1:]) for row in group),
             escalations=tuple(escalations.get(deal, ())), subject=opening.subject,
         )
+
+
+def evaluate(view: SlaProjection, found: Iterable[DealHistory],
+             params: ReportParams) -> list[SlaInstance]:
+    """The instances of the deals ``found`` as of ``params``, sorted by deal, rule, start and
+    instance; rules and calendars from the view's workflows (each deal's name and version)."""
+    registry = view.workflows
+    compiled: dict[tuple[str, int], CompiledWorkflow] = {}
+    result: list[SlaInstance] = []
+    for history in found:
+        key = (history.workflow, history.workflow_version)
+        if key not in compiled:
+            compiled[key] = registry.get(*key)
+        result.extend(evaluate_deal(history, compiled[key], params))
+    result.sort(key=lambda i: i.sort_key)
+    return result
 
 
 def instances(
@@ -68,13 +104,40 @@ def instances(
     Rules and calendars come from the view's workflows, looked up by each deal's workflow
     name and version.
     """
-    registry = view.workflows
-    compiled: dict[tuple[str, int], CompiledWorkflow] = {}
-    found: list[SlaInstance] = []
-    for history in histories(conn, view, only):
-        key = (history.workflow, history.workflow_version)
-        if key not in compiled:
-            compiled[key] = registry.get(*key)
-        found.extend(evaluate_deal(history, compiled[key], params))
-    found.sort(key=lambda i: i.sort_key)
-    return found
+    return evaluate(view, histories(conn, view, only), params)
+
+
+def deals_due(conn: Connection, view: SlaProjection, after: datetime,
+              until: datetime) -> set[str]:
+    """Deals with a clock whose ``judge_at`` falls in (``after``, ``until``]: the clocks
+    that the passing of time alone can have breached in between (the due-time index)."""
+    due = view.due
+    query = (select(due.c.deal).distinct()
+             .where(due.c.judge_at > after, due.c.judge_at <= until))
+    return set(conn.execute(query).scalars())
+
+
+def deals_with_facts_after(conn: Connection, view: SlaProjection, position: int) -> set[str]:
+    """Deals with a fact recorded in the log after ``position``."""
+    facts = view.facts
+    query = select(facts.c.deal).distinct().where(facts.c.position > position)
+    return set(conn.execute(query).scalars())
+
+
+def deals_with_escalations(conn: Connection, view: SlaProjection, position: int,
+                           after: datetime, until: datetime) -> set[str]:
+    """Deals with an escalation event recorded after ``position`` (by any timer), or timed
+    in (``after``, ``until``] (it becomes visible to a judgement as of ``until``)."""
+    esc = view.escalations
+    recorded = select(esc.c.deal).distinct().where(esc.c.position > position)
+    timed = (select(esc.c.deal).distinct()
+             .where(esc.c.occurred_at > after, esc.c.occurred_at <= until))
+    return set(conn.execute(recorded).scalars()) | set(conn.execute(timed).scalars())
+
+
+def due_times_ready(conn: Connection, view: SlaProjection) -> bool:
+    """Whether the view's due table covers all its facts (tables that predate it are filled
+    by the runner's next batch, or by a rebuild)."""
+    meta = view.meta
+    found = conn.execute(select(meta.c.value).where(meta.c.key == DUE_KEY)).scalar()
+    return found == DUE_FORMAT

@@ -2,15 +2,23 @@
 
 A singleton (``SingletonLock`` named ``sla-timer``). Each :meth:`SlaTimer.tick` takes the time
 from its caller (only the loop :meth:`SlaTimer.start` runs reads its clock, the wall clock
-unless told otherwise), waits until
-the SLA view has applied the log as it stood, evaluates every instance as of that time and
-appends:
+unless told otherwise), waits until the SLA view has applied the log as it stood, judges as
+of that time the deals that may have changed since the last tick, and appends:
 
 - ``Escalation.Breached`` for a breached instance with no escalation yet;
 - ``Escalation.Corrected`` for an escalated instance that facts arrived since show met (or
   cancelled) in time;
 - ``Escalation.Rebreached`` for a corrected instance breached again (an earlier start
   arrived).
+
+Which deals may judge differently than at the last tick (``judged_at``, view ``position``,
+kept in :mod:`projections.sla.progress`, so a restart continues): those with a clock that
+time alone breached since, found by the view's index on ``judge_at`` in (``judged_at``,
+now]; with a fact recorded after ``position`` (a late end, an earlier start, a new clock
+already past its deadline); or with an escalation recorded after ``position`` or timed in
+the window. Nothing else can change what a full pass would append (``docs/sla.md`` gives
+the argument). The first tick, a tick whose time is before the last judged one, and a view
+whose due table is not filled yet judge every deal.
 
 Exactly once: each escalation is an aggregate with a deterministic id per (deal, rule,
 instance), so a second timer, or this one after a restart with a lagging view, appends the
@@ -21,11 +29,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 
 from eventsourcing.persistence import IntegrityError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from engine.domain.escalation import BREACHED, CORRECTED, Escalation, escalation_id
 from engine.store import positions
@@ -34,9 +42,18 @@ from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
-from projections.sla.model import SlaInstance
+from projections.sla import progress
+from projections.sla.model import DealHistory, SlaInstance
+from projections.sla.progress import TimerProgress
 from projections.sla.projection import SlaProjection
-from projections.sla.query import instances
+from projections.sla.query import (
+    deals_due,
+    deals_with_escalations,
+    deals_with_facts_after,
+    due_times_ready,
+    evaluate,
+    histories,
+)
 
 __all__ = ["LOCK_NAME", "SlaTimer", "wall_clock"]
 
@@ -81,6 +98,9 @@ class SlaTimer:
         self.sync_timeout = sync_timeout
         self.clock = clock
         positions.ensure(self.view_db, [SlaProjection.name])
+        progress.ensure(self.view_db)
+        #: How many deals the last tick evaluated (every deal on a full pass).
+        self.judged_deals = 0
         self.follower = Follower(LOCK_NAME, self._tick_now, lock, idle=interval, full=None)
         self._live: SlaProjection | None = None
 
@@ -91,7 +111,8 @@ class SlaTimer:
 
     # ------------------------------------------------------------------ ticking
     def tick(self, now: datetime) -> int:
-        """Judge every instance as of ``now``; return how many events were appended.
+        """Judge as of ``now`` every instance that may have changed since the last tick (all
+        of them the first time); return how many events were appended.
 
         Does nothing (returns 0) when another timer holds the lock, or when the SLA view
         did not reach the log's head within ``sync_timeout`` seconds. ``now`` must be aware.
@@ -114,7 +135,13 @@ class SlaTimer:
 
     def escalate(self, now: datetime) -> int:
         """The work of :meth:`tick` without lock or sync (safe anyway: ids are deterministic)."""
-        found = self._instances(now)
+        view = self._view()
+        with self.view_db.connect() as conn:
+            # Read before the rows: facts applied meanwhile are judged again next time.
+            position = int(positions.rows(conn)[view.name]["position"])
+            last = progress.read(conn, view.name)
+            deals = self._changed_deals(conn, view, last, now)
+            found = self._judge_deals(conn, view, now, deals)
         new = [i for i in found if i.outcome == "breached" and i.escalation is None]
         appended = self._record_breaches(new, now)
         for i in found:
@@ -122,6 +149,11 @@ class SlaTimer:
             breached_again = i.outcome == "breached" and i.escalation == CORRECTED
             if ended_in_time or breached_again:
                 appended += self._update(i, now)
+        if last is None or now >= last.judged_at:
+            # A clock set back judges everything as of its time but moves nothing: the
+            # next tick still owes every change since the last judged instant and position.
+            with self.view_db.begin() as conn:
+                progress.write(conn, view.name, TimerProgress(now, position))
         return appended
 
     def start(self) -> None:
@@ -142,10 +174,25 @@ class SlaTimer:
             self._live = view
         return self._live
 
-    def _instances(self, now: datetime) -> list[SlaInstance]:
-        view = self._view()
-        with self.view_db.connect() as conn:
-            return instances(conn, view, ReportParams(as_of=now))
+    def _changed_deals(self, conn: Connection, view: SlaProjection,
+                       last: TimerProgress | None, now: datetime) -> set[str] | None:
+        """The deals whose judgement may differ from the last tick's (None: every deal)."""
+        if last is None or now < last.judged_at or not due_times_ready(conn, view):
+            return None
+        return (deals_due(conn, view, last.judged_at, now)
+                | deals_with_facts_after(conn, view, last.position)
+                | deals_with_escalations(conn, view, last.position, last.judged_at, now))
+
+    def _judge_deals(self, conn: Connection, view: SlaProjection, now: datetime,
+                     deals: Collection[str] | None) -> list[SlaInstance]:
+        self.judged_deals = 0
+        return evaluate(view, self._counted(histories(conn, view, deals)),
+                        ReportParams(as_of=now))
+
+    def _counted(self, found: Iterable[DealHistory]) -> Iterator[DealHistory]:
+        for history in found:
+            self.judged_deals += 1
+            yield history
 
     def _sync(self) -> bool:
         head = int(self.app.recorder.max_notification_id() or 0)

@@ -76,14 +76,16 @@ class SlaHarness:
         return timer
 
     def dump(self, runner: ProjectionRunner | None = None) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of the SLA view's tables, in key order."""
+        """Every row of every table of the SLA view (``deals``, ``facts``, ``escalations``,
+        ``due``, ``meta``), in key order."""
         view = (runner or self.runner).live["sla"]
         assert isinstance(view, SlaProjection)
+        prefix, suffix = f"view_{view.name}_", f"_{view.generation}"
         with self.runner.engine.connect() as conn:
-            return {name: [tuple(r) for r in conn.execute(
-                        select(table).order_by(*table.primary_key.columns))]
-                    for name, table in (("deals", view.deals), ("facts", view.facts),
-                                        ("escalations", view.escalations))}
+            return {table.name.removeprefix(prefix).removesuffix(suffix): [
+                        tuple(r) for r in conn.execute(
+                            select(table).order_by(*table.primary_key.columns))]
+                    for table in view.metadata.sorted_tables}
 
     def escalation_topics(self) -> list[str]:
         """Stored names of the escalation events in the log, in order."""
