@@ -13,6 +13,7 @@ generation, so a rebuilt view keeps its configuration.
 from __future__ import annotations
 
 import copy
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
@@ -69,6 +70,22 @@ class Projection(ABC):
         other.metadata = MetaData()
         other.define_tables()
         return other
+
+    def layout_id(self) -> str:
+        """A digest of this view's table layout (tables, columns, types, keys, indexes),
+        the same for both generations: stored with the live generation, a different one
+        after an upgrade tells the runner the view must be rebuilt."""
+        parts = []
+        for table in sorted(self.metadata.sorted_tables, key=lambda t: t.name):
+            base = table.name.removesuffix(f"_{self.generation}")
+            columns = ",".join(f"{c.name}:{c.type!r}:{int(c.primary_key)}:{int(bool(c.nullable))}"
+                               for c in table.columns)
+            indexes = ",".join(sorted(
+                f"{ix.name.removesuffix(f'_{self.generation}') if ix.name else ''}"
+                f"({'.'.join(c.name for c in ix.columns)}){int(bool(ix.unique))}"
+                for ix in table.indexes))
+            parts.append(f"{base}[{columns}][{indexes}]")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
     def bulk_load(self) -> BulkLoad:
         """How a rebuild fills this view's fresh tables (see :class:`BulkLoad`)."""

@@ -67,8 +67,17 @@ class ProjectionRunner:
         self.live: dict[str, Projection] = {
             v.name: v.in_generation(rows[v.name]["generation"]) for v in views
         }
-        for projection in self.live.values():
-            projection.metadata.create_all(sql, checkfirst=True)
+        # A view whose tables were laid out differently when its live generation was built
+        # (an upgrade changed them) is rebuilt from the log before it applies anything.
+        self.stale = [name for name, view in self.live.items()
+                      if rows[name]["layout"] not in (None, view.layout_id())]
+        with sql.begin() as conn:
+            for name, view in self.live.items():
+                if rows[name]["layout"] is None:
+                    positions.set_layout(conn, name, view.layout_id())
+        for name, projection in self.live.items():
+            if name not in self.stale:
+                projection.metadata.create_all(sql, checkfirst=True)
         self.follower = Follower("views", self._step, lock, idle=0.005, full=batch_size)
 
     @property
@@ -99,6 +108,11 @@ class ProjectionRunner:
         return self.follower.run_once()
 
     def _step(self) -> int:
+        if self.stale:
+            stale, self.stale = self.stale, []
+            log.warning("the tables of view(s) %s changed since they were built (an "
+                        "upgrade): rebuilding them from the log", ", ".join(stale))
+            self.rebuild(stale)
         with self.engine.connect() as conn:
             rows = positions.rows(conn)
         start = min(int(rows[name]["position"]) for name in self.live)
@@ -175,7 +189,8 @@ class ProjectionRunner:
         position = self._fill(list(fresh.values()), progress)
         with self.engine.begin() as conn:
             for name, view in fresh.items():
-                positions.move(conn, name, generation=view.generation, position=position)
+                positions.move(conn, name, generation=view.generation, position=position,
+                               layout=view.layout_id())
         for name, view in fresh.items():
             old, self.live[name] = self.live[name], view
             old.metadata.drop_all(self.engine, checkfirst=True)

@@ -20,16 +20,19 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 
 from engine.errors import PositionConflictError
 
-__all__ = ["CATALOG", "PositionRow", "advance", "advance_all", "ensure", "move", "rows"]
+__all__ = ["CATALOG", "PositionRow", "advance", "advance_all", "ensure", "move", "rows",
+           "set_layout"]
 
 _meta = MetaData()
 CATALOG = Table(
@@ -38,6 +41,9 @@ CATALOG = Table(
     Column("name", String(64), primary_key=True),
     Column("generation", String(1), nullable=False),
     Column("position", BigInteger, nullable=False),
+    # A view's table layout (Projection.layout_id) when its live generation was built; a
+    # layout that changed since (an upgrade) means the view must be rebuilt.
+    Column("layout", String(64), nullable=True),
 )
 PositionRow = dict[str, Any]
 
@@ -45,6 +51,16 @@ PositionRow = dict[str, Any]
 def ensure(engine: Engine, names: Iterable[str]) -> None:
     """Create the table and a row (generation ``a``, position 0) per name if missing."""
     _meta.create_all(engine, checkfirst=True)
+    if "layout" not in {c["name"] for c in inspect(engine).get_columns(CATALOG.name)}:
+        # A store from before layouts were kept; another process may add it at the same time.
+        exists = " IF NOT EXISTS" if engine.dialect.name == "postgresql" else ""
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(
+                    f"ALTER TABLE {CATALOG.name} ADD COLUMN{exists} layout VARCHAR(64)"))
+        except OperationalError as exc:  # SQLite: "duplicate column name"
+            if "duplicate column" not in str(exc):
+                raise
     with engine.begin() as conn:
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         for name in names:
@@ -92,7 +108,13 @@ def advance_all(conn: Connection, moves: dict[str, tuple[int, int]]) -> None:
             f"{', '.join(sorted(moves))}: a position moved meanwhile (batch rolled back)")
 
 
-def move(conn: Connection, name: str, *, generation: str, position: int) -> None:
+def move(conn: Connection, name: str, *, generation: str, position: int,
+         layout: str | None = None) -> None:
     """Set ``name``'s generation and position outright (a rebuilt view is swapped in)."""
     conn.execute(update(CATALOG).where(CATALOG.c.name == name)
-                 .values(generation=generation, position=position))
+                 .values(generation=generation, position=position, layout=layout))
+
+
+def set_layout(conn: Connection, name: str, layout: str) -> None:
+    """Record the table layout of ``name``'s live generation."""
+    conn.execute(update(CATALOG).where(CATALOG.c.name == name).values(layout=layout))

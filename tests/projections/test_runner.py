@@ -100,3 +100,37 @@ def test_rebuild_fills_fresh_tables_and_swaps(engine: Engine,
     with runner.engine.connect() as conn:
         table = runner.live["topic_counts"].seen  # type: ignore[attr-defined]
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 30
+
+
+def test_a_view_whose_tables_changed_is_rebuilt_before_it_applies_anything(
+        engine: Engine, make_runner: Callable[..., ProjectionRunner]) -> None:
+    from engine.store import positions
+
+    send(engine, *[opened(f"L-{i}") for i in range(12)])
+    first = make_runner(batch_size=5)
+    first.catch_up()
+    generation = first.live["topic_counts"].generation
+    first.stop()
+    with engine.sql.begin() as conn:  # as if an older release had laid the tables out
+        positions.set_layout(conn, "topic_counts", "an-older-layout")
+    upgraded = make_runner(batch_size=5)
+    assert upgraded.stale == ["topic_counts"]
+    upgraded.catch_up()
+    assert upgraded.stale == []
+    assert upgraded.live["topic_counts"].generation != generation  # rebuilt, swapped in
+    assert seen(upgraded) == list(range(1, 13))
+    with engine.sql.connect() as conn:
+        row = positions.rows(conn)["topic_counts"]
+    assert (row["position"], row["layout"]) == (12, TopicCounts().layout_id())
+
+
+def test_the_layout_id_follows_the_tables_not_the_generation() -> None:
+    assert TopicCounts("a").layout_id() == TopicCounts("b").layout_id()
+
+    class Wider(TopicCounts):
+        def define_tables(self) -> None:
+            self.seen = self.table("seen", Column("position", Integer, primary_key=True),
+                                   Column("topic", String(80), nullable=False),
+                                   Column("extra", String(10)))
+
+    assert Wider().layout_id() != TopicCounts().layout_id()
