@@ -3,7 +3,8 @@
 
     python3 dev.py demo [DEMO OPTIONS]   # create .venv if missing, install, run `dealflow demo`
     python3 dev.py test [PYTEST ARGS]    # create .venv if missing, install, ruff + mypy +
-                                         # lint-imports + pytest
+                                         # lint-imports + pytest (and Debian's prometheus
+                                         # package, for the Prometheus tests, if missing)
     python3 dev.py bench NAME [ARGS]     # run bench/NAME.py in the project's .venv
 
 The virtual environment is .venv beside this file; it is (re)installed when pyproject.toml
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -25,9 +27,10 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 
 
-def _run(*cmd: str | Path, check: bool = True) -> int:
+def _run(*cmd: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.run([str(c) for c in cmd], cwd=ROOT, check=check).returncode
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, check=check,
+                          env=None if env is None else {**os.environ, **env}).returncode
 
 
 def ensure_env(extras: str) -> None:
@@ -45,6 +48,33 @@ def ensure_env(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def ensure_prometheus() -> None:
+    """promtool and the Prometheus server, which the deploy tests run: Debian's
+    ``prometheus`` package, installed when missing if this runs as root with apt-get.
+    Otherwise those tests skip, and fail under CI=true (tests/api/conftest.py)."""
+    if shutil.which("promtool") and shutil.which("prometheus"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print("dev.py: promtool/prometheus not found and not installable here (needs root "
+              "and apt-get): the Prometheus tests will skip (and fail under CI=true); "
+              "install Debian's prometheus package to run them", flush=True)
+        return
+    print("dev.py: promtool/prometheus not found: installing Debian's prometheus package "
+          "(promtool and the server, for the deploy tests; its service is not started)",
+          flush=True)
+    quiet = {"DEBIAN_FRONTEND": "noninteractive"}
+    if _run(apt, "update", check=False, env=quiet) != 0:
+        print("dev.py: apt-get update failed; trying the install anyway", flush=True)
+    if _run(apt, "install", "-y", "--no-install-recommends", "prometheus", check=False,
+            env=quiet) != 0 or not shutil.which("promtool"):
+        print("dev.py: installing prometheus failed: the Prometheus tests will skip (and "
+              "fail under CI=true)", flush=True)
+        return
+    print(f"dev.py: installed {shutil.which('prometheus')} and {shutil.which('promtool')}",
+          flush=True)
+
+
 def demo(args: list[str]) -> int:
     ensure_env("")
     return _run(BIN / "dealflow", "demo", *args, check=False)
@@ -52,6 +82,7 @@ def demo(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     ensure_env("dev")
+    ensure_prometheus()
     failed = False
     for step in (
         (BIN / "ruff", "check", "engine", "projections", "workflows", "tests", "bench"),

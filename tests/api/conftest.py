@@ -19,6 +19,8 @@ from engine.serve.service import Service
 from engine.serve.tokens import Role
 from engine.settings import Settings
 from tests.engine.conftest import engine, make_engine
+from tests.infra.common import is_ci
+from tests.infra.prometheus import PrometheusBinaries, PrometheusUnavailable, find_prometheus
 
 __all__ = ["Api", "engine", "make_engine"]
 
@@ -117,3 +119,16 @@ def make_api(store_url: str) -> Iterator[Callable[..., Api]]:
 def api(make_api: Callable[..., Api]) -> Api:
     """A running server on the test's store (SQLite file or PostgreSQL database)."""
     return make_api()
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> PrometheusBinaries:
+    """The Prometheus server and promtool (Debian's ``prometheus`` package). Missing, the
+    test skips, except under ``CI=true``, where it fails (``python3 dev.py test`` installs
+    the package when it can)."""
+    try:
+        return find_prometheus()
+    except PrometheusUnavailable as exc:
+        if is_ci():
+            pytest.fail(f"{exc}\n(CI=true: refusing to skip)", pytrace=False)
+        pytest.skip(str(exc))
