@@ -99,7 +99,12 @@ class SlaProjection(Projection):
             Column("workflow_version", Integer, nullable=False),
             Column("account", String(), nullable=False),
             Column("position", BigInteger, nullable=False),
+            # When the deal was opened and when that was recorded: a report as of T reads
+            # only the deals open by T (a deal's clocks need its opening).
+            Column("opened_at", UtcInstant, nullable=False),
+            Column("opened_recorded_at", UtcInstant, nullable=False),
         )
+        Index(self.table_name("deals_opened"), self.deals.c.opened_at)
         self.facts = self.table(
             "facts",
             Column("position", BigInteger, primary_key=True, autoincrement=False),
@@ -204,7 +209,8 @@ class _Batch:
                 if isinstance(event, Deal.Opened):
                     self.deals.append((deal, event.subject, event.workflow,
                                        event.workflow_version, event.account,
-                                       logged.position))
+                                       logged.position, self.facts[-1][4],
+                                       self.facts[-1][5]))
                     self.openings[deal] = (event.workflow, event.workflow_version,
                                            event.occurred_at)
                 continue

@@ -36,24 +36,37 @@ _FACT_FIELDS = [f.name for f in fields(SlaFact)]
 
 
 def histories(conn: Connection, view: SlaProjection,
-              only: Collection[str] | None = None) -> Iterator[DealHistory]:
+              only: Collection[str] | None = None,
+              params: ReportParams | None = None) -> Iterator[DealHistory]:
     """Every deal the view knows (or the deals ``only`` names, by aggregate id), with its
-    facts in log order (streamed deal by deal, in order of aggregate id)."""
+    facts in log order (streamed deal by deal, in order of aggregate id). With ``params``,
+    only the deals whose opening counts as of them (opened by ``as_of``, recorded by
+    ``known_at``): no other deal has a clock then, so a report's cost follows the deals it
+    can show, not the whole log."""
     if only is None:
-        yield from _histories(conn, view, None)
+        yield from _histories(conn, view, None, params)
         return
     ordered = sorted(only)
     for start in range(0, len(ordered), _CHUNK):
-        yield from _histories(conn, view, ordered[start:start + _CHUNK])
+        yield from _histories(conn, view, ordered[start:start + _CHUNK], params)
 
 
-def _histories(conn: Connection, view: SlaProjection,
-               deals: list[str] | None) -> Iterator[DealHistory]:
+def _histories(conn: Connection, view: SlaProjection, deals: list[str] | None,
+               params: ReportParams | None) -> Iterator[DealHistory]:
+    opened = view.deals
+
     def only(query: Select[Any], column: Any) -> Select[Any]:
-        return query if deals is None else query.where(column.in_(deals))
+        if deals is not None:
+            query = query.where(column.in_(deals))
+        if params is not None:
+            if column is not opened.c.deal:
+                query = query.join(opened, opened.c.deal == column)
+            query = query.where(opened.c.opened_at <= params.as_of)
+            if params.known_at is not None:
+                query = query.where(opened.c.opened_recorded_at <= params.known_at)
+        return query
 
-    openings = {row.deal: row for row in conn.execute(only(select(view.deals),
-                                                             view.deals.c.deal))}
+    openings = {row.deal: row for row in conn.execute(only(select(opened), opened.c.deal))}
     escalations: dict[str, list[EscalationRecord]] = defaultdict(list)
     esc = view.escalations
     for row in conn.execute(only(select(esc), esc.c.deal).order_by(esc.c.position)):
@@ -104,7 +117,7 @@ def instances(
     Rules and calendars come from the view's workflows, looked up by each deal's workflow
     name and version.
     """
-    return evaluate(view, histories(conn, view, only), params)
+    return evaluate(view, histories(conn, view, only, params), params)
 
 
 def deals_due(conn: Connection, view: SlaProjection, after: datetime,
