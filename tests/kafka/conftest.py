@@ -166,6 +166,19 @@ def processed(engine: Engine) -> int:
     return sum(engine.app.store.counters().values())
 
 
+def kill_mid_stream(worker: Worker, engine: Engine, total: int, *, timeout: float = 90) -> None:
+    """SIGKILL ``worker`` as soon as it has stored its first batch (a consumer on a
+    loopback broker gets through a thousand small batches in well under a second: waiting
+    for some fraction of them, polling, often sees it done)."""
+    deadline = time.monotonic() + timeout
+    while processed(engine) == 0:
+        if time.monotonic() > deadline or not worker.running:
+            pytest.fail(f"the worker stored nothing within {timeout:.0f}s\n{worker.output()}")
+        time.sleep(0.01)
+    worker.kill()  # a batch may be half read, none half stored
+    assert processed(engine) < total, "killed too late to be mid-stream"
+
+
 def snapshot(engine: Engine) -> dict[str, Any]:
     """What two runs over the same facts must agree on: counters, rejections by reason, and
     every aggregate's events (version, stored name, causing fact) in order."""

@@ -25,6 +25,7 @@ from tests.kafka.conftest import (
     consume_all,
     create_topics,
     kafka_settings,
+    kill_mid_stream,
     letter_origin,
     processed,
     snapshot,
@@ -104,12 +105,7 @@ def test_facts_from_confluent_kafka_are_applied_once_in_order_per_deal(
     engine = bootstrap(Settings(db=db))
     try:
         worker = workers(["consume", "--db", db], settings).start()
-        deadline = time.monotonic() + 90
-        while processed(engine) == 0:  # the first batch stored: kill it right away
-            assert time.monotonic() < deadline and worker.running, worker.output()
-            time.sleep(0.02)
-        worker.kill()  # mid-stream: a batch may be half read, none half stored
-        assert processed(engine) < len(values), "killed too late to be mid-stream"
+        kill_mid_stream(worker, engine, len(values))
         worker.start()
         wait_until(lambda: processed(engine) >= len(values), timeout=120,
                    what="every fact decided", on_timeout=worker.output)

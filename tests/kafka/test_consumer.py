@@ -22,6 +22,7 @@ from tests.kafka.conftest import (
     consume_all,
     create_topics,
     kafka_settings,
+    kill_mid_stream,
     letter_origin,
     processed,
     produce,
@@ -122,7 +123,7 @@ def test_a_worker_killed_mid_stream_and_restarted_applies_every_fact_exactly_onc
     kafka_bootstrap: str, tmp_path: Path, workers: Callable[..., Worker]
 ) -> None:
     values, _ = corpus(deals=120)
-    settings = kafka_settings(kafka_bootstrap, max_poll_records=25)
+    settings = kafka_settings(kafka_bootstrap, max_poll_records=10)
     create_topics(settings)
     produce(kafka_bootstrap, settings.topics[0], values)
     expected, _ = reference_run(tmp_path, values)
@@ -130,10 +131,7 @@ def test_a_worker_killed_mid_stream_and_restarted_applies_every_fact_exactly_onc
     engine = bootstrap(Settings(db=db))
     try:
         worker = workers(["consume", "--db", db], settings).start()
-        wait_until(lambda: processed(engine) >= len(values) // 4, timeout=90,
-                   what="the worker to get going", on_timeout=worker.output)
-        worker.kill()
-        assert processed(engine) < len(values), "killed too late to be mid-stream"
+        kill_mid_stream(worker, engine, len(values))
         worker.start()
         wait_until(lambda: processed(engine) >= len(values), timeout=120,
                    what="every input decided after the restart", on_timeout=worker.output)
