@@ -1,4 +1,4 @@
-"""Turning report rows into JSON-ready values and rich tables."""
+"""Turning report rows into JSON-ready values and tables (formats: projections.formatting)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from rich.table import Table
-
+from projections.formatting import ReportTable, duration
 from projections.pipeline.columns import CENT
 
+# ``duration`` moved to projections.formatting; still importable from here.
 __all__ = ["cents", "duration", "jsonable", "rich_table"]
 
 
@@ -39,31 +39,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def duration(secs: Decimal | None) -> str:
-    """``3d 04:05:06`` (whole seconds) for a number of seconds; ``-`` for none."""
-    if secs is None:
-        return "-"
-    total = int(secs)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, sec = divmod(rest, 60)
-    clock = f"{hours:02d}:{minutes:02d}:{sec:02d}"
-    return f"{days}d {clock}" if days else clock
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    return str(value)
-
-
 def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
-               numeric_from: int = 0) -> Table:
-    """A table whose columns from ``numeric_from`` on are right-aligned."""
-    table = Table(title=title)
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if numeric_from and i >= numeric_from
-                         else "left")
+               numeric_from: int = 0) -> ReportTable:
+    """A :class:`~projections.formatting.ReportTable` whose columns from ``numeric_from``
+    on are numbers; each value shown as its text (``-`` for ``None``)."""
+    numbers = headers[numeric_from:] if numeric_from else ()
+    table = ReportTable(title, *headers, numbers=numbers)
     for row in rows:
-        table.add_row(*(_cell(v) for v in row))
+        table.add_cells(*(None if v is None else str(v) for v in row))
     return table
