@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 from rich.table import Table
 from sqlalchemy import Connection
 
+from projections.formatting import ReportTable, count, duration, moment, money, percent
 from projections.pipeline.analytics import (
     StageFlow,
     StageTime,
@@ -20,7 +21,7 @@ from projections.pipeline.analytics import (
     visible_stays,
 )
 from projections.pipeline.projection import PipelineProjection
-from projections.pipeline.render import cents, duration, jsonable, rich_table
+from projections.pipeline.render import cents, jsonable
 from projections.pipeline.snapshot import (
     WorkflowStages,
     is_current,
@@ -121,40 +122,69 @@ class PipelineReport:
         }
 
     def tables(self) -> list[Table]:
-        """Readable tables for the terminal."""
-        return [
-            rich_table("Open pipeline by stage",
-                       ["workflow", "stage", "currency", "deals", "amount", "weighted"],
-                       [(r.workflow, r.stage, r.currency, r.deals, r.amount, r.weighted_amount)
-                        for r in self.rollups.get("stage", [])], 3),
-            rich_table("Open pipeline by team",
-                       ["workflow", "team", "currency", "deals", "amount", "weighted"],
-                       [(r.workflow, r.team, r.currency, r.deals, r.amount, r.weighted_amount)
-                        for r in self.rollups.get("team", [])], 3),
-            rich_table("Open pipeline by owner",
-                       ["workflow", "stage", "owner", "team", "currency", "deals", "amount",
-                        "weighted"],
-                       [(r.workflow, r.stage, r.owner, r.team, r.currency, r.deals, r.amount,
-                         r.weighted_amount) for r in self.open], 5),
-            rich_table("Won and lost",
-                       ["workflow", "owner", "team", "currency", "won", "won amount",
-                        "cancelled", "cancelled amount", "lost", "lost amount"],
-                       [(r.workflow, r.owner, r.team, r.currency, r.won_deals, r.won_amount,
-                         r.cancelled_deals, r.cancelled_amount, r.lost_deals, r.lost_amount)
-                        for r in self.outcomes], 4),
-            rich_table("Stage conversion and drop-off",
-                       ["workflow", "stage", "entered", "advanced", "lost here", "open",
-                        "conversion", "drop-off"],
-                       [(f.workflow, f.stage, f.entered, f.advanced, f.lost, f.open,
-                         f.conversion, f.drop_off) for f in self.conversion], 2),
-            rich_table("Time in stage", ["workflow", "stage", "stays", "median", "p90"],
-                       [(s.workflow, s.stage, s.stays, duration(s.median_seconds),
-                         duration(s.p90_seconds)) for s in self.time_in_stage], 2),
-            rich_table(f"Forecast by {self.period} of expected close",
-                       ["period", "currency", "deals", "weighted", "best case"],
-                       [(f.period, f.currency, f.deals, f.weighted_amount, f.best_case_amount)
-                        for f in self.forecast], 2),
-        ]
+        """Readable tables for the terminal (formats: projections.formatting)."""
+        amounts = ("deals", "amount", "weighted")
+        by_stage = ReportTable(f"Open pipeline by stage, {_when(self.as_of, self.known_at)}",
+                               "workflow", "stage", *amounts, numbers=amounts)
+        for r in self.rollups.get("stage", []):
+            by_stage.add_cells(r.workflow, r.stage, *_open_cells(r))
+        by_team = ReportTable("Open pipeline by team", "workflow", "team", *amounts,
+                              numbers=amounts)
+        for r in self.rollups.get("team", []):
+            by_team.add_cells(r.workflow, r.team, *_open_cells(r))
+        # The owners' teams are in the JSON (``open``); a team's sums are the table above.
+        by_owner = ReportTable("Open pipeline by owner", "workflow", "stage", "owner",
+                               *amounts, numbers=amounts)
+        for r in self.open:
+            by_owner.add_cells(r.workflow, r.stage, r.owner, *_open_cells(r))
+        ends = ("won", "cancelled", "lost")
+        outcomes = ReportTable("Won and lost (cancelled deals are also counted as won)",
+                               "workflow", "owner", "team", *ends, numbers=ends)
+        for o in self.outcomes:
+            outcomes.add_cells(o.workflow, o.owner, o.team,
+                               *(_deals(n, amount, o.currency) for n, amount in (
+                                   (o.won_deals, o.won_amount),
+                                   (o.cancelled_deals, o.cancelled_amount),
+                                   (o.lost_deals, o.lost_amount))))
+        flow = ("entered", "advanced (conversion)", "lost here (drop-off)", "open")
+        conversion = ReportTable("Stage conversion and drop-off", "workflow", "stage", *flow,
+                                 numbers=flow)
+        for f in self.conversion:
+            conversion.add_cells(f.workflow, f.stage, count(f.entered),
+                                 _share(f.advanced, f.conversion), _share(f.lost, f.drop_off),
+                                 count(f.open))
+        spans = ("stays", "median", "p90")
+        times = ReportTable("Time in stage", "workflow", "stage", *spans, numbers=spans)
+        for t in self.time_in_stage:
+            times.add_cells(t.workflow, t.stage, count(t.stays), duration(t.median_seconds),
+                            duration(t.p90_seconds))
+        sums = ("deals", "weighted", "best case")
+        forecast = ReportTable(f"Forecast by {self.period} of expected close", "period",
+                               *sums, numbers=sums)
+        for c in self.forecast:
+            forecast.add_cells(c.period, count(c.deals), money(c.weighted_amount, c.currency),
+                               money(c.best_case_amount, c.currency))
+        return [by_stage, by_team, by_owner, outcomes, conversion, times, forecast]
+
+
+def _when(as_of: datetime, known_at: datetime | None) -> str:
+    """``as of T`` (and ``, as known at K``), each in the offset it was given with."""
+    known = "" if known_at is None else f", as known at {moment(known_at)}"
+    return f"as of {moment(as_of)}{known}"
+
+
+def _open_cells(r: OpenRow) -> tuple[str, str, str]:
+    return count(r.deals), money(r.amount, r.currency), money(r.weighted_amount, r.currency)
+
+
+def _share(deals: int, ratio: Decimal | None) -> str:
+    """``116 (92.06 %)``: deals, and their share of the deals that entered the stage."""
+    return count(deals) if ratio is None else f"{count(deals)} ({percent(ratio)})"
+
+
+def _deals(deals: int, amount: Decimal, currency: str) -> str:
+    """An amount and, below it, how many deals make it."""
+    return f"{money(amount, currency)}\n{count(deals)} deal{'' if deals == 1 else 's'}"
 
 
 def _order(stages: dict[tuple[str, int], WorkflowStages], seen: set[tuple[str, int]]
