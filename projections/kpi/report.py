@@ -6,16 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.table import Table
 from sqlalchemy import Connection
 
+from projections.formatting import (
+    ReportTable,
+    count,
+    duration,
+    lines,
+    moment,
+    moneys,
+    percent,
+)
 from projections.kpi.facts import load_facts
 from projections.kpi.projection import KpiProjection
 from projections.kpi.quotas import QuotaBook
 from projections.kpi.tally import Tally, tally
-from projections.pipeline.render import cents, duration, jsonable, rich_table
+from projections.pipeline.render import cents, jsonable
 from projections.pipeline.stats import median, ratio, seconds
 from projections.report import ReportParams
 
@@ -37,8 +46,10 @@ class StageConversion:
 
 @dataclass(frozen=True, slots=True)
 class KpiRow:
-    """One rep's or one team's KPIs for one quarter. Money is per currency."""
+    """One rep's or one team's KPIs for one quarter. Money is per currency; ``attainment``
+    is a ratio per quota currency (``attainment_percent``: the same as a percent)."""
 
+    json_extra: ClassVar[tuple[str, ...]] = ("attainment_percent",)
     scope: str  # "rep" or "team"
     name: str
     period: str
@@ -60,6 +71,14 @@ class KpiRow:
     quota: dict[str, Decimal]
     attainment: dict[str, Decimal | None]
 
+    @property
+    def attainment_percent(self) -> dict[str, str | None]:
+        """Per quota currency, attainment as a percent with 2 decimals (``"7.20"`` for a
+        ratio of ``0.0720``): the JSON ``attainment`` ratio, unambiguous beside money."""
+        return {currency: None if ratio is None
+                else format((ratio * 100).quantize(_SCORE, ROUND_HALF_UP), "f")
+                for currency, ratio in self.attainment.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class KpiReport:
@@ -79,26 +98,50 @@ class KpiReport:
                 "reps": jsonable(self.reps), "teams": jsonable(self.teams)}
 
     def tables(self) -> list[Table]:
-        """Readable tables for the terminal (one for reps, one for teams)."""
-        return [_table(f"KPIs per {scope}", rows)
-                for scope, rows in (("rep", self.reps), ("team", self.teams))]
+        """Readable tables for the terminal, three per scope (rep, team): revenue against
+        quota, deals, activity; periods are quarters in :attr:`timezone`."""
+        when = f"as of {moment(self.as_of, self.timezone)}" + (
+            "" if self.known_at is None
+            else f", as known at {moment(self.known_at, self.timezone)}")
+        tables: list[Table] = []
+        for scope, rows in (("rep", self.reps), ("team", self.teams)):
+            first = f", {when} (quarters in {self.timezone})" if scope == "rep" else ""
+            tables += [_revenue(f"KPIs per {scope}: revenue and quota{first}", rows),
+                       _deals(f"KPIs per {scope}: deals", rows),
+                       _activity(f"KPIs per {scope}: activity", rows)]
+        return tables
 
 
-def _money(values: dict[str, Decimal]) -> str:
-    return ", ".join(f"{v} {c}" for c, v in sorted(values.items())) or "-"
+def _revenue(title: str, rows: list[KpiRow]) -> Table:
+    # A team row's team is its name: the team column is for reps only.
+    keys = ("period", "name", "team") if any(r.scope == "rep" for r in rows) else (
+        "period", "name")
+    sums = ("revenue won", "quota", "attainment")
+    table = ReportTable(title, *keys, *sums, numbers=sums)
+    for r in rows:
+        table.add_cells(r.period, r.name, *([r.team] if len(keys) == 3 else []),
+                        moneys(r.revenue_won), moneys(r.quota),
+                        lines(percent(r.attainment[c]) for c in sorted(r.attainment)))
+    return table
 
 
-def _table(title: str, rows: list[KpiRow]) -> Table:
-    return rich_table(
-        title,
-        ["period", "name", "team", "revenue won", "won", "lost", "win rate", "activities",
-         "first response", "survey", "new customers", "quota", "attainment"],
-        [(r.period, r.name, r.team, _money(r.revenue_won), r.deals_won, r.deals_lost,
-          r.win_rate, sum(r.activities.values()),
-          duration(r.first_response_median_seconds), r.survey_average, r.new_customers,
-          _money(r.quota), ", ".join(f"{v} {c}" for c, v in sorted(r.attainment.items()))
-          or "-")
-         for r in rows], 3)
+def _deals(title: str, rows: list[KpiRow]) -> Table:
+    figures = ("won", "lost", "win rate", "cancelled", "new customers")
+    table = ReportTable(title, "period", "name", *figures, numbers=figures)
+    for r in rows:
+        table.add_cells(r.period, r.name, count(r.deals_won), count(r.deals_lost),
+                        percent(r.win_rate), count(r.deals_cancelled), count(r.new_customers))
+    return table
+
+
+def _activity(title: str, rows: list[KpiRow]) -> Table:
+    figures = ("activities", "first response (median)", "surveys", "survey (average)")
+    table = ReportTable(title, "period", "name", *figures, numbers=figures)
+    for r in rows:
+        table.add_cells(r.period, r.name, count(sum(r.activities.values())),
+                        duration(r.first_response_median_seconds), count(r.surveys),
+                        None if r.survey_average is None else str(r.survey_average))
+    return table
 
 
 def _row(scope: str, name: str, period: str, team: str | None, members: tuple[str, ...],
