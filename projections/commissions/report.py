@@ -10,16 +10,18 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from projections.commissions.columns import decimal_text, money_text
-from projections.commissions.lines import Line, Statement, Statements
+from projections.commissions.lines import Line, LineKind, Statement, Statements
 from projections.commissions.model import DealLabel, FactRef
 from projections.commissions.projection import CommissionsProjection
 from projections.commissions.rows import load_facts
 from projections.commissions.statement import compute_statements
+from projections.formatting import NONE, ReportTable, moment, money, percent
 from projections.report import ReportParams
 
 __all__ = ["CommissionsReport", "build_report"]
 
 _PERCENT = Decimal("0.01")
+_PARTS: tuple[LineKind, ...] = ("bonus", "clawback")
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -31,11 +33,6 @@ def _percent(statement: Statement) -> str | None:
     if ratio is None:
         return None
     return decimal_text((ratio * 100).quantize(_PERCENT, rounding=ROUND_HALF_UP))
-
-
-def _grouped(value: Decimal) -> str:
-    """An amount for people: ``121,000.095``, ``1,500.00``."""
-    return f"{Decimal(money_text(value)):,}"
 
 
 def _ref(ref: FactRef) -> dict[str, Any]:
@@ -50,6 +47,8 @@ class CommissionsReport:
     result: Statements
     deals: dict[str, DealLabel] = field(default_factory=dict)
     title: str = "Commission statements"
+    #: Each plan's (``PlanVersion.label``) period zone: the zone its lines' times are shown in.
+    timezones: dict[str, str] = field(default_factory=dict)
 
     def _deal(self, deal: str | None) -> dict[str, Any] | None:
         if deal is None:
@@ -97,48 +96,72 @@ class CommissionsReport:
         return label.text if label else deal
 
     def tables(self) -> list[Table]:
-        """A summary per rep and period, then every line."""
-        summary = Table(title=self.title)
-        for name in ("rep", "period", "quota", "attainment", "%", "rate", "bonus",
-                     "clawback", "total"):
-            summary.add_column(name, justify="left" if name in ("rep", "period") else "right")
+        """A summary per rep and period (a row per currency), then every line; times in
+        the zone of each line's plan (formats: projections.formatting)."""
+        zones = sorted({self.timezones[line.plan] for s in self.result.statements
+                        for line in s.lines if line.plan in self.timezones})
+        zone = zones[0] if len(zones) == 1 else None
+        known = self.params.known_at
+        title = f"Commission statements as of {moment(self.params.as_of, zone)}" + (
+            "" if known is None else f", as known at {moment(known, zone)}")
+        figures = ("quota", "credit toward quota", "attainment", "commission")
+        summary = ReportTable(title, "rep", "period", *figures, numbers=figures)
         for s in self.result.statements:
-            currencies = list(s.totals())
+            currencies = list(s.totals()) or [""]
             for index, currency in enumerate(currencies):
-                first = index == 0
-                quota = (f"{_grouped(s.quota.amount)} {s.quota.currency}"
-                         if first and s.quota is not None else "")
-                summary.add_row(
-                    s.rep if first else "", s.period if first else "", quota,
-                    _grouped(s.attainment_credit) if first else "",
-                    (_percent(s) or "") if first else "",
-                    *(_grouped(s.total(kind).get(currency, Decimal(0)))
-                      for kind in ("rate", "bonus", "clawback")),
-                    f"{_grouped(s.totals()[currency])} {currency}",
-                )
-        lines = Table(title="Commission lines")
-        for name in ("rep", "period", "kind", "deal", "time", "credit", "rate", "amount",
-                     "facts"):
-            lines.add_column(name, justify="right" if name in ("credit", "rate", "amount")
-                             else "left")
+                head = (s.rep, s.period, *_attainment(s)) if index == 0 else ("",) * 5
+                summary.add_cells(*head, _commission(s, currency),
+                                  end_section=index == len(currencies) - 1)
+        where = (f"times in {zones[0]}" if len(zones) == 1
+                 else "times in each line's plan zone") if zones else ""
+        lines = ReportTable(f"Commission lines ({where})" if where else "Commission lines",
+                            "rep, period", "deal, time", "line", "amount", "facts",
+                            numbers=("amount",))
         for s in self.result.statements:
             for line in s.lines:
-                lines.add_row(
-                    s.rep, s.period, line.kind, self._label(line.deal),
-                    line.time.isoformat(timespec="minutes"),
-                    "" if line.credit is None else _grouped(line.credit),
-                    "" if line.rate is None else f"{decimal_text((line.rate * 100).normalize())} %",
-                    f"{_grouped(line.amount)} {line.currency}",
-                    ", ".join(f"{r.source}/{r.fact_id}@{r.position}" for r in line.facts),
+                lines.add_cells(
+                    f"{s.rep}\n{s.period}",
+                    f"{self._label(line.deal)}\n"
+                    f"{moment(line.time, self.timezones.get(line.plan))}",
+                    _line(line), money(line.amount, line.currency),
+                    "\n".join(f"{r.source}/{r.fact_id}@{r.position}" for r in line.facts),
                 )
-        tables = [summary, lines]
+        tables: list[Table] = [summary, lines]
         if self.result.warnings:
-            warnings = Table(title="Warnings")
-            warnings.add_column("warning")
+            warnings = ReportTable("Warnings", "warning")
             for warning in self.result.warnings:
-                warnings.add_row(warning)
+                warnings.add_cells(warning)
             tables.append(warnings)
         return tables
+
+
+def _attainment(s: Statement) -> tuple[str, str, str]:
+    """Quota, credit counted toward it (in its currency), and attainment as a percent."""
+    if s.quota is None:
+        return NONE, NONE, NONE
+    return (money(s.quota.amount, s.quota.currency),
+            money(s.attainment_credit, s.quota.currency), percent(s.attainment))
+
+
+def _commission(s: Statement, currency: str) -> str:
+    """The total in ``currency``, then the bonus and clawback parts of it, if any
+    (``1,000.00 CNY bonus``)."""
+    if not currency:
+        return NONE
+    parts = [money(s.totals()[currency], currency)]
+    for kind in _PARTS:
+        part = s.total(kind).get(currency)
+        if part:
+            parts.append(f"{money(part, currency)} {kind}")
+    return "\n".join(parts)
+
+
+def _line(line: Line) -> str:
+    """The kind, and for a rate or clawback line the credit rated and the rate (the amount
+    is their product, rounded): ``rate: 129,600.00 CNY x 5.00 %``."""
+    if line.credit is None or line.rate is None:
+        return line.kind
+    return f"{line.kind}: {money(line.credit, line.currency)} x {percent(line.rate)}"
 
 
 def build_report(conn: Connection, view: CommissionsProjection, params: ReportParams, *,
@@ -152,4 +175,5 @@ def build_report(conn: Connection, view: CommissionsProjection, params: ReportPa
     title = "Commission statements as of " + params.as_of.isoformat()
     if params.known_at is not None:
         title += f", as known at {params.known_at.isoformat()}"
-    return CommissionsReport(params, Statements(chosen, result.warnings), facts.deals, title)
+    return CommissionsReport(params, Statements(chosen, result.warnings), facts.deals, title,
+                             {plan.label: plan.period.timezone for plan in view.plans})
