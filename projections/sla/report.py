@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from engine.domain.ids import deal_id
 from engine.errors import NotFoundError
+from projections.formatting import NONE, ReportTable, count, moment
 from projections.report import ReportParams
 from projections.sla.model import Outcome, SlaInstance
 from projections.sla.projection import SlaProjection
@@ -96,22 +97,25 @@ class SlaReport:
         return rows if self.limit is None else rows[: self.limit]
 
     def tables(self) -> list[Table]:
-        """Counts per rule, the overdue list and the breaches, for the terminal."""
+        """Counts per rule, the overdue list and the breaches, for the terminal; times in
+        each workflow calendar's zone (formats: projections.formatting)."""
+        zones = sorted({i.timezone for i in self.instances})
+        zone = zones[0] if len(zones) == 1 else None
         known = "" if self.params.known_at is None else (
-            f", as known at {self.params.known_at.isoformat()}")
-        counts = Table(title=f"{self.title} as of {self.params.as_of.isoformat()}{known}")
-        for name in ("workflow", "rule"):
-            counts.add_column(name)
-        for name in (*OUTCOMES, "total"):
-            counts.add_column(name, justify="right")
+            f", as known at {moment(self.params.known_at, zone)}")
+        where = "" if not zones else (
+            f" (times in {zone})" if zone else " (times in each workflow calendar's zone)")
+        outcomes = (*OUTCOMES, "total")
+        counts = ReportTable(f"{self.title} as of {moment(self.params.as_of, zone)}{known}"
+                             f"{where}", "workflow", "rule", *outcomes, numbers=outcomes)
         for c in self.counts:
-            counts.add_row(c.workflow, c.rule, str(c.met), str(c.breached), str(c.open),
-                           str(c.cancelled), str(c.total))
-        tables = [counts]
+            counts.add_cells(c.workflow, c.rule, *(count(n) for n in (
+                c.met, c.breached, c.open, c.cancelled, c.total)))
+        tables: list[Table] = [counts]
         if self.deal is not None:
             tables.append(_instances_table(f"SLA instances of deal {self.deal}",
                                            list(self.instances)))
-        tables += [_list_table("Overdue", self.overdue, self.limit),
+        tables += [_list_table("Overdue", self.overdue, self.limit, ended=False),
                    _list_table("Breaches", self.breaches, self.limit)]
         return tables
 
@@ -134,35 +138,52 @@ def _iso(value: datetime | None, zone: str) -> str | None:
     return None if value is None else value.astimezone(ZoneInfo(zone)).isoformat()
 
 
-def _short(value: datetime | None, zone: str) -> str:
-    return "" if value is None else value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %z")
+def _moment(value: datetime | None, i: SlaInstance) -> str:
+    return moment(value, i.timezone)
+
+
+def _span(i: SlaInstance) -> str:
+    """Start, then deadline."""
+    return f"{_moment(i.started_at, i)}\n{_moment(i.due_at, i)}"
+
+
+def _ended(i: SlaInstance) -> str:
+    """When the clock stopped: its end, or the cancelling fact's time."""
+    if i.cancelled_at is not None and i.ended_at is None:
+        return f"{_moment(i.cancelled_at, i)} (cancelled)"
+    return _moment(i.ended_at, i)
+
+
+def _escalated(i: SlaInstance) -> str:
+    """When the SLA timer recorded the breach, and whether it was corrected since."""
+    if i.escalated_at is None:
+        return NONE
+    corrected = " (corrected)" if i.escalation == "corrected" else ""
+    return _moment(i.escalated_at, i) + corrected
 
 
 def _instances_table(title: str, rows: list[SlaInstance]) -> Table:
-    table = Table(title=title)
-    for name in ("rule", "instance", "outcome", "started", "due", "ended", "cancelled",
-                 "escalation"):
-        table.add_column(name)
+    table = ReportTable(title, "rule, instance", "outcome", "started, due", "ended",
+                        keep=("started, due", "ended"))
     for i in rows:
-        table.add_row(i.rule, i.instance, i.outcome, _short(i.started_at, i.timezone),
-                      _short(i.due_at, i.timezone), _short(i.ended_at, i.timezone),
-                      _short(i.cancelled_at, i.timezone), i.escalation or "")
+        outcome = i.outcome + ("" if i.escalation is None else f"\n(escalation {i.escalation})")
+        table.add_cells(f"{i.rule}\n{i.instance}", outcome, _span(i), _ended(i))
     return table
 
 
-def _list_table(title: str, rows: list[SlaInstance], limit: int | None = None) -> Table:
+def _list_table(title: str, rows: list[SlaInstance], limit: int | None = None, *,
+                ended: bool = True) -> Table:
+    """Instances by deal, with their start and deadline; or with ``ended``, their deadline
+    and end (the start is in the JSON and in a deal's listing)."""
     shown = rows if limit is None else rows[:limit]
-    more = f", first {len(shown)}" if len(shown) < len(rows) else ""
-    table = Table(title=f"{title} ({len(rows)}{more})")
-    for name in ("deal", "account", "owner", "rule", "started", "due", "ended", "escalated"):
-        table.add_column(name)
+    more = f", first {count(len(shown))}" if len(shown) < len(rows) else ""
+    span = "due, ended" if ended else "started, due"
+    table = ReportTable(f"{title} ({count(len(rows))}{more})", "deal, account, owner", "rule",
+                        span, "escalated", keep=(span, "escalated"))
     for i in shown:
-        table.add_row(i.subject or i.deal, i.account, i.owner or "", i.rule,
-                      _short(i.started_at, i.timezone), _short(i.due_at, i.timezone),
-                      _short(i.ended_at, i.timezone),
-                      _short(i.escalated_at, i.timezone) + (" (corrected)"
-                                                            if i.escalation == "corrected"
-                                                            else ""))
+        times = f"{_moment(i.due_at, i)}\n{_ended(i)}" if ended else _span(i)
+        table.add_cells(f"{i.subject or i.deal}\n{i.account}, {i.owner or NONE}", i.rule,
+                        times, _escalated(i))
     return table
 
 
