@@ -9,6 +9,8 @@
   3 the store or the broker cannot be reached.
 - Times in JSON: RFC 3339 with the offset of the zone the report is about; money: a decimal
   string beside its ISO 4217 currency.
+- Tables for people show money, ratios, instants, durations and counts one way each
+  (``projections.formatting``; docs/cli.md, "Human output") and never cut a cell.
 """
 
 from __future__ import annotations
