@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -288,6 +289,12 @@ def test_user_definitions_reach_every_view_report_and_route(
             assert [e["fields"]["to_stage"] for e in history
                     if e["type"].endswith("stage_changed")] == ["qualified", "negotiation"]
 
+            # Only the process keeping the views exports the gauges read from them: wait
+            # until the views process holds their lock.
+            deadline = time.monotonic() + 60
+            while not api.service.holds_views() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert api.service.holds_views()
             gauges = api.metrics()  # as of now: every fact above is in the past
             key = '{currency="CNY",stage="qualified",workflow="quick"}'
             assert gauges[f"dealflow_pipeline_open_weighted_amount{key}"] == 4000.0
