@@ -37,12 +37,14 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Offse
 from kafka import TopicPartition as TP
 from kafka.errors import KafkaError
 
+from engine.errors import BrokerUnreachableError
 from engine.kafka.batches import store_batch
 from engine.kafka.deadletters import DeadLetter, DeadLetterError, DeadLetterPublisher
 from engine.kafka.fence import PartitionFence
 from engine.kafka.metrics import ConsumerMetrics
 from engine.kafka.origin import KafkaOrigin
 from engine.kafka.partitions import DEAD_LETTER_SUFFIX, Partitions
+from engine.kafka.reach import check_reachable
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
@@ -155,6 +157,7 @@ class KafkaIngestWorker:
         backoff = 0.5
         while not self.stop_event.is_set():
             try:
+                check_reachable(self.settings.bootstrap)  # quietly, before kafka-python tries
                 if self.settings.create_topics:
                     self._admin.ensure(self.topics)
                 self._new_publisher()
@@ -164,6 +167,11 @@ class KafkaIngestWorker:
                 log.info("consuming %s as group %r into %s", ", ".join(self.settings.topics),
                          self.group, self.engine.app.url)
                 return True
+            except BrokerUnreachableError as exc:
+                log.warning("%s; trying again in %.1fs", exc, backoff)
+                self._close_clients()
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
             except KafkaError as exc:
                 log.warning("Kafka at %s not usable yet (%r); retrying", self.settings.bootstrap,
                             exc)

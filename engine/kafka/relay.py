@@ -47,6 +47,8 @@ __all__ = ["LOCK_NAME", "OutboxRelay", "RelayPositionConflictError", "RelayStats
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "relay"
+#: Longest wait between two attempts to reach a broker that did not answer.
+_MAX_CONNECT_BACKOFF = 10.0
 InFlight = deque[tuple[int, Any]]
 
 
@@ -98,6 +100,8 @@ class OutboxRelay:
         self._save_due = 0.0
         self._one_shot = False
         self._unreachable: BrokerUnreachableError | None = None
+        self._unanswered = 0  # bootstraps in a row that found no broker
+        self._connect_at = 0.0
 
     @property
     def lock(self) -> SingletonLock:
@@ -135,14 +139,22 @@ class OutboxRelay:
         """Send, harvest and save once; 0 when nothing was read and nothing is in flight."""
         settings = self.settings
         if self._producer is None:
+            if time.monotonic() < self._connect_at:
+                return 0  # waiting for the broker (the loop idles, stop requests work)
             try:
                 self._connect()
             except BrokerUnreachableError as exc:
-                if not self._one_shot:
-                    raise  # the loop logs it and tries again after its backoff
-                self._unreachable = exc
-                self.follower.request_stop()
+                if self._one_shot:
+                    self._unreachable = exc
+                    self.follower.request_stop()
+                    return 0
+                # A known condition, not a failed step: one line, and our own backoff.
+                self._unanswered += 1
+                delay = min(0.5 * 2 ** (self._unanswered - 1), _MAX_CONNECT_BACKOFF)
+                self._connect_at = time.monotonic() + delay
+                log.warning("relay: %s; trying again in %.1fs", exc, delay)
                 return 0
+            self._unanswered, self._connect_at = 0, 0.0
             self._saved = self._acked = self._sent = relay_position(self.db, self.name)
             self.stats.position = self._saved
             self._in_flight.clear()
@@ -173,10 +185,7 @@ class OutboxRelay:
     def _failed(self, exc: Exception) -> None:
         """A step failed: count a resend and drop the producer (the next step reconnects and
         resends from the saved position)."""
-        if isinstance(exc, BrokerUnreachableError):
-            log.warning("relay: %s; trying again", exc)
-        else:
-            log.warning("relay: %r; resending from position %d", exc, self._saved)
+        log.warning("relay: %r; resending from position %d", exc, self._saved)
         self.stats.resends += 1
         self.metrics.resends.inc()
         self._close_producer(timeout=0)
@@ -197,8 +206,9 @@ class OutboxRelay:
     def _connect(self) -> None:
         """Create the topic if asked and a producer; BrokerUnreachableError if no broker
         answered within ``bootstrap_timeout_ms``."""
-        if self._one_shot:  # no server even accepting a connection: say so at once
-            check_reachable(self.settings.bootstrap)
+        # No server even accepting a connection: say so at once (and spare the log
+        # kafka-python's page of connection errors per attempt).
+        check_reachable(self.settings.bootstrap)
         try:
             if self.settings.create_topics:
                 admin = TopicAdmin(self.settings)

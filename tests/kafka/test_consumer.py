@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,8 +17,9 @@ from engine.demo import BAD_CLASSES, FIELD_CLASSES, generate_lines
 from engine.kafka.consumer import DEAD_LETTER_SUFFIX, KafkaIngestWorker
 from engine.kafka.settings import KafkaSettings
 from engine.settings import Settings
-from tests.infra import TansuBroker
+from tests.infra import TansuBroker, free_loopback_port, stop_process
 from tests.kafka.conftest import (
+    DEALFLOW,
     Worker,
     consume_all,
     create_topics,
@@ -254,3 +256,22 @@ def test_a_worker_reports_lag_only_for_the_partitions_it_reads(
     finally:
         for engine in engines:
             engine.close()
+
+
+def test_a_consumer_without_a_broker_keeps_trying_and_says_why(tmp_path: Path) -> None:
+    port = free_loopback_port()
+    consumer = subprocess.Popen([DEALFLOW, "consume", "--db", f"sqlite:///{tmp_path}/s.db",
+                                 "--kafka", f"127.0.0.1:{port}"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(3.0)
+        assert consumer.poll() is None  # a service waits for its broker
+    finally:
+        stop_process(consumer, timeout=20)
+    assert consumer.stdout is not None
+    output = consumer.stdout.read().decode()
+    consumer.stdout.close()
+    tries = [line for line in output.splitlines() if f"cannot reach a Kafka broker at "
+             f"127.0.0.1:{port} (127.0.0.1:{port}: connection refused)" in line]
+    assert len(tries) >= 2, output
+    assert "Traceback" not in output and consumer.returncode == 0, output
