@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.errors import PositionConflictError
 
-__all__ = ["CATALOG", "PositionRow", "advance", "advance_all", "ensure", "move", "rows",
+__all__ = ["CATALOG", "LEGACY", "PositionRow", "advance", "advance_all", "ensure", "move", "rows",
            "set_layout"]
 
 _meta = MetaData()
@@ -46,6 +46,8 @@ CATALOG = Table(
     Column("layout", String(64), nullable=True),
 )
 PositionRow = dict[str, Any]
+#: The layout of views built before layouts were kept: unknown, so they are rebuilt.
+LEGACY = "legacy"
 
 
 def ensure(engine: Engine, names: Iterable[str]) -> None:
@@ -54,10 +56,14 @@ def ensure(engine: Engine, names: Iterable[str]) -> None:
     if "layout" not in {c["name"] for c in inspect(engine).get_columns(CATALOG.name)}:
         # A store from before layouts were kept; another process may add it at the same time.
         exists = " IF NOT EXISTS" if engine.dialect.name == "postgresql" else ""
+        # Its views were built by a release that kept no layout: whether their tables match
+        # today's is unknown, so they are marked for a rebuild (``LEGACY`` never matches).
         try:
             with engine.begin() as conn:
                 conn.execute(text(
                     f"ALTER TABLE {CATALOG.name} ADD COLUMN{exists} layout VARCHAR(64)"))
+                conn.execute(update(CATALOG).where(CATALOG.c.layout.is_(None))
+                             .values(layout=LEGACY))
         except OperationalError as exc:  # SQLite: "duplicate column name"
             if "duplicate column" not in str(exc):
                 raise

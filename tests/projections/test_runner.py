@@ -134,3 +134,25 @@ def test_the_layout_id_follows_the_tables_not_the_generation() -> None:
                                    Column("extra", String(10)))
 
     assert Wider().layout_id() != TopicCounts().layout_id()
+
+
+def test_views_built_before_layouts_were_kept_are_rebuilt_once(
+        engine: Engine, make_runner: Callable[..., ProjectionRunner]) -> None:
+    from sqlalchemy import text
+
+    from engine.store import positions
+
+    send(engine, *[opened(f"G-{i}") for i in range(7)])
+    first = make_runner(batch_size=5)
+    first.catch_up()
+    first.stop()
+    with engine.sql.begin() as conn:  # the catalog of an older release
+        conn.execute(text("ALTER TABLE view_catalog DROP COLUMN layout"))
+    upgraded = make_runner(batch_size=5)
+    assert upgraded.stale == ["topic_counts"]
+    upgraded.catch_up()
+    assert seen(upgraded) == list(range(1, 8))
+    again = make_runner(batch_size=5)
+    assert again.stale == []  # rebuilt once, its layout now known
+    with engine.sql.connect() as conn:
+        assert positions.rows(conn)["topic_counts"]["layout"] == TopicCounts().layout_id()
