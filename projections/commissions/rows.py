@@ -55,19 +55,29 @@ def _splits(text: str | None) -> tuple[Split, ...] | None:
 
 def load_facts(conn: Connection, view: CommissionsProjection,
                params: ReportParams) -> CommissionFacts:
-    """The view's facts visible under ``params``, with every deal's label."""
+    """The view's facts visible under ``params``, with the label of every deal they name
+    (only those: the cost follows the facts visible, not every deal ever opened)."""
+    signings = tuple(
+        Signing(**_base(r), deal=r.deal, amount=r.amount, currency=r.currency,
+                owner=r.owner, splits=_splits(r.splits))
+        for r in _rows(conn, view.signings, params))
+    payments = tuple(
+        Payment(**_base(r), deal=r.deal, amount=r.amount, currency=r.currency)
+        for r in _rows(conn, view.payments, params))
+    cancellations = tuple(
+        Cancellation(**_base(r), deal=r.deal, reason=r.reason, refund_amount=r.refund_amount)
+        for r in _rows(conn, view.cancellations, params))
+    named = sorted({s.deal for s in signings} | {p.deal for p in payments}
+                   | {c.deal for c in cancellations})
+    deals: dict[str, DealLabel] = {}
+    for start in range(0, len(named), 500):
+        chunk = named[start:start + 500]
+        for r in conn.execute(select(view.deals).where(view.deals.c.deal.in_(chunk))):
+            deals[r.deal] = DealLabel(r.deal, r.subject, r.account)
     return CommissionFacts(
-        signings=tuple(
-            Signing(**_base(r), deal=r.deal, amount=r.amount, currency=r.currency,
-                    owner=r.owner, splits=_splits(r.splits))
-            for r in _rows(conn, view.signings, params)),
-        payments=tuple(
-            Payment(**_base(r), deal=r.deal, amount=r.amount, currency=r.currency)
-            for r in _rows(conn, view.payments, params)),
-        cancellations=tuple(
-            Cancellation(**_base(r), deal=r.deal, reason=r.reason,
-                         refund_amount=r.refund_amount)
-            for r in _rows(conn, view.cancellations, params)),
+        signings=signings,
+        payments=payments,
+        cancellations=cancellations,
         quotas=tuple(
             QuotaFact(**_base(r), rep=r.rep, period=r.period, amount=r.amount,
                       currency=r.currency, team=r.team)
@@ -76,6 +86,5 @@ def load_facts(conn: Connection, view: CommissionsProjection,
             PlanAssignment(**_base(r), rep=r.rep, plan=r.plan,
                            effective_from=r.effective_from)
             for r in _rows(conn, view.assignments, params)),
-        deals={r.deal: DealLabel(r.deal, r.subject, r.account)
-               for r in conn.execute(select(view.deals))},
+        deals=deals,
     )
