@@ -56,6 +56,10 @@ class CommissionsProjection(Projection):
     assignments, plus deal labels and rep names (see the module docstring)."""
 
     name = "commissions"
+    topics = frozenset(event.TOPIC for event in (
+        Deal.ContractSigned, Deal.PaymentReceived, Deal.ContractCancelled, Deal.Opened,
+        Rep.Registered, Rep.QuotaSet, Rep.PlanAssigned))
+    rebuild_cost = 0.08  # of the SLA view's 1 (measured, docs/views.md)
 
     def __init__(self, plans: PlanRegistry, generation: str = "a") -> None:
         """The view whose statements are rated by ``plans`` (shipped and user plans)."""
@@ -136,26 +140,26 @@ class CommissionsProjection(Projection):
             ev = e.event
             if isinstance(ev, Deal.ContractSigned):
                 rows.setdefault("signings", []).append(
-                    {**_fact_row(e), "deal": str(e.originator_id), "amount": ev.amount,
+                    {**_fact_row(e), "deal": e.originator_text, "amount": ev.amount,
                      "currency": ev.currency, "owner": ev.owner,
                      "splits": _splits_text(ev.splits)})
             elif isinstance(ev, Deal.PaymentReceived):
                 rows.setdefault("payments", []).append(
-                    {**_fact_row(e), "deal": str(e.originator_id), "amount": ev.amount,
+                    {**_fact_row(e), "deal": e.originator_text, "amount": ev.amount,
                      "currency": ev.currency})
             elif isinstance(ev, Deal.ContractCancelled):
                 rows.setdefault("cancellations", []).append(
-                    {**_fact_row(e), "deal": str(e.originator_id), "reason": ev.reason,
+                    {**_fact_row(e), "deal": e.originator_text, "reason": ev.reason,
                      "refund_amount": ev.refund_amount})
             elif isinstance(ev, Deal.Opened):
                 rows.setdefault("deals", []).append(
-                    {"deal": str(e.originator_id), "subject": getattr(ev, "subject", None),
+                    {"deal": e.originator_text, "subject": getattr(ev, "subject", None),
                      "account": ev.account, "position": e.position, "source": ev.source,
                      "fact_id": ev.fact_id})
             elif isinstance(ev, Rep.Registered):
                 names[e.originator_id] = ev.rep
                 rows.setdefault("reps", []).append(
-                    {"rep_uuid": str(e.originator_id), "rep": ev.rep, "position": e.position})
+                    {"rep_uuid": e.originator_text, "rep": ev.rep, "position": e.position})
             elif isinstance(ev, Rep.QuotaSet | Rep.PlanAssigned):
                 rep_events.append(("quotas" if isinstance(ev, Rep.QuotaSet) else "assignments",
                                    e))
@@ -167,7 +171,7 @@ class CommissionsProjection(Projection):
     def _rep_rows(self, conn: Connection, rep_events: list[tuple[str, LoggedEvent]],
                   names: dict[UUID, str], rows: dict[str, list[Row]]) -> None:
         """Rows for quota and plan facts, named by rep (registered in this batch or before)."""
-        missing = {str(e.originator_id) for _, e in rep_events} - {str(u) for u in names}
+        missing = {e.originator_text for _, e in rep_events} - {str(u) for u in names}
         known = {str(u): n for u, n in names.items()}
         if missing:
             query = select(self.reps.c.rep_uuid, self.reps.c.rep).where(
@@ -175,7 +179,7 @@ class CommissionsProjection(Projection):
             known.update({row.rep_uuid: row.rep for row in conn.execute(query)})
         for base, e in rep_events:
             ev = e.event
-            rep = known.get(str(e.originator_id))
+            rep = known.get(e.originator_text)
             if rep is None:  # the engine registers every rep before its first fact
                 raise LookupError(f"rep aggregate {e.originator_id} has no Rep.Registered "
                                   f"event before position {e.position}")

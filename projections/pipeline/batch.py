@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, delete, select, update
 
 from engine.domain import Deal, FactEvent, Rep
 from engine.store.log import LoggedEvent
-from projections.pipeline.columns import money, read_rows, upsert, write_rows
+from projections.pipeline.columns import instant_encoder, money, read_rows, upsert, write_rows
 from projections.pipeline.state import DealState, Key, Vector, contributions
 from projections.pipeline.tables import PipelineTables
 from workflows import CompiledWorkflow, WorkflowRegistry
@@ -61,14 +61,10 @@ class PipelineBatch:
         self.workflow_versions: set[tuple[str, int]] = set()
         self.occurred: datetime | None = None
         self.recorded: datetime | None = None
-        self._handlers: dict[type[Any], Callable[[LoggedEvent, Any], None]] = {
-            Deal.Opened: self._opened, Deal.StageChanged: self._advanced,
-            Deal.ContractSigned: self._signed, Deal.Lost: self._lost,
-            Deal.Reopened: self._reopened, Deal.QuoteIssued: self._amount,
-            Deal.AmountChanged: self._amount, Deal.Reassigned: self._reassigned,
-            Deal.ContractCancelled: self._cancelled, Rep.Registered: self._registered,
-            Rep.QuotaSet: self._quota_set,
-        }
+        # Deals, stays, changes and team rows hold instants as the driver takes them (UTC
+        # text on SQLite): each event's are converted once, however many rows take them.
+        self.instant = instant_encoder(conn.dialect.name)
+        self.at: tuple[Any, Any] = (None, None)  # the event being taken: occurred, recorded
 
     # ------------------------------------------------------------------ driving
     def apply(self, events: Iterable[LoggedEvent]) -> None:
@@ -82,21 +78,23 @@ class PipelineBatch:
         nothing yet. Several calls before one :meth:`write` make a bulk load: the state
         of every deal stays in memory, and each row is written once."""
         mine = list(events)
-        self._load_deals({str(e.originator_id) for e in mine
+        self._load_deals({e.originator_text for e in mine
                           if not isinstance(e.event, (Deal.Opened, Rep.Registered, Rep.QuotaSet))}
                          - self.deals.keys())
-        self._load_reps(uuids={str(e.originator_id) for e in mine
+        self._load_reps(uuids={e.originator_text for e in mine
                                if isinstance(e.event, Rep.QuotaSet)}, names=set())
+        instant = self.instant
         for e in mine:
             if isinstance(e.event, FactEvent):
                 self._watermark(e)
-            self._handlers[type(e.event)](e, e.event)
+            self.at = (instant(e.occurred_at), instant(e.recorded_at))
+            _HANDLERS[type(e.event)](self, e, e.event)
 
     def write_appended(self) -> None:
         """Write the insert-only rows taken so far (changes, team moves) and forget them,
         so a bulk load does not hold them all in memory."""
-        write_rows(self.conn, self.t.changes, self.changes)
-        write_rows(self.conn, self.t.teams, self.teams)
+        write_rows(self.conn, self.t.changes, self.changes, raw_instants=True)
+        write_rows(self.conn, self.t.teams, self.teams, raw_instants=True)
         self.changes, self.teams = [], []
 
     def _wf(self, deal: DealState) -> CompiledWorkflow:
@@ -112,11 +110,12 @@ class PipelineBatch:
     # ------------------------------------------------------------------ loading
     def _load_deals(self, ids: set[str]) -> None:
         t = self.t
-        for row in read_rows(self.conn, t.deals, "deal_id", ids):
+        for row in read_rows(self.conn, t.deals, "deal_id", ids, raw_instants=True):
             deal = DealState.from_row(row)
             self.deals[deal.deal_id] = deal
             self.before[deal.deal_id] = contributions(deal, self._wf(deal))
-        for row in read_rows(self.conn, t.stays, "deal_id", ids, "exited_position IS NULL"):
+        for row in read_rows(self.conn, t.stays, "deal_id", ids, "exited_position IS NULL",
+                             raw_instants=True):
             self.stays[row["deal_id"]] = row
 
     def _load_reps(self, uuids: set[str], names: set[str]) -> None:
@@ -130,27 +129,28 @@ class PipelineBatch:
     def _change(self, e: LoggedEvent, kind: str, owner: str | None = None,
                 amount: Decimal | None = None, currency: str | None = None) -> None:
         self.changes.append({
-            "position": e.position, "deal_id": str(e.originator_id), "kind": kind,
+            "position": e.position, "deal_id": e.originator_text, "kind": kind,
             "owner": owner, "amount": amount, "currency": currency,
-            "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
+            "occurred_at": self.at[0], "recorded_at": self.at[1],
         })
 
     def _deal(self, e: LoggedEvent) -> DealState:
-        deal = self.deals[str(e.originator_id)]
+        deal = self.deals[e.originator_text]
         deal.last_position = e.position
         return deal
 
     def _opened(self, e: LoggedEvent, ev: Deal.Opened) -> None:
-        deal_id = str(e.originator_id)
+        deal_id = e.originator_text
         wf = self.workflows.get(ev.workflow, ev.workflow_version)
         self.workflow_versions.add((wf.name, wf.version))
+        occurred, recorded = self.at
         self.deals[deal_id] = DealState(
             deal_id=deal_id, workflow=ev.workflow, workflow_version=ev.workflow_version,
             account=ev.account, segment=ev.segment, partner=ev.partner,
-            expected_close=ev.expected_close, opened_at=e.occurred_at,
-            opened_recorded_at=e.recorded_at, opened_position=e.position, stage=ev.stage,
-            probability=wf.probability(ev.stage), stage_entered_at=e.occurred_at,
-            stage_entered_recorded_at=e.recorded_at, stage_entered_position=e.position,
+            expected_close=ev.expected_close, opened_at=occurred,
+            opened_recorded_at=recorded, opened_position=e.position, stage=ev.stage,
+            probability=wf.probability(ev.stage), stage_entered_at=occurred,
+            stage_entered_recorded_at=recorded, stage_entered_position=e.position,
             lost_from=None, owner=ev.owner, team=None, amount=money(ev.amount),
             currency=ev.currency, signed_at=None, signed_recorded_at=None,
             signed_position=None, signed_amount=None, signed_currency=None,
@@ -166,7 +166,7 @@ class PipelineBatch:
         stay = {
             "deal_id": deal_id, "seq": seq, "workflow": workflow, "workflow_version": version,
             "stage": stage, "from_stage": from_stage, "entered_by": by,
-            "entered_at": e.occurred_at, "entered_recorded_at": e.recorded_at,
+            "entered_at": self.at[0], "entered_recorded_at": self.at[1],
             "entered_position": e.position, "exited_at": None, "exited_recorded_at": None,
             "exited_position": None, "exited_by": None, "to_stage": None,
         }
@@ -176,15 +176,15 @@ class PipelineBatch:
     def _move(self, e: LoggedEvent, to: str, by: str) -> DealState:
         deal = self._deal(e)
         current = self.stays[deal.deal_id]
-        current.update(exited_at=e.occurred_at, exited_recorded_at=e.recorded_at,
+        occurred, recorded = self.at
+        current.update(exited_at=occurred, exited_recorded_at=recorded,
                        exited_position=e.position, exited_by=by, to_stage=to)
         self.dirty_stays[(deal.deal_id, current["seq"])] = current
         self._enter(e, deal.deal_id, current["seq"] + 1, deal.workflow, deal.workflow_version,
                     to, deal.stage, by)
         deal.stage = to
         deal.probability = self._wf(deal).probability(to)
-        deal.stage_entered_at = e.occurred_at
-        deal.stage_entered_recorded_at = e.recorded_at
+        deal.stage_entered_at, deal.stage_entered_recorded_at = occurred, recorded
         deal.stage_entered_position = e.position
         return deal
 
@@ -194,14 +194,14 @@ class PipelineBatch:
     def _signed(self, e: LoggedEvent, ev: Deal.ContractSigned) -> None:
         deal = self._move(e, ev.to_stage, "won")
         amount = money(ev.amount)
-        deal.signed_at, deal.signed_recorded_at = e.occurred_at, e.recorded_at
+        deal.signed_at, deal.signed_recorded_at = self.at
         deal.signed_position = e.position
         deal.signed_amount, deal.signed_currency = amount, ev.currency
         deal.amount, deal.currency = amount, ev.currency
         self._change(e, "signed", None, amount, ev.currency)
 
     def _lost(self, e: LoggedEvent, ev: Deal.Lost) -> None:
-        deal = self.deals[str(e.originator_id)]
+        deal = self.deals[e.originator_text]
         from_stage = deal.stage
         self._move(e, self._wf(deal).lost_stage, "lost").lost_from = from_stage
 
@@ -220,11 +220,11 @@ class PipelineBatch:
 
     def _cancelled(self, e: LoggedEvent, ev: Deal.ContractCancelled) -> None:
         deal = self._deal(e)
-        deal.cancelled_at, deal.cancelled_recorded_at = e.occurred_at, e.recorded_at
+        deal.cancelled_at, deal.cancelled_recorded_at = self.at
         deal.cancelled_position = e.position
 
     def _registered(self, e: LoggedEvent, ev: Rep.Registered) -> None:
-        uuid = str(e.originator_id)
+        uuid = e.originator_text
         self.reps[uuid] = {"rep_uuid": uuid, "rep": ev.rep, "team": None, "team_at": None,
                            "team_position": None}
         self.rep_names[ev.rep] = uuid
@@ -233,9 +233,9 @@ class PipelineBatch:
     def _quota_set(self, e: LoggedEvent, ev: Rep.QuotaSet) -> None:
         if ev.team is None:  # a quota without a team leaves the rep's team as it was
             return
-        rep = self.reps[str(e.originator_id)]
+        rep = self.reps[e.originator_text]
         self.teams.append({"position": e.position, "rep": rep["rep"], "team": ev.team,
-                           "occurred_at": e.occurred_at, "recorded_at": e.recorded_at})
+                           "occurred_at": self.at[0], "recorded_at": self.at[1]})
         latest = rep["team_at"] is None or (e.occurred_at, e.position) > (
             rep["team_at"], rep["team_position"])
         if latest:
@@ -266,9 +266,9 @@ class PipelineBatch:
                     acc[2] += sign * cancelled
                     acc[3] += sign * cancelled_amount
         upsert(conn, t.deals, [self.deals[k].to_row() for k in sorted(self.deals)],
-               ["deal_id"])
+               ["deal_id"], raw_instants=True)
         upsert(conn, t.stays, [self.dirty_stays[k] for k in sorted(self.dirty_stays)],
-               ["deal_id", "seq"])
+               ["deal_id", "seq"], raw_instants=True)
         self.write_appended()
         upsert(conn, t.reps, [self.reps[k] for k in sorted(self.dirty_reps)], ["rep_uuid"])
         self._write_stages()
@@ -325,3 +325,16 @@ class PipelineBatch:
             if name == "totals":
                 empty = and_(empty, table.c.cancelled_deals == 0)
             self.conn.execute(delete(table).where(empty))
+
+
+# Functions, not bound methods kept on the batch: a batch holding its own bound methods is a
+# reference cycle, which a rebuild (collecting only young objects between batches) would
+# keep alive with every deal it held.
+_HANDLERS: dict[type[Any], Callable[[PipelineBatch, LoggedEvent, Any], None]] = {
+    Deal.Opened: PipelineBatch._opened, Deal.StageChanged: PipelineBatch._advanced,
+    Deal.ContractSigned: PipelineBatch._signed, Deal.Lost: PipelineBatch._lost,
+    Deal.Reopened: PipelineBatch._reopened, Deal.QuoteIssued: PipelineBatch._amount,
+    Deal.AmountChanged: PipelineBatch._amount, Deal.Reassigned: PipelineBatch._reassigned,
+    Deal.ContractCancelled: PipelineBatch._cancelled, Rep.Registered: PipelineBatch._registered,
+    Rep.QuotaSet: PipelineBatch._quota_set,
+}

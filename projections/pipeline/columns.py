@@ -35,9 +35,12 @@ __all__ = [
     "Money",
     "UtcDateTime",
     "chunks",
+    "insert_rows",
+    "instant_encoder",
     "money",
     "read_rows",
     "upsert",
+    "utc_text",
     "visible",
     "write_rows",
 ]
@@ -98,7 +101,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError(f"naive datetime {value!r}: times must carry an offset")
         if dialect.name == "postgresql":
             return value.astimezone(UTC)
-        return _utc_text(value)
+        return utc_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         """An aware datetime in UTC."""
@@ -132,38 +135,82 @@ def chunks(items: Iterable[T], size: int = _CHUNK) -> Iterator[list[T]]:
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
-           keys: Sequence[str]) -> None:
-    """Insert ``rows``, replacing the non-key columns of rows whose ``keys`` exist."""
-    write_rows(conn, table, rows, keys)
+           keys: Sequence[str], *, raw_instants: bool = False) -> None:
+    """Insert ``rows``, replacing the non-key columns of rows whose ``keys`` exist (see
+    :func:`write_rows` for ``raw_instants``)."""
+    write_rows(conn, table, rows, keys, raw_instants=raw_instants)
 
 
 Encoder = Callable[[Any], Any]
 
 
-_TEXTS: dict[datetime, str] = {}  # a batch writes the same instants many times over
+# Texts of recent instants and instants of recent texts: a batch writes the same instants
+# many times over (a fact's row in several tables, a deal's times again when it is written),
+# and a rebuild writes a stay's entry long after the fact. Two generations each: when the
+# young one is full it moves to the old one, so the recent half is always kept.
+_MEMO = 100_000
+_TEXTS: dict[datetime, str] = {}
+_OLD_TEXTS: dict[datetime, str] = {}
 _TIMES: dict[str, datetime] = {}
-_MEMO = 200_000
+_OLD_TIMES: dict[str, datetime] = {}
 
 
-def _utc_text(value: datetime) -> str:
+def _age(young: dict[Any, Any], old: dict[Any, Any]) -> None:
+    old.clear()
+    old.update(young)
+    young.clear()
+
+
+_DAYS: dict[int, str] = {}  # proleptic ordinal -> "YYYY-MM-DDT"
+
+
+def _format_utc(value: datetime) -> str:
+    """``value`` (in UTC) as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``: what
+    ``isoformat(timespec="microseconds")`` gives, in half the time."""
+    ordinal = value.toordinal()
+    day = _DAYS.get(ordinal)
+    if day is None:
+        if len(_DAYS) >= _MEMO:
+            _DAYS.clear()
+        day = _DAYS[ordinal] = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+    return day + value.time().isoformat("microseconds") + "+00:00"
+
+
+def utc_text(value: datetime) -> str:
+    """``2026-01-05T02:00:00.000000+00:00``: the fixed-width UTC text an aware instant is
+    stored as on SQLite (naive datetimes are refused)."""
     text = _TEXTS.get(value)
     if text is None:
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: times must carry an offset")
-        if len(_TEXTS) > _MEMO:
-            _TEXTS.clear()
-        text = _TEXTS[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(
-            timespec="microseconds") + "+00:00"
+        text = _OLD_TEXTS.get(value)
+        if text is None:
+            if value.tzinfo is UTC:
+                text = _format_utc(value)
+            elif value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(f"naive datetime {value!r}: times must carry an offset")
+            else:
+                text = _format_utc(value.astimezone(UTC))
+        if len(_TEXTS) >= _MEMO:
+            _age(_TEXTS, _OLD_TEXTS)
+        _TEXTS[value] = text
     return text
 
 
 def _utc_time(text: str) -> datetime:
     value = _TIMES.get(text)
     if value is None:
-        if len(_TIMES) > _MEMO:
-            _TIMES.clear()
-        value = _TIMES[text] = datetime.fromisoformat(text).astimezone(UTC)
+        value = _OLD_TIMES.get(text)
+        if value is None:
+            value = datetime.fromisoformat(text).astimezone(UTC)
+        if len(_TIMES) >= _MEMO:
+            _age(_TIMES, _OLD_TIMES)
+        _TIMES[text] = value
     return value
+
+
+def instant_encoder(dialect: str) -> Callable[[datetime], Any]:
+    """How an aware instant is passed to the driver of ``dialect`` (as :class:`UtcDateTime`
+    binds it): UTC text on SQLite, the datetime itself on PostgreSQL."""
+    return _aware if dialect == "postgresql" else utc_text
 
 
 def _aware(value: datetime) -> datetime:
@@ -172,12 +219,14 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-def _encoder(column: Any, dialect: str) -> Encoder | None:
+def _encoder(column: Any, dialect: str, raw_instants: bool) -> Encoder | None:
     """How a column's Python value becomes its DB-API parameter (what the column's
     SQLAlchemy type would do on bind), or ``None`` when it passes as is."""
     kind = column.type
     if isinstance(kind, UtcDateTime):
-        return _aware if dialect == "postgresql" else _utc_text
+        if raw_instants:
+            return None
+        return _aware if dialect == "postgresql" else utc_text
     if isinstance(kind, Money):
         return lambda v: str(money(v))
     if isinstance(kind, DecimalText):
@@ -192,7 +241,8 @@ def _quote(name: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _writer(table: Table, dialect: str, paramstyle: str, keys: tuple[str, ...] | None
+def _writer(table: Table, dialect: str, paramstyle: str, keys: tuple[str, ...] | None,
+            raw_instants: bool
             ) -> tuple[str, Callable[[Mapping[str, Any]], Any], list[tuple[int, Encoder]]]:
     names = tuple(c.name for c in table.columns)
     mark = "?" if paramstyle == "qmark" else "%s"
@@ -206,20 +256,40 @@ def _writer(table: Table, dialect: str, paramstyle: str, keys: tuple[str, ...] |
                 + ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in others)
                 if others else f" ON CONFLICT ({target}) DO NOTHING")
     encoders = [(i, enc) for i, n in enumerate(names)
-                if (enc := _encoder(table.c[n], dialect)) is not None]
+                if (enc := _encoder(table.c[n], dialect, raw_instants)) is not None]
     return sql, itemgetter(*names), encoders
 
 
+@lru_cache(maxsize=256)
+def _inserter(table: Table, paramstyle: str, names: tuple[str, ...]) -> str:
+    if sorted(names) != sorted(c.name for c in table.columns):
+        raise ValueError(f"rows for {table.name} must name each of its columns once: {names}")
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(n) for n in names)}) "
+            f"VALUES ({', '.join(mark for _ in names)})")
+
+
+def insert_rows(conn: Connection, table: Table, names: tuple[str, ...],
+                rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows``, tuples of every column's value in ``names`` order, each value
+    already what the driver takes (instants through :func:`instant_encoder`, decimals as
+    their text, money as :func:`money` text), in one DB-API ``executemany``."""
+    if rows:
+        conn.exec_driver_sql(_inserter(table, conn.dialect.paramstyle, names), rows)
+
+
 def write_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
-               keys: Sequence[str] | None = None) -> None:
+               keys: Sequence[str] | None = None, *, raw_instants: bool = False) -> None:
     """Insert ``rows`` in one DB-API ``executemany`` (the hot path of every batch); with
     ``keys``, rows whose keys exist have their other columns replaced. Values are encoded as
-    the columns' types would encode them, so SQLAlchemy reads them back the same."""
+    the columns' types would encode them, so SQLAlchemy reads them back the same; with
+    ``raw_instants`` the rows' instants are already as the driver takes them
+    (:func:`instant_encoder`, or read by :func:`read_rows` with ``raw_instants``)."""
     if not rows:
         return
     dialect = conn.dialect
     sql, getter, encoders = _writer(table, dialect.name, dialect.paramstyle,
-                                    None if keys is None else tuple(keys))
+                                    None if keys is None else tuple(keys), raw_instants)
     params = []
     for row in rows:
         values = list(getter(row))
@@ -231,10 +301,12 @@ def write_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
     conn.exec_driver_sql(sql, params)
 
 
-def _decoder(column: Any, dialect: str) -> Encoder | None:
+def _decoder(column: Any, dialect: str, raw_instants: bool) -> Encoder | None:
     """How a column's stored value is read back (what its SQLAlchemy type would do)."""
     kind = column.type
     if isinstance(kind, UtcDateTime):
+        if raw_instants:
+            return None
         if dialect == "postgresql":
             return lambda v: v.astimezone(UTC)
         return _utc_time
@@ -246,24 +318,25 @@ def _decoder(column: Any, dialect: str) -> Encoder | None:
 
 
 @lru_cache(maxsize=256)
-def _reader(table: Table, dialect: str, column: str, where: str
+def _reader(table: Table, dialect: str, column: str, where: str, raw_instants: bool
             ) -> tuple[str, tuple[str, ...], list[tuple[int, Encoder]]]:
     names = tuple(c.name for c in table.columns)
     sql = (f"SELECT {', '.join(_quote(n) for n in names)} FROM {_quote(table.name)} "
            f"WHERE {_quote(column)} IN ({{marks}}){where}")
     decoders = [(i, dec) for i, n in enumerate(names)
-                if (dec := _decoder(table.c[n], dialect)) is not None]
+                if (dec := _decoder(table.c[n], dialect, raw_instants)) is not None]
     return sql, names, decoders
 
 
 def read_rows(conn: Connection, table: Table, column: str, values: Iterable[Any],
-              where: str = "") -> list[dict[str, Any]]:
+              where: str = "", *, raw_instants: bool = False) -> list[dict[str, Any]]:
     """The rows of ``table`` whose ``column`` is one of ``values`` (and that satisfy the
-    extra SQL condition ``where``), as dicts decoded like SQLAlchemy would decode them; one
-    plain DB-API query per 500 values (the hot path of every batch)."""
+    extra SQL condition ``where``), as dicts decoded like SQLAlchemy would decode them
+    (instants left as stored with ``raw_instants``); one plain DB-API query per 500 values
+    (the hot path of every batch)."""
     dialect = conn.dialect
     sql, names, decoders = _reader(table, dialect.name, column,
-                                   f" AND ({where})" if where else "")
+                                   f" AND ({where})" if where else "", raw_instants)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     out: list[dict[str, Any]] = []
     for batch in chunks(sorted(set(values))):

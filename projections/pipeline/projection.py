@@ -24,7 +24,12 @@ class PipelineProjection(Projection):
     """
 
     name = "pipeline"
+    topics = frozenset(event.TOPIC for event in HANDLED)
+    rebuild_cost = 0.5  # of the SLA view's 1 (measured, docs/views.md)
     tables: PipelineTables
+    #: During a rebuild, deals held in memory are written and dropped after this many
+    #: events (see ``_PipelineBulkLoad``); measured on a 1M-event log: see docs/views.md.
+    flush_every: int = 50_000
 
     def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
         """The view over ``workflows`` (the registry ``bootstrap`` loaded), on ``generation``."""
@@ -42,19 +47,25 @@ class PipelineProjection(Projection):
             PipelineBatch(self.tables, conn, self.workflows).apply(mine)
 
     def bulk_load(self) -> BulkLoad:
-        """A rebuild keeps every deal's state in memory and writes each row once."""
+        """A rebuild keeps deals' state in memory and writes their rows once (or once per
+        ``flush_every`` events)."""
         return _PipelineBulkLoad(self)
 
 
 class _PipelineBulkLoad(BulkLoad):
-    """One :class:`PipelineBatch` over the whole log: deals, stays, reps and totals are
-    written once at the end; changes and team moves (insert-only) with every batch."""
+    """A :class:`PipelineBatch` held over many batches of the log: changes and team moves
+    (insert-only) are written with every batch; deals, stays, reps and totals stay in
+    memory and are written, each row once and in key order, when ``flush_every`` events
+    have been taken (then a fresh batch starts, reloading a deal when it is touched again,
+    the totals moving by deltas as they do live) and at the end. The flush bounds the
+    memory a rebuild holds whatever the size of the log."""
 
     view: PipelineProjection
 
     def __init__(self, view: PipelineProjection) -> None:
         super().__init__(view)
         self.batch: PipelineBatch | None = None
+        self.taken = 0
 
     def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
         mine = [e for e in events if type(e.event) in HANDLED]
@@ -64,10 +75,15 @@ class _PipelineBulkLoad(BulkLoad):
             self.batch = PipelineBatch(self.view.tables, conn, self.view.workflows)
         self.batch.conn = conn
         self.batch.take(mine)
-        self.batch.write_appended()
+        self.taken += len(mine)
+        if self.taken >= self.view.flush_every:
+            self.finish(conn)
+        else:
+            self.batch.write_appended()
 
     def finish(self, conn: Connection) -> None:
         if self.batch is not None:
             self.batch.conn = conn
             self.batch.write()
             self.batch = None
+            self.taken = 0

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-__all__ = ["ClosedStages", "DealState", "Key", "Vector", "close_month", "contributions"]
+__all__ = ["ClosedStages", "DealState", "Instant", "Key", "Vector", "close_month",
+           "contributions"]
 
 Key = tuple[str, tuple[Any, ...]]  # (table, primary key values)
+#: An instant in a ``DealState``: an aware ``datetime`` when read for a report; while a
+#: batch holds the deal, as the database driver takes it (UTC text on SQLite, see
+#: ``columns.instant_encoder``), so that each event's instants are converted once.
+Instant = Any
 Vector = tuple[int, Decimal, int, Decimal]  # deals, amount, cancelled deals, cancelled amount
 _ZERO = Decimal("0.00")
 
@@ -43,26 +48,26 @@ class DealState:
     segment: str | None
     partner: str | None
     expected_close: date | None
-    opened_at: datetime
-    opened_recorded_at: datetime
+    opened_at: Instant
+    opened_recorded_at: Instant
     opened_position: int
     stage: str
     probability: Decimal
-    stage_entered_at: datetime
-    stage_entered_recorded_at: datetime
+    stage_entered_at: Instant
+    stage_entered_recorded_at: Instant
     stage_entered_position: int
     lost_from: str | None
     owner: str
     team: str | None
     amount: Decimal
     currency: str
-    signed_at: datetime | None
-    signed_recorded_at: datetime | None
+    signed_at: Instant
+    signed_recorded_at: Instant
     signed_position: int | None
     signed_amount: Decimal | None
     signed_currency: str | None
-    cancelled_at: datetime | None
-    cancelled_recorded_at: datetime | None
+    cancelled_at: Instant
+    cancelled_recorded_at: Instant
     cancelled_position: int | None
     last_position: int
 

@@ -33,8 +33,10 @@ def test_batches_and_rebuild_give_identical_tables(fresh_engine: FreshEngine,
                                                    store_url: str) -> None:
     @_settings(store_url)
     @given(spec=streams, cuts=st.lists(st.integers(1, 80), max_size=3),
-           batch=st.integers(1, 6))
-    def check(spec: StreamSpec, cuts: list[int], batch: int) -> None:
+           batch=st.integers(1, 6), whole_batch=st.sampled_from([4, 10_000]),
+           flush=st.sampled_from([1, 7, 10**9]))
+    def check(spec: StreamSpec, cuts: list[int], batch: int, whole_batch: int,
+              flush: int) -> None:
         facts = spec.in_order("T")
         with fresh_engine() as engine:
             live = open_runner(engine, VIEWS, batch)
@@ -47,7 +49,9 @@ def test_batches_and_rebuild_give_identical_tables(fresh_engine: FreshEngine,
                 small = dump(live)
             finally:
                 close_runner(live)
-            whole = open_runner(engine, VIEWS, 10_000)
+            whole = open_runner(engine, VIEWS, whole_batch)
+            # A rebuild writes and drops the deals it holds every ``flush`` events.
+            whole.live["pipeline"].flush_every = flush  # type: ignore[attr-defined]
             try:
                 whole.rebuild()
                 assert dump(whole) == small
