@@ -54,6 +54,13 @@ class Projection(ABC):
     """
 
     name: ClassVar[str]
+    #: The stored names (topics) of the events ``process`` acts on; ``None``: any event. A
+    #: rebuild process whose views all name theirs reads only those from the log.
+    topics: ClassVar[frozenset[str] | None] = None
+    #: What rebuilding this view costs per event of the log, relative to other views (1 for
+    #: a view that does moderate work on nearly every event): a rebuild on several
+    #: processes shares the views out by it.
+    rebuild_cost: ClassVar[float] = 1.0
 
     def __init__(self, generation: str = "a") -> None:
         """Build this projection's tables for ``generation``."""

@@ -7,16 +7,21 @@ position, and writes the views' rows and their positions in ONE transaction, eac
 moved by compare-and-set (:mod:`engine.store.positions`). Locking, the follow thread, idle
 waits, backoff and read-your-writes waits are the shared :class:`engine.store.follower.Follower`.
 
-A rebuild fills fresh tables (the other generation) of every view asked for from ONE pass
-over the log: each batch is read and decoded once and fed to every fresh view, several
-batches share a transaction, and the collector runs only between batches. The fresh
-generation is then swapped in, in one transaction with the positions.
+A rebuild fills fresh tables (the other generation) of every view asked for from one pass
+over the log per process: each batch is read and decoded once and fed to every fresh view
+of the process, several batches share a transaction, and the collector runs only between
+batches; a large log is shared out between this process and a helper process
+(:mod:`projections.rebuild`). The fresh generation is then swapped in, in one transaction
+with the positions.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -25,8 +30,9 @@ from engine.store import gc as store_gc
 from engine.store import positions
 from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
-from engine.store.log import LoggedEvent, LogReader
+from engine.store.log import LogReader
 from projections.base import Projection
+from projections.rebuild import Helper, dropping, fill, prepare, share
 
 __all__ = ["LOCK_NAME", "ProjectionRunner"]
 
@@ -51,16 +57,23 @@ class ProjectionRunner:
         lock: SingletonLock,
         batch_size: int = 1000,
         rebuild_commit_every: int = 10,
+        rebuild_processes: int = 2,
+        rebuild_parallel_from: int = 200_000,
     ) -> None:
         """Prepare the positions and the live tables of ``views``; nothing is applied yet.
 
         ``views`` are configured instances (any generation); the live generation of each
-        is read from the positions table.
+        is read from the positions table. A rebuild of a log of at least
+        ``rebuild_parallel_from`` events uses ``rebuild_processes`` processes (this one
+        and a helper; see :mod:`projections.rebuild`).
         """
         self.reader = reader
         self.engine = sql
         self.batch_size = batch_size
         self.rebuild_commit_every = rebuild_commit_every
+        self.rebuild_processes = min(rebuild_processes, os.cpu_count() or 1)
+        self.rebuild_parallel_from = rebuild_parallel_from
+        self.rebuild_stats: dict[str, Any] = {}
         positions.ensure(sql, [v.name for v in views])
         with sql.connect() as conn:
             rows = positions.rows(conn)
@@ -173,8 +186,9 @@ class ProjectionRunner:
                 progress: Progress | None = None) -> dict[str, int]:
         """Rebuild views from position zero into fresh tables, then swap them in.
 
-        Returns each rebuilt view's position. Readers keep the old tables until the swap,
-        which happens in one transaction together with the positions.
+        Returns each rebuilt view's position (the head of the log when the rebuild
+        started; later events are applied by the next step). Readers keep the old tables
+        until the swap, which happens in one transaction together with the positions.
         """
         chosen = list(names or self.live)
         unknown = [n for n in chosen if n not in self.live]
@@ -183,59 +197,69 @@ class ProjectionRunner:
         if not self.lock.acquire(blocking=True, timeout=60):
             raise StoreError("another runner holds the views' lock; stop it or wait")
         fresh = {n: self.live[n].in_generation(_other(self.live[n].generation)) for n in chosen}
-        for view in fresh.values():
-            view.metadata.drop_all(self.engine, checkfirst=True)
-            view.metadata.create_all(self.engine)
-        position = self._fill(list(fresh.values()), progress)
-        with self.engine.begin() as conn:
-            for name, view in fresh.items():
-                positions.move(conn, name, generation=view.generation, position=position,
-                               layout=view.layout_id())
-        for name, view in fresh.items():
-            old, self.live[name] = self.live[name], view
-            old.metadata.drop_all(self.engine, checkfirst=True)
-        return dict.fromkeys(chosen, position)
-
-    def _fill(self, views: list[Projection], progress: Progress | None) -> int:
-        """Apply the whole log to ``views``' empty tables, one read per batch for all of
-        them; secondary indexes are built after the load."""
-        position, pending = 0, 0
-        loads = [view.bulk_load() for view in views]
-        deferred = [index for view in views for table in view.metadata.sorted_tables
-                    for index in table.indexes if not index.unique]
-        conn = self.engine.connect()
-        transaction = conn.begin()
+        prepare(self.engine, fresh.values())
+        upto = self.head()
+        here, there = list(fresh.values()), list[Projection]()
+        if (self.rebuild_processes > 1 and len(here) > 1
+                and upto >= self.rebuild_parallel_from):
+            here, there = share(here)
+        helper = None
+        if there:
+            helper = Helper(self.reader.app.url, there, upto,
+                            scratch=self.engine.dialect.name == "sqlite",
+                            batch_size=self.batch_size, commit_every=self.rebuild_commit_every)
+        stats: dict[str, Any] = {"processes": 1 if helper is None else 2,
+                                 "here": [v.name for v in here], "there": [v.name for v in there]}
+        started = time.perf_counter()
         try:
-            for index in deferred:
-                index.drop(conn)
-            with store_gc.batches() as collect:
-                while True:
-                    head = self.head()
-                    events: list[LoggedEvent] = self.reader.read(position, self.batch_size)
-                    if events:
-                        for load in loads:
-                            load.process(conn, events)
-                        position = events[-1].position
-                        pending += 1
-                    if len(events) < self.batch_size:
-                        break
-                    if pending >= self.rebuild_commit_every:
-                        transaction.commit()
-                        transaction = conn.begin()
-                        pending = 0
-                    collect()
-                    if progress is not None:
-                        progress(position, max(head, position))
-                for load in loads:
-                    load.finish(conn)
-                for index in deferred:
-                    index.create(conn)
-            transaction.commit()
-            if progress is not None:
-                progress(position, position)
-        except BaseException:
-            transaction.rollback()
-            raise
+            def report(done: int) -> None:
+                if progress is not None:
+                    progress(min(done, upto if helper is None else helper.position), upto)
+
+            fill(self.reader, self.engine, here, upto, batch_size=self.batch_size,
+                 commit_every=self.rebuild_commit_every, progress=report)
+            stats["here_seconds"] = time.perf_counter() - started
+            if helper is not None:
+                helper.wait(lambda done: report(upto))
+                stats.update({f"helper_{k}": v for k, v in helper.stats.items()})
+            swapping = time.perf_counter()
+            self._swap(fresh, upto, helper)
+            stats["swap_seconds"] = time.perf_counter() - swapping
         finally:
-            conn.close()
-        return position
+            if helper is not None:
+                helper.close()
+        if progress is not None:
+            progress(upto, upto)
+        dropping = time.perf_counter()
+        old = [self.live[name] for name in fresh]
+        self.live.update(fresh)
+        self._drop(old)
+        stats["drop_seconds"] = time.perf_counter() - dropping
+        self.rebuild_stats = stats
+        return dict.fromkeys(chosen, upto)
+
+    def _drop(self, views: list[Projection]) -> None:
+        """Drop the tables of ``views`` (a generation no longer live)."""
+        with self.engine.connect() as conn, dropping(conn):
+            for view in views:
+                view.metadata.drop_all(conn, checkfirst=True)
+            conn.commit()
+
+    def _swap(self, fresh: dict[str, Projection], upto: int, helper: Helper | None) -> None:
+        """Bring in the helper's rows (if it loaded a scratch file) and move the positions
+        to the fresh generation, in one transaction."""
+        with self.engine.connect() as conn:
+            if helper is not None:
+                helper.attach(conn)
+                conn.commit()
+            try:
+                with conn.begin():
+                    if helper is not None:
+                        helper.copy_into(conn)
+                    for name, view in fresh.items():
+                        positions.move(conn, name, generation=view.generation, position=upto,
+                                       layout=view.layout_id())
+            finally:
+                if helper is not None:
+                    helper.detach(conn)
+                    conn.commit()
