@@ -59,13 +59,17 @@ class LoggedEvent(NamedTuple):
         return value
 
 
-class _Stored(NamedTuple):
-    """What the mapper reads of a stored event."""
+class _Stored:
+    """What the mapper reads of a stored event; one is refilled for every row (the mapper
+    keeps no reference to it)."""
 
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
+    __slots__ = ("originator_id", "originator_version", "state", "topic")
+
+    def __init__(self) -> None:
+        self.originator_id: UUID | None = None
+        self.originator_version = 0
+        self.topic = ""
+        self.state = b""
 
 
 class LogReader:
@@ -117,12 +121,15 @@ class LogReader:
         params.append(limit)
         recorder: Any = self.app.recorder
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            rows_of = cursor.sqlite_cursor
+            rows_of.row_factory = None  # plain tuples, not sqlite3.Row
+            rows_of.execute(sql, params)
+            rows = rows_of.fetchall()
         ids = self._ids
         if len(ids) > _IDS:
             ids.clear()
         to_domain_event: Any = self.app.mapper.to_domain_event  # reads the four fields only
+        stored = _Stored()
         out = []
         for position, stored_id, version, topic, state in rows:
             known = ids.get(stored_id)
@@ -130,7 +137,8 @@ class LogReader:
                 originator = UUID(stored_id)
                 known = ids[stored_id] = (originator, str(originator))
             originator, text = known
+            stored.originator_id, stored.originator_version = originator, version
+            stored.topic, stored.state = topic, state
             out.append(LoggedEvent(position, originator, version, topic,
-                                   to_domain_event(_Stored(originator, version, topic, state)),
-                                   state, text))
+                                   to_domain_event(stored), state, text))
         return out
