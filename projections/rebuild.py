@@ -173,8 +173,8 @@ def _peak_rss_mb() -> float:
 def _helper_main(store_url: str, views: list[Projection], scratch: str | None, upto: int,
                  batch_size: int, commit_every: int, done: Pipe, position: Any) -> None:
     """The helper process: open the store, fill ``views`` (into ``scratch`` when given),
-    report ``("done", {"seconds": ..., "peak_rss_mb": ...})`` or ``("error", traceback)``
-    on ``done``."""
+    report ``("done", {"seconds": ..., "cpu_seconds": ..., "peak_rss_mb": ...})`` or
+    ``("error", traceback)`` on ``done``."""
     try:
         app = DealflowApplication(store_url, create_tables=False)
         try:
@@ -187,7 +187,7 @@ def _helper_main(store_url: str, views: list[Projection], scratch: str | None, u
             def moved(at: int) -> None:
                 position.value = at
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 fill(LogReader(app), sql, views, upto, batch_size=batch_size,
                      commit_every=commit_every, progress=moved)
@@ -197,6 +197,7 @@ def _helper_main(store_url: str, views: list[Projection], scratch: str | None, u
             app.close()
         position.value = upto
         done.send(("done", {"seconds": time.perf_counter() - started,
+                            "cpu_seconds": time.process_time() - cpu,
                             "peak_rss_mb": _peak_rss_mb()}))
     except BaseException:
         done.send(("error", traceback.format_exc()))

@@ -210,7 +210,7 @@ class ProjectionRunner:
                             batch_size=self.batch_size, commit_every=self.rebuild_commit_every)
         stats: dict[str, Any] = {"processes": 1 if helper is None else 2,
                                  "here": [v.name for v in here], "there": [v.name for v in there]}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             def report(done: int) -> None:
                 if progress is not None:
@@ -219,6 +219,7 @@ class ProjectionRunner:
             fill(self.reader, self.engine, here, upto, batch_size=self.batch_size,
                  commit_every=self.rebuild_commit_every, progress=report)
             stats["here_seconds"] = time.perf_counter() - started
+            stats["here_cpu_seconds"] = time.process_time() - cpu
             if helper is not None:
                 helper.wait(lambda done: report(upto))
                 stats.update({f"helper_{k}": v for k, v in helper.stats.items()})
