@@ -39,7 +39,7 @@ from engine.store.log import LogReader
 from engine.store.sql import sql_engine
 from projections.base import Projection
 
-__all__ = ["Helper", "deferred_indexes", "fill", "prepare", "share"]
+__all__ = ["Helper", "can_spawn", "deferred_indexes", "dropping", "fill", "prepare", "share"]
 
 
 def deferred_indexes(views: Iterable[Projection]) -> list[Index]:
@@ -201,6 +201,12 @@ def _helper_main(store_url: str, views: list[Projection], scratch: str | None, u
                             "peak_rss_mb": _peak_rss_mb()}))
     except BaseException:
         done.send(("error", traceback.format_exc()))
+
+
+def can_spawn() -> bool:
+    """Whether this process may start a helper: a daemonic process (e.g. ``dealflow
+    serve``'s views process) may have no children."""
+    return not mp.current_process().daemon
 
 
 class Helper:

@@ -32,7 +32,7 @@ from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
 from engine.store.log import LogReader
 from projections.base import Projection
-from projections.rebuild import Helper, dropping, fill, prepare, share
+from projections.rebuild import Helper, can_spawn, dropping, fill, prepare, share
 
 __all__ = ["LOCK_NAME", "ProjectionRunner"]
 
@@ -201,7 +201,7 @@ class ProjectionRunner:
         upto = self.head()
         here, there = list(fresh.values()), list[Projection]()
         if (self.rebuild_processes > 1 and len(here) > 1
-                and upto >= self.rebuild_parallel_from):
+                and upto >= self.rebuild_parallel_from and can_spawn()):
             here, there = share(here)
         helper = None
         if there:

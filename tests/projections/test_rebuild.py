@@ -5,6 +5,7 @@ writes the fresh tables itself)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,18 @@ def test_a_failing_helper_leaves_the_live_views_as_they_were(engine: Engine) -> 
         runner.rebuild()  # the first rebuild: nothing live yet but empty tables
     assert runner.positions() == {"pipeline": 0, "exploding": 0}
     assert {v.generation for v in runner.live.values()} == {"a"}
+    runner.close()
+
+
+def test_a_daemonic_process_rebuilds_alone(engine: Engine,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dealflow serve`` runs the views in a daemonic process, which may not start one."""
+    _ingest(engine)
+    runner = engine.runner(["pipeline", "kpis"], batch_size=200)
+    runner.rebuild_parallel_from = 0
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    runner.rebuild()
+    assert runner.rebuild_stats["processes"] == 1
     runner.close()
 
 
