@@ -150,10 +150,13 @@ def main() -> int:
     print(f"    {seconds:.1f} s = {rebuilt:,.0f} events/s = {rebuilt / raw:.3f}x the read + "
           f"decode baseline ({rebuilt / ours:.3f}x dealflow's LogReader)"
           + ("" if baseline is None else f", {rebuilt / baseline:.0f}x per-event"))
-    parts = [f"{what} {stats[key]:.1f} s" for what, key in (
-        ("this process's views", "here_seconds"), ("helper's views", "helper_seconds"),
-        ("copy in + swap", "swap_seconds"), ("dropping the old tables", "drop_seconds"))
-        if key in stats]
+    parts = [f"{what} {stats[key]:.1f} s" + (f" (CPU {stats[cpu]:.1f} s)" if cpu in stats else "")
+             for what, key, cpu in (
+                 ("this process's views", "here_seconds", "here_cpu_seconds"),
+                 ("helper's views", "helper_seconds", "helper_cpu_seconds"),
+                 ("copy in + swap", "swap_seconds", ""),
+                 ("dropping the old tables", "drop_seconds", ""))
+             if key in stats]
     print(f"    {'; '.join(parts)}")
     total = here_rss + (helper_rss or 0.0)
     print(f"peak RSS during the rebuild: this process {here_rss:.0f} MB"
