@@ -24,7 +24,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -170,10 +170,12 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _helper_main(store_url: str, views: list[Projection], scratch: str | None, upto: int,
-                 batch_size: int, commit_every: int, done: Pipe, position: Any) -> None:
-    """The helper process: open the store, fill ``views`` (into ``scratch`` when given),
-    report ``("done", {"seconds": ..., "cpu_seconds": ..., "peak_rss_mb": ...})`` or
+def _helper_main(store_url: str, views: list[Projection], scratch: str | None,
+                 batch_size: int, commit_every: int, go: Pipe, done: Pipe,
+                 position: Any) -> None:
+    """The helper process: open the store (and prepare ``scratch`` when given) while the
+    parent prepares, wait for the position to fill up to on ``go``, fill ``views``, report
+    ``("done", {"seconds": ..., "cpu_seconds": ..., "peak_rss_mb": ...})`` or
     ``("error", traceback)`` on ``done``."""
     try:
         app = DealflowApplication(store_url, create_tables=False)
@@ -183,12 +185,13 @@ def _helper_main(store_url: str, views: list[Projection], scratch: str | None, u
             else:
                 sql = _scratch_engine(Path(scratch))
                 prepare(sql, views)
-
-            def moved(at: int) -> None:
-                position.value = at
-
-            started, cpu = time.perf_counter(), time.process_time()
             try:
+                upto = go.recv()
+
+                def moved(at: int) -> None:
+                    position.value = at
+
+                started, cpu = time.perf_counter(), time.process_time()
                 fill(LogReader(app), sql, views, upto, batch_size=batch_size,
                      commit_every=commit_every, progress=moved)
             finally:
@@ -212,23 +215,31 @@ def can_spawn() -> bool:
 class Helper:
     """A helper process filling some of the fresh views (see the module docstring)."""
 
-    def __init__(self, store_url: str, views: list[Projection], upto: int, *,
-                 scratch: bool, batch_size: int, commit_every: int) -> None:
-        """Start filling ``views`` up to ``upto`` (into a scratch SQLite file when
-        ``scratch``, else straight into the store's database)."""
+    def __init__(self, store_url: str, views: list[Projection], *, scratch: bool,
+                 batch_size: int, commit_every: int) -> None:
+        """Start the process for ``views`` (it fills a scratch SQLite file when
+        ``scratch``, else the store's database), which opens the store and waits for
+        :meth:`start`."""
         self.views = views
         self.folder = Path(tempfile.mkdtemp(prefix="dealflow-rebuild-")) if scratch else None
         self.path = None if self.folder is None else self.folder / "views.db"
         self.stats: dict[str, float] = {}  # the helper's fill time and peak RSS, once done
         ctx = mp.get_context("spawn")
-        self._done, child_end = ctx.Pipe(duplex=False)
+        self._done, child_done = ctx.Pipe(duplex=False)
+        child_go, self._go = ctx.Pipe(duplex=False)
         self._position = ctx.Value("q", 0, lock=False)
         self._process = ctx.Process(
             target=_helper_main, daemon=True,
-            args=(store_url, views, None if self.path is None else str(self.path), upto,
-                  batch_size, commit_every, child_end, self._position))
+            args=(store_url, views, None if self.path is None else str(self.path),
+                  batch_size, commit_every, child_go, child_done, self._position))
         self._process.start()
-        child_end.close()
+        child_done.close()
+        child_go.close()
+
+    def start(self, upto: int) -> None:
+        """Fill up to position ``upto`` (the fresh tables exist now)."""
+        with suppress(OSError):  # the process failed already: wait() reports why
+            self._go.send(upto)
 
     @property
     def position(self) -> int:
@@ -281,5 +292,6 @@ class Helper:
             self._process.kill()
         self._process.join(timeout=30)
         self._done.close()
+        self._go.close()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -197,21 +197,25 @@ class ProjectionRunner:
         if not self.lock.acquire(blocking=True, timeout=60):
             raise StoreError("another runner holds the views' lock; stop it or wait")
         fresh = {n: self.live[n].in_generation(_other(self.live[n].generation)) for n in chosen}
-        prepare(self.engine, fresh.values())
         upto = self.head()
         here, there = list(fresh.values()), list[Projection]()
         if (self.rebuild_processes > 1 and len(here) > 1
                 and upto >= self.rebuild_parallel_from and can_spawn()):
             here, there = share(here)
+        # The helper starts first: it imports and opens the store while the tables are made.
         helper = None
         if there:
-            helper = Helper(self.reader.app.url, there, upto,
+            helper = Helper(self.reader.app.url, there,
                             scratch=self.engine.dialect.name == "sqlite",
                             batch_size=self.batch_size, commit_every=self.rebuild_commit_every)
         stats: dict[str, Any] = {"processes": 1 if helper is None else 2,
                                  "here": [v.name for v in here], "there": [v.name for v in there]}
-        started, cpu = time.perf_counter(), time.process_time()
         try:
+            prepare(self.engine, fresh.values())
+            if helper is not None:
+                helper.start(upto)
+            started, cpu = time.perf_counter(), time.process_time()
+
             def report(done: int) -> None:
                 if progress is not None:
                     progress(min(done, upto if helper is None else helper.position), upto)
