@@ -215,13 +215,14 @@ def can_spawn() -> bool:
 class Helper:
     """A helper process filling some of the fresh views (see the module docstring)."""
 
-    def __init__(self, store_url: str, views: list[Projection], *, scratch: bool,
+    def __init__(self, store_url: str, views: list[Projection], *, scratch: Path | None,
                  batch_size: int, commit_every: int) -> None:
-        """Start the process for ``views`` (it fills a scratch SQLite file when
-        ``scratch``, else the store's database), which opens the store and waits for
-        :meth:`start`."""
+        """Start the process for ``views`` (it fills a scratch SQLite file in a folder it
+        makes in ``scratch``, beside the store, whose disk takes these rows next anyway;
+        else the store's database), which opens the store and waits for :meth:`start`."""
         self.views = views
-        self.folder = Path(tempfile.mkdtemp(prefix="dealflow-rebuild-")) if scratch else None
+        self.folder = (None if scratch is None
+                       else Path(tempfile.mkdtemp(prefix="dealflow-rebuild-", dir=scratch)))
         self.path = None if self.folder is None else self.folder / "views.db"
         self.stats: dict[str, float] = {}  # the helper's fill time and peak RSS, once done
         ctx = mp.get_context("spawn")

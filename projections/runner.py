@@ -21,6 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -199,14 +200,16 @@ class ProjectionRunner:
         fresh = {n: self.live[n].in_generation(_other(self.live[n].generation)) for n in chosen}
         upto = self.head()
         here, there = list(fresh.values()), list[Projection]()
+        sqlite_file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         if (self.rebuild_processes > 1 and len(here) > 1
-                and upto >= self.rebuild_parallel_from and can_spawn()):
+                and upto >= self.rebuild_parallel_from and can_spawn()
+                and sqlite_file != ":memory:"):  # another process could not see that store
             here, there = share(here)
         # The helper starts first: it imports and opens the store while the tables are made.
         helper = None
         if there:
             helper = Helper(self.reader.app.url, there,
-                            scratch=self.engine.dialect.name == "sqlite",
+                            scratch=None if not sqlite_file else Path(sqlite_file).parent,
                             batch_size=self.batch_size, commit_every=self.rebuild_commit_every)
         stats: dict[str, Any] = {"processes": 1 if helper is None else 2,
                                  "here": [v.name for v in here], "there": [v.name for v in there]}
