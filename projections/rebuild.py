@@ -29,14 +29,14 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Index, create_engine, event
+from sqlalchemy import Connection, Engine, Index
 
 import engine.domain  # noqa: F401  (the helper decodes events: registers their stored names)
 from engine.errors import DealflowError
 from engine.store import gc as store_gc
 from engine.store.app import DealflowApplication
 from engine.store.log import LogReader
-from engine.store.sql import sql_engine
+from engine.store.sql import sql_engine, sqlite_engine
 from projections.base import Projection
 
 __all__ = ["Helper", "can_spawn", "deferred_indexes", "dropping", "fill", "prepare", "share"]
@@ -151,16 +151,7 @@ def _cost(views: Sequence[Projection]) -> float:
 def _scratch_engine(path: Path) -> Engine:
     """A SQLite file nobody else reads until the helper is done: no journal, no syncs
     (a crash throws the file away)."""
-    sql = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(sql, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=OFF")
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.close()
-
-    return sql
+    return sqlite_engine(str(path), "journal_mode=OFF", "synchronous=OFF")
 
 
 def _peak_rss_mb() -> float:

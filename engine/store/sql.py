@@ -13,24 +13,29 @@ from sqlalchemy import Engine, create_engine, event
 
 from engine.store.app import store_env
 
-__all__ = ["sql_engine"]
+__all__ = ["sql_engine", "sqlite_engine"]
+
+
+def sqlite_engine(path: str, *pragmas: str, timeout: float = 30) -> Engine:
+    """A SQLAlchemy engine on the SQLite file ``path``, running ``pragmas`` (e.g.
+    ``journal_mode=WAL``) on every new connection."""
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": timeout})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return engine
 
 
 def sql_engine(store_url: str) -> Engine:
     """A SQLAlchemy engine on the database of the store at ``store_url``."""
     env = store_env(store_url)
     if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-        path = env["SQLITE_DBNAME"]
-        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
+        return sqlite_engine(env["SQLITE_DBNAME"], "journal_mode=WAL", "synchronous=NORMAL")
     password = f":{env['POSTGRES_PASSWORD']}" if env["POSTGRES_PASSWORD"] else ""
     url = (f"postgresql+psycopg://{env['POSTGRES_USER']}{password}@{env['POSTGRES_HOST']}:"
            f"{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}")

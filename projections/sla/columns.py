@@ -6,20 +6,15 @@ byte-identical however the view was built, which keeps "rebuild equals live" exa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Dialect, String
 from sqlalchemy.types import TypeDecorator
 
+from projections.pipeline.columns import utc_text  # the one text per instant, memoized
+
 __all__ = ["UtcInstant", "utc_text"]
-
-
-def utc_text(value: datetime) -> str:
-    """``2026-01-05T02:00:00.000000+00:00`` for any aware ``value`` (naive is refused)."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"an instant must be timezone-aware, got {value.isoformat()}")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class UtcInstant(TypeDecorator[datetime]):
