@@ -31,6 +31,7 @@ __all__ = [
     "RecordSurvey",
     "ReopenDeal",
     "RepCommand",
+    "SetProfile",
     "SetQuota",
     "SignContract",
 ]
@@ -56,15 +57,16 @@ class RepCommand(Command):
 
 
 class OpenDeal(DealCommand):
-    """Open a deal in its workflow's first stage."""
+    """Open a deal in its workflow's first stage (``owner`` None: the engine routes it)."""
 
     workflow: str
     account: str
-    owner: str
+    owner: str | None
     amount: Decimal
     currency: str
     expected_close: date | None = None
     segment: str | None = None
+    territory: str | None = None
     partner: str | None = None
     splits: list[dict[str, Any]] | None = None
 
@@ -157,6 +159,17 @@ class SetQuota(RepCommand):
     amount: Decimal
     currency: str
     team: str | None = None
+
+
+class SetProfile(RepCommand):
+    """Replace a rep's routing profile (``active`` None means true)."""
+
+    team: str
+    manager: str | None = None
+    territories: list[str] | None = None
+    segments: list[str] | None = None
+    capacity: int | None = None
+    active: bool = True
 
 
 class AssignPlan(RepCommand):

@@ -62,7 +62,7 @@ def _open(cmd: c.OpenDeal, uow: Aggregates) -> Deal:
     deal = Deal.open(
         cmd.deal, wf, cmd.meta, account=cmd.account, owner=cmd.owner, amount=cmd.amount,
         currency=cmd.currency, expected_close=cmd.expected_close, segment=cmd.segment,
-        partner=cmd.partner, splits=cmd.splits,
+        territory=cmd.territory, partner=cmd.partner, splits=cmd.splits,
     )
     uow.add(deal)
     return deal
@@ -111,6 +111,10 @@ def _on_rep(cmd: c.RepCommand, uow: Aggregates) -> Rep:
             rep.set_quota(cmd.meta, cmd.period, cmd.amount, cmd.currency, cmd.team)
         case c.AssignPlan():
             rep.assign_plan(cmd.meta, cmd.plan, cmd.effective_from)
+        case c.SetProfile():
+            rep.set_profile(cmd.meta, team=cmd.team, manager=cmd.manager,
+                            territories=cmd.territories, segments=cmd.segments,
+                            capacity=cmd.capacity, active=cmd.active)
         case _:  # pragma: no cover
             raise TypeError(f"no handler for {type(cmd).__name__}")
     return rep

@@ -34,7 +34,7 @@ def _open(f: Fact, m: FactMeta) -> c.Command:
     return c.OpenDeal(
         meta=m, deal=f.subject, workflow=x.workflow, account=x.account, owner=x.owner,
         amount=x.amount, currency=x.currency, expected_close=x.expected_close,
-        segment=x.segment, partner=x.partner, splits=_splits(x.splits),
+        segment=x.segment, territory=x.territory, partner=x.partner, splits=_splits(x.splits),
     )
 
 
@@ -107,6 +107,14 @@ def _plan(f: Fact, m: FactMeta) -> c.Command:
                         effective_from=f.data.effective_from)
 
 
+def _profile(f: Fact, m: FactMeta) -> c.Command:
+    x = f.data
+    assert isinstance(x, d.ProfileSetData)
+    return c.SetProfile(meta=m, rep=f.subject, team=x.team, manager=x.manager,
+                        territories=x.territories, segments=x.segments, capacity=x.capacity,
+                        active=True if x.active is None else x.active)
+
+
 _TRANSLATORS: dict[str, Callable[[Fact, FactMeta], c.Command]] = {
     "deal.opened": _open,
     "deal.stage_changed": _advance,
@@ -126,6 +134,7 @@ _TRANSLATORS: dict[str, Callable[[Fact, FactMeta], c.Command]] = {
     "survey.responded": _survey,
     "rep.quota_set": _quota,
     "rep.plan_assigned": _plan,
+    "rep.profile_set": _profile,
 }
 
 

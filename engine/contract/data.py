@@ -74,11 +74,12 @@ class DealOpenedData(FactData):
 
     workflow: NonEmptyStr
     account: NonEmptyStr
-    owner: NonEmptyStr
+    owner: NonEmptyStr | None = None  # 1.1: absent or null, the engine routes the deal
     amount: Amount
     currency: Currency
     expected_close: IsoDate | None = None
     segment: NonEmptyStr | None = None
+    territory: NonEmptyStr | None = None
     partner: NonEmptyStr | None = None
     splits: list[Split] | None = None
 
@@ -150,6 +151,13 @@ class DealReassignedData(FactData):
 
     _splits = field_validator("splits")(_check_splits)
 
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owner_given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must name the new owner (null is not accepted)")
+        return value
+
 
 class ContractCancelledData(FactData):
     """``contract.cancelled``."""
@@ -194,6 +202,53 @@ class PlanAssignedData(FactData):
     effective_from: Annotated[datetime, BeforeValidator(_timestamp_or_date)] | None = None
 
 
+def _json_int(value: Any) -> Any:
+    # A JSON integer only: the decoder hands ``2.0`` over as a Decimal, ``"2"`` as text.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a JSON integer (not a boolean, 2.0 or \"2\")")
+    return value
+
+
+def _json_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("must be a JSON boolean (true or false)")
+    return value
+
+
+def _string_list(value: Any) -> Any:
+    if not isinstance(value, list):
+        raise ValueError("must be a list of strings")
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(f"must be a list of strings, {item!r} is not a string")
+    return value
+
+
+StringList = Annotated[list[str], BeforeValidator(_string_list)]
+
+
+class ProfileSetData(FactData):
+    """``rep.profile_set`` (1.1): who the rep is for routing.
+
+    Absent (or null) ``manager``: none; absent lists: any; absent ``capacity``: no limit;
+    absent ``active``: true. A present empty list matches nothing.
+    """
+
+    team: NonEmptyStr
+    manager: NonEmptyStr | None = None
+    territories: StringList | None = None
+    segments: StringList | None = None
+    capacity: Annotated[int, BeforeValidator(_json_int)] | None = None
+    active: Annotated[bool, BeforeValidator(_json_bool)] | None = None
+
+    @field_validator("capacity")
+    @classmethod
+    def _not_negative(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError(f"capacity {value} must be 0 or more")
+        return value
+
+
 DATA_MODELS: dict[str, type[FactData]] = {
     "deal.opened": DealOpenedData,
     "deal.stage_changed": StageChangedData,
@@ -213,4 +268,5 @@ DATA_MODELS: dict[str, type[FactData]] = {
     "survey.responded": SurveyRespondedData,
     "rep.quota_set": QuotaSetData,
     "rep.plan_assigned": PlanAssignedData,
+    "rep.profile_set": ProfileSetData,
 }

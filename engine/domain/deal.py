@@ -40,11 +40,12 @@ class Deal(Aggregate):
     stage: str
     lost_from: str | None
     account: str
-    owner: str
+    owner: str | None
     amount: Decimal
     currency: str
     expected_close: date | None
     segment: str | None
+    territory: str | None
     partner: str | None
     splits: SplitRows | None
     seen: set[str]
@@ -66,21 +67,23 @@ class Deal(Aggregate):
         """``deal.opened`` accepted: the deal starts in its workflow's first stage.
 
         Version 2 added ``subject`` (the contract's deal key; the aggregate id is derived
-        from it and cannot be turned back).
+        from it and cannot be turned back). Version 3 (contract 1.1) added ``territory`` and
+        lets ``owner`` be None: the deal is routed, see :class:`Deal.Routed`.
         """
 
         TOPIC = "dealflow.deal.opened"
-        class_version = 2
+        class_version = 3
         subject: str | None
         workflow: str
         workflow_version: int
         stage: str
         account: str
-        owner: str
+        owner: str | None
         amount: Decimal
         currency: str
         expected_close: date | None
         segment: str | None
+        territory: str | None
         partner: str | None
         splits: SplitRows | None
 
@@ -88,6 +91,11 @@ class Deal(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Version 1 did not keep the subject."""
             state["subject"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Version 2 had no territory (and always an owner)."""
+            state["territory"] = None
 
         def apply(self, aggregate: Any) -> None:
             """Initial state."""
@@ -103,6 +111,7 @@ class Deal(Aggregate):
             deal.currency = self.currency
             deal.expected_close = self.expected_close
             deal.segment = self.segment
+            deal.territory = self.territory
             deal.partner = self.partner
             deal.splits = self.splits
             deal.seen = {"deal.opened"}
@@ -110,6 +119,26 @@ class Deal(Aggregate):
             deal.signed_amount = None
             deal.signed_at = None
             deal.opened_at = self.occurred_at
+
+    class Routed(FactEvent):
+        """The engine chose the owner of a deal opened without one (contract 1.1 routing).
+
+        Recorded in the same decision as :class:`Deal.Opened`, with the same fact meta.
+        ``owner`` None means unassigned (no rule could choose; ``rule`` is then None).
+        ``reason`` says why: the rules tried, the eligible candidates, their open loads
+        and the rule's cursor. Never revised: replays and rebuilds use the recorded owner.
+        """
+
+        TOPIC = "dealflow.deal.routed"
+        owner: str | None
+        rule: str | None
+        routing: str
+        routing_version: int
+        reason: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            """The routed owner."""
+            aggregate.owner = self.owner
 
     class StageChanged(FactEvent):
         """``deal.stage_changed`` accepted: one stage forward."""
@@ -184,7 +213,7 @@ class Deal(Aggregate):
         to_stage: str
         amount: Decimal
         currency: str
-        owner: str
+        owner: str | None  # None: signed while unassigned (1.1)
         splits: SplitRows | None
 
         def apply(self, aggregate: Any) -> None:
@@ -223,7 +252,7 @@ class Deal(Aggregate):
         """``deal.reassigned`` accepted: new owner and credit splits."""
 
         TOPIC = "dealflow.deal.reassigned"
-        from_owner: str
+        from_owner: str | None  # None: the deal was unassigned (1.1)
         owner: str
         splits: SplitRows | None
 
@@ -258,7 +287,7 @@ class Deal(Aggregate):
 
         TOPIC = "dealflow.deal.survey_responded"
         score: int
-        owner: str
+        owner: str | None
 
         def apply(self, aggregate: Any) -> None:
             """Nothing to change in the deal's own state."""
@@ -272,15 +301,16 @@ class Deal(Aggregate):
         meta: FactMeta,
         *,
         account: str,
-        owner: str,
+        owner: str | None,
         amount: Decimal,
         currency: str,
         expected_close: date | None = None,
         segment: str | None = None,
+        territory: str | None = None,
         partner: str | None = None,
         splits: SplitRows | None = None,
     ) -> Deal:
-        """Open a deal in the first stage of ``wf``."""
+        """Open a deal in the first stage of ``wf`` (``owner`` None: :meth:`route` next)."""
         return cls._create(
             cls.Opened,
             id=deal_id(subject),
@@ -294,10 +324,26 @@ class Deal(Aggregate):
             currency=currency,
             expected_close=expected_close,
             segment=segment,
+            territory=territory,
             partner=partner,
             splits=splits,
             **meta.event_fields(),
         )
+
+    def route(
+        self,
+        meta: FactMeta,
+        *,
+        owner: str | None,
+        rule: str | None,
+        routing: str,
+        routing_version: int,
+        reason: dict[str, Any],
+    ) -> None:
+        """Record the routing decision for a deal just opened without an owner."""
+        self.trigger_event(self.Routed, owner=owner, rule=rule, routing=routing,
+                           routing_version=routing_version, reason=reason,
+                           **meta.event_fields())
 
     def _guard_closed(self, wf: CompiledWorkflow, fact_type: str) -> None:
         if wf.is_closed(self.stage) and not wf.accepts_on_closed(self.stage, fact_type):

@@ -55,6 +55,24 @@ class Rep(Aggregate):
         def apply(self, aggregate: Any) -> None:
             """Quotas are read by the projections, judged by time."""
 
+    class ProfileSet(FactEvent):
+        """``rep.profile_set`` accepted (1.1): the rep's whole routing profile, replaced.
+
+        ``territories``/``segments`` None: any; ``capacity`` None: no limit. Which profile
+        is in force is judged by (``occurred_at``, ``source``, ``fact_id``), not arrival.
+        """
+
+        TOPIC = "dealflow.rep.profile_set"
+        team: str
+        manager: str | None
+        territories: list[str] | None
+        segments: list[str] | None
+        capacity: int | None
+        active: bool
+
+        def apply(self, aggregate: Any) -> None:
+            """Profiles are read by routing and the views, judged by time."""
+
     class PlanAssigned(FactEvent):
         """``rep.plan_assigned`` accepted."""
 
@@ -76,6 +94,22 @@ class Rep(Aggregate):
         """``rep.quota_set``."""
         self.trigger_event(self.QuotaSet, period=period, amount=amount, currency=currency,
                            team=team, **meta.event_fields())
+
+    def set_profile(
+        self,
+        meta: FactMeta,
+        *,
+        team: str,
+        manager: str | None,
+        territories: list[str] | None,
+        segments: list[str] | None,
+        capacity: int | None,
+        active: bool,
+    ) -> None:
+        """``rep.profile_set``."""
+        self.trigger_event(self.ProfileSet, team=team, manager=manager,
+                           territories=territories, segments=segments, capacity=capacity,
+                           active=active, **meta.event_fields())
 
     def assign_plan(self, meta: FactMeta, plan: str, effective_from: datetime | None) -> None:
         """``rep.plan_assigned``; ``effective_from`` defaults to the fact's time."""

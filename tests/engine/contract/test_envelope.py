@@ -34,6 +34,8 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     "survey.responded": {"score": 5},
     "rep.quota_set": {"period": "2026-Q1", "amount": "100000", "currency": "CNY", "team": "t"},
     "rep.plan_assigned": {"plan": "standard-2026", "effective_from": "2026-01-01"},
+    "rep.profile_set": {"team": "east", "manager": "m", "territories": ["sh"],
+                        "segments": ["high_value"], "capacity": 3, "active": True},
 }
 
 
@@ -147,8 +149,7 @@ def test_bad_amounts_are_rejected_naming_the_field(amount: Any) -> None:
         ("deal.opened", {**VALID_DATA["deal.opened"], "currency": "yuan"}, "data.currency"),
         ("deal.opened", {**VALID_DATA["deal.opened"], "expected_close": "31/03/2026"},
          "data.expected_close"),
-        ("deal.opened", {k: v for k, v in VALID_DATA["deal.opened"].items() if k != "owner"},
-         "data.owner"),
+        ("deal.opened", {**VALID_DATA["deal.opened"], "owner": 7}, "data.owner"),
         ("deal.opened", {**VALID_DATA["deal.opened"],
                          "splits": [{"rep": "a", "share": "0.6"}, {"rep": "b", "share": "0.3"}]},
          "data.splits"),
