@@ -19,6 +19,7 @@ __all__ = [
     "AssignPlan",
     "CancelContract",
     "ChangeAmount",
+    "ChangeExpectedClose",
     "Command",
     "DealCommand",
     "IssueQuote",
@@ -31,9 +32,11 @@ __all__ = [
     "RecordSurvey",
     "ReopenDeal",
     "RepCommand",
+    "SetForecastCategory",
     "SetProfile",
     "SetQuota",
     "SignContract",
+    "SubmitForecast",
 ]
 
 
@@ -132,6 +135,18 @@ class ChangeAmount(DealCommand):
     currency: str
 
 
+class SetForecastCategory(DealCommand):
+    """Override an open deal's forecast category (``auto``: back to its stage's)."""
+
+    category: str
+
+
+class ChangeExpectedClose(DealCommand):
+    """Move an open deal's expected close date."""
+
+    expected_close: date
+
+
 class ReceivePayment(DealCommand):
     """Record cash received on a won deal."""
 
@@ -170,6 +185,14 @@ class SetProfile(RepCommand):
     segments: list[str] | None = None
     capacity: int | None = None
     active: bool = True
+
+
+class SubmitForecast(RepCommand):
+    """Record a rep's forecast call for a quarter."""
+
+    period: str
+    amount: Decimal
+    currency: str
 
 
 class AssignPlan(RepCommand):

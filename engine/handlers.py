@@ -96,6 +96,10 @@ def _on_deal(cmd: c.DealCommand, uow: Aggregates) -> Deal:
             deal.cancel_contract(wf, m, cmd.reason, cmd.refund_amount)
         case c.RecordSurvey():
             deal.respond_survey(wf, m, cmd.score)
+        case c.SetForecastCategory():
+            deal.set_forecast(wf, m, cmd.category)
+        case c.ChangeExpectedClose():
+            deal.change_expected_close(wf, m, cmd.expected_close)
         case _:  # pragma: no cover - every DealCommand is listed above
             raise TypeError(f"no handler for {type(cmd).__name__}")
     return deal
@@ -111,6 +115,8 @@ def _on_rep(cmd: c.RepCommand, uow: Aggregates) -> Rep:
             rep.set_quota(cmd.meta, cmd.period, cmd.amount, cmd.currency, cmd.team)
         case c.AssignPlan():
             rep.assign_plan(cmd.meta, cmd.plan, cmd.effective_from)
+        case c.SubmitForecast():
+            rep.submit_forecast(cmd.meta, cmd.period, cmd.amount, cmd.currency)
         case c.SetProfile():
             rep.set_profile(cmd.meta, team=cmd.team, manager=cmd.manager,
                             territories=cmd.territories, segments=cmd.segments,

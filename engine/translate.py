@@ -115,6 +115,23 @@ def _profile(f: Fact, m: FactMeta) -> c.Command:
                         active=True if x.active is None else x.active)
 
 
+def _forecast_set(f: Fact, m: FactMeta) -> c.Command:
+    assert isinstance(f.data, d.ForecastSetData)
+    return c.SetForecastCategory(meta=m, deal=f.subject, category=f.data.category)
+
+
+def _close_date(f: Fact, m: FactMeta) -> c.Command:
+    assert isinstance(f.data, d.ExpectedCloseChangedData)
+    return c.ChangeExpectedClose(meta=m, deal=f.subject, expected_close=f.data.expected_close)
+
+
+def _forecast_call(f: Fact, m: FactMeta) -> c.Command:
+    x = f.data
+    assert isinstance(x, d.ForecastSubmittedData)
+    return c.SubmitForecast(meta=m, rep=f.subject, period=x.period, amount=x.amount,
+                            currency=x.currency)
+
+
 _TRANSLATORS: dict[str, Callable[[Fact, FactMeta], c.Command]] = {
     "deal.opened": _open,
     "deal.stage_changed": _advance,
@@ -135,6 +152,9 @@ _TRANSLATORS: dict[str, Callable[[Fact, FactMeta], c.Command]] = {
     "rep.quota_set": _quota,
     "rep.plan_assigned": _plan,
     "rep.profile_set": _profile,
+    "deal.forecast_set": _forecast_set,
+    "deal.expected_close_changed": _close_date,
+    "forecast.submitted": _forecast_call,
 }
 
 

@@ -14,7 +14,7 @@ __all__ = [
 
 ACTIVITY_LOGGED = "activity.logged"
 
-#: Every ``type`` of the external event contract, version 1.
+#: Every ``type`` of the external event contract (version 1 and the 1.1 additions).
 FACT_TYPES: frozenset[str] = frozenset(
     {
         "deal.opened",
@@ -35,6 +35,10 @@ FACT_TYPES: frozenset[str] = frozenset(
         "survey.responded",
         "rep.quota_set",
         "rep.plan_assigned",
+        # version 1.1: forecasting
+        "deal.forecast_set",
+        "deal.expected_close_changed",
+        "forecast.submitted",
     }
 )
 

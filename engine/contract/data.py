@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from engine.contract.values import Amount, Currency, IsoDate, NonEmptyStr, Share, parse_timestamp
 
-__all__ = ["DATA_MODELS", "FactData", "Split"]
+__all__ = ["DATA_MODELS", "FORECAST_OVERRIDES", "FactData", "Split"]
 
 ActivityKind = Literal["call", "email", "meeting", "visit"]
 ActivityPurpose = Literal["first_call", "thank_you", "follow_up", "needs_discovery", "checkin"]
@@ -249,6 +249,46 @@ class ProfileSetData(FactData):
         return value
 
 
+#: ``deal.forecast_set`` categories (1.1); case-sensitive, ``auto`` returns to the stage's.
+FORECAST_OVERRIDES = ("pipeline", "best_case", "commit", "omitted", "auto")
+_QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
+
+
+class ForecastSetData(FactData):
+    """``deal.forecast_set`` (1.1): the owner's forecast category for an open deal."""
+
+    category: NonEmptyStr
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in FORECAST_OVERRIDES:
+            raise ValueError(f"{value!r} is not a forecast category; known (case-sensitive): "
+                             f"{', '.join(FORECAST_OVERRIDES)}")
+        return value
+
+
+class ExpectedCloseChangedData(FactData):
+    """``deal.expected_close_changed`` (1.1): the deal's new expected close date."""
+
+    expected_close: IsoDate
+
+
+class ForecastSubmittedData(FactData):
+    """``forecast.submitted`` (1.1, subject = rep id): a rep's forecast call for a quarter."""
+
+    period: NonEmptyStr
+    amount: Amount
+    currency: Currency
+
+    @field_validator("period")
+    @classmethod
+    def _a_quarter(cls, value: str) -> str:
+        if not _QUARTER.match(value):
+            raise ValueError(f"{value!r} is not a quarter like 2026-Q1")
+        return value
+
+
 DATA_MODELS: dict[str, type[FactData]] = {
     "deal.opened": DealOpenedData,
     "deal.stage_changed": StageChangedData,
@@ -269,4 +309,7 @@ DATA_MODELS: dict[str, type[FactData]] = {
     "rep.quota_set": QuotaSetData,
     "rep.plan_assigned": PlanAssignedData,
     "rep.profile_set": ProfileSetData,
+    "deal.forecast_set": ForecastSetData,
+    "deal.expected_close_changed": ExpectedCloseChangedData,
+    "forecast.submitted": ForecastSubmittedData,
 }

@@ -292,6 +292,32 @@ class Deal(Aggregate):
         def apply(self, aggregate: Any) -> None:
             """Nothing to change in the deal's own state."""
 
+    class ForecastSet(FactEvent):
+        """``deal.forecast_set`` accepted (1.1): the owner's category call on an open deal.
+
+        ``auto`` returns to the stage's category. Which call is in force is judged by
+        (``occurred_at``, ``source``, ``fact_id``) in the forecast view, not by arrival.
+        """
+
+        TOPIC = "dealflow.deal.forecast_set"
+        category: str
+
+        def apply(self, aggregate: Any) -> None:
+            """The forecast view judges overrides by time; the deal decides nothing on them."""
+
+    class ExpectedCloseChanged(FactEvent):
+        """``deal.expected_close_changed`` accepted (1.1): the deal's new expected close.
+
+        The close date in force is judged by (``occurred_at``, ``source``, ``fact_id``) in
+        the forecast view, not by arrival.
+        """
+
+        TOPIC = "dealflow.deal.expected_close_changed"
+        expected_close: date
+
+        def apply(self, aggregate: Any) -> None:
+            """The forecast view judges close dates by time; the deal decides nothing on them."""
+
     # ---------------------------------------------------------------- decisions
     @classmethod
     def open(
@@ -496,6 +522,19 @@ class Deal(Aggregate):
             raise RuleViolationError("already_cancelled: the contract is already cancelled",
                                      rule="already_cancelled")
         self.trigger_event(self.ContractCancelled, reason=reason, refund_amount=refund_amount,
+                           **meta.event_fields())
+
+    def set_forecast(self, wf: CompiledWorkflow, meta: FactMeta, category: str) -> None:
+        """``deal.forecast_set``: refused on a closed deal (the stage's ``accepts`` decide)."""
+        self._guard_closed(wf, "deal.forecast_set")
+        self.trigger_event(self.ForecastSet, category=category, **meta.event_fields())
+
+    def change_expected_close(
+        self, wf: CompiledWorkflow, meta: FactMeta, expected_close: date
+    ) -> None:
+        """``deal.expected_close_changed``: refused on a closed deal."""
+        self._guard_closed(wf, "deal.expected_close_changed")
+        self.trigger_event(self.ExpectedCloseChanged, expected_close=expected_close,
                            **meta.event_fields())
 
     def respond_survey(self, wf: CompiledWorkflow, meta: FactMeta, score: int) -> None:

@@ -73,6 +73,17 @@ class Rep(Aggregate):
         def apply(self, aggregate: Any) -> None:
             """Profiles are read by routing and the views, judged by time."""
 
+    class ForecastSubmitted(FactEvent):
+        """``forecast.submitted`` accepted (1.1): the rep's forecast call for a quarter."""
+
+        TOPIC = "dealflow.rep.forecast_submitted"
+        period: str
+        amount: Decimal
+        currency: str
+
+        def apply(self, aggregate: Any) -> None:
+            """Submissions are read by the forecast accuracy report, judged by time."""
+
     class PlanAssigned(FactEvent):
         """``rep.plan_assigned`` accepted."""
 
@@ -110,6 +121,12 @@ class Rep(Aggregate):
         self.trigger_event(self.ProfileSet, team=team, manager=manager,
                            territories=territories, segments=segments, capacity=capacity,
                            active=active, **meta.event_fields())
+
+    def submit_forecast(self, meta: FactMeta, period: str, amount: Decimal,
+                        currency: str) -> None:
+        """``forecast.submitted``."""
+        self.trigger_event(self.ForecastSubmitted, period=period, amount=amount,
+                           currency=currency, **meta.event_fields())
 
     def assign_plan(self, meta: FactMeta, plan: str, effective_from: datetime | None) -> None:
         """``rep.plan_assigned``; ``effective_from`` defaults to the fact's time."""

@@ -34,6 +34,8 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "payment.received": {"amount": "1", "currency": "CNY"},
     "contract.cancelled": {"reason": "r"},
     "survey.responded": {"score": 4},
+    "deal.forecast_set": {"category": "commit"},
+    "deal.expected_close_changed": {"expected_close": "2026-03-31"},
 }
 
 

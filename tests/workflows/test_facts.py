@@ -14,6 +14,7 @@ def test_fact_types_are_exactly_the_contract_types() -> None:
         "deal.registration_approved", "contract.signed", "deal.lost", "deal.reopened",
         "deal.reassigned", "deal.amount_changed", "payment.received", "contract.cancelled",
         "survey.responded", "rep.quota_set", "rep.plan_assigned",
+        "deal.forecast_set", "deal.expected_close_changed", "forecast.submitted",
     } == FACT_TYPES
     assert isinstance(FACT_TYPES, frozenset)
 

@@ -36,6 +36,9 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     "rep.plan_assigned": {"plan": "standard-2026", "effective_from": "2026-01-01"},
     "rep.profile_set": {"team": "east", "manager": "m", "territories": ["sh"],
                         "segments": ["high_value"], "capacity": 3, "active": True},
+    "deal.forecast_set": {"category": "best_case"},
+    "deal.expected_close_changed": {"expected_close": "2026-06-30"},
+    "forecast.submitted": {"period": "2026-Q2", "amount": "1000.00", "currency": "CNY"},
 }
 
 
