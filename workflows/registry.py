@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.errors import WorkflowDefinitionError
 from workflows.compiled import CompiledWorkflow
+from workflows.escalation import EscalationStep
 from workflows.loader import read_definition
 from workflows.model import WorkflowDefinition
 
@@ -91,6 +92,18 @@ class WorkflowRegistry:
                 f"workflow {name!r} has no version {version} "
                 f"(known: {', '.join(map(str, versions))})"
             ) from None
+
+    def escalation_steps(self, name: str, rule: str) -> tuple[EscalationStep, ...]:
+        """The escalation steps of SLA rule ``rule`` in the LATEST version of workflow
+        ``name`` (CONTRACT 1.1, rule 10: deals of earlier versions get them too); none when
+        that version has no such rule or the workflow is unknown."""
+        versions = self.versions(name)
+        if not versions:
+            return ()
+        for found in self._compiled[(name, versions[-1])].sla_rules:
+            if found.name == rule:
+                return found.escalation
+        return ()
 
     def names(self) -> tuple[str, ...]:
         """Workflow names, sorted."""

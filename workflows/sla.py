@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from workflows.escalation import EscalationStep
 from workflows.facts import ACTIVITY_KINDS, ACTIVITY_LOGGED, ACTIVITY_PURPOSES, FACT_TYPES
 
 __all__ = [
@@ -185,7 +186,8 @@ class SlaRule(_Frozen):
     The clock starts at ``start`` (with ``first``, only the deal's earliest matching fact by
     ``time`` starts it) and stops at the earliest ``end`` (with ``end_at_or_after_start``,
     only an end whose ``time`` is at or after the start counts). ``deadline`` is measured from
-    the start.
+    the start. ``escalation`` lists the steps that notify people once the deadline has
+    passed (:mod:`workflows.escalation`).
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -196,6 +198,15 @@ class SlaRule(_Frozen):
     end_at_or_after_start: bool = False
     deadline: Deadline
     cancelled_by: frozenset[str] = DEFAULT_CANCELLED_BY
+    escalation: tuple[EscalationStep, ...] = ()
+
+    @field_validator("escalation")
+    @classmethod
+    def _steps_once(cls, value: tuple[EscalationStep, ...]) -> tuple[EscalationStep, ...]:
+        keys = [step.key for step in value]
+        if twice := sorted({k for k in keys if keys.count(k) > 1}):
+            raise ValueError(f"escalation step {twice[0]} is listed more than once")
+        return value
 
     @field_validator("cancelled_by")
     @classmethod
