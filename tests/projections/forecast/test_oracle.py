@@ -40,6 +40,14 @@ def test_worked_example_waterfall() -> None:
     assert by_owner[("carol", "CNY")]["decreased"] == D(60000)  # D-7 left carol
     assert by_owner[("bob", "CNY")]["increased"] == D(45000)  # and came to bob
     assert by_owner[("alice", "CNY")]["increased"] == D(20000)
+    assert by_owner[("bob", "CNY")] == {
+        "start": D(95000), "new": 0, "pulled_in": 0, "increased": D(45000), "decreased": 0,
+        "pushed": D(50000), "won": D(20000), "lost": D(25000), "end": D(45000)}
+    assert by_owner[("carol", "CNY")]["start"] == D(140000)
+    assert by_owner[("carol", "CNY")]["end"] == 0
+    assert by_owner[("dave", "CNY")]["new"] == D(40000)
+    assert sorted(by_owner) == [("alice", "CNY"), ("alice", "USD"), ("bob", "CNY"),
+                                ("carol", "CNY"), ("dave", "CNY")]
 
 
 def test_worked_example_forecast() -> None:
