@@ -47,6 +47,7 @@ class CompiledWorkflow:
         self.sla_rules: tuple[SlaRule, ...] = d.sla
         self.calendar: BusinessCalendar = d.calendar
         self._specs = {s.name: s for s in d.stages}
+        self._categories = {s.name: d.forecast_category(s.name) for s in d.stages}
         self.machine = self._build_machine()
         self._table, self._reopen_dests = self._read_tables()
 
@@ -129,6 +130,12 @@ class CompiledWorkflow:
         allowed = self._reopen_dests.get(self.lost_stage, frozenset())
         upto = self.open_stages[: self.open_stages.index(lost_from) + 1]
         return tuple(stage for stage in upto if stage in allowed)
+
+    def forecast_category(self, stage: str) -> str:
+        """The stage's forecast category (``pipeline`` ... ``closed``, ``omitted``)."""
+        if stage not in self._categories:
+            self._spec(stage)  # raises the KeyError naming the workflow and the stage
+        return self._categories[stage]
 
     def requirement(self, stage: str) -> Requirement:
         """What entering ``stage`` requires."""

@@ -28,6 +28,7 @@ from workflows.sla import SlaRule, check_fact_type
 
 __all__ = [
     "REOPEN_ANY",
+    "ForecastCategory",
     "Requirement",
     "StageKind",
     "StageSpec",
@@ -38,6 +39,8 @@ __all__ = [
 
 Trigger = Literal["advance", "sign", "lose", "reopen"]
 StageKind = Literal["open", "won", "lost"]
+#: Forecast categories a stage may map to (CONTRACT 1.1 "Forecast").
+ForecastCategory = Literal["pipeline", "best_case", "commit", "closed", "omitted"]
 
 #: ``reopen`` destination meaning "any open stage; the caller chooses".
 REOPEN_ANY = "*"
@@ -115,13 +118,15 @@ class Requirement(_Frozen):
 
 class StageSpec(_Frozen):
     """One stage: its name, kind (``open``, ``won``, ``lost``), win probability and entry
-    requirement; a closed stage also lists the fact types it still ``accepts``."""
+    requirement; a closed stage also lists the fact types it still ``accepts``. ``forecast``
+    is its forecast category (contract 1.1; none given anywhere: the contract's default)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: StageKind = "open"
     probability: Decimal
     requires: Requirement
     accepts: frozenset[str] | None = None
+    forecast: ForecastCategory | None = None
     description: str | None = None
 
     @field_validator("probability")
@@ -200,6 +205,14 @@ class WorkflowDefinition(_Frozen):
         """Names of the open stages, in order."""
         return tuple(s.name for s in self.stages if s.kind == "open")
 
+    def forecast_category(self, stage: str) -> str:
+        """The forecast category of ``stage``: as defined, else the contract's default (open
+        stages ``pipeline``, won ``closed``, lost ``omitted``)."""
+        spec = self.stage(stage)
+        if spec.forecast is not None:
+            return spec.forecast
+        return {"open": "pipeline", "won": "closed", "lost": "omitted"}[spec.kind]
+
     def closed_stage(self, kind: Literal["won", "lost"]) -> str:
         """The name of the won or the lost stage."""
         return next(s.name for s in self.stages if s.kind == kind)
@@ -225,6 +238,26 @@ def _problems(d: WorkflowDefinition) -> Iterator[str]:
             yield (f"stage {stage!r} ({role}) must require {_ENTRY_FACT[role]}, not {fact}")
     yield from _transition_problems(d)
     yield from _sla_problems(d, set(names))
+    yield from _forecast_problems(d)
+
+
+def _forecast_problems(d: WorkflowDefinition) -> Iterator[str]:
+    # Either no stage names a category (the contract's default applies) or every stage does,
+    # so that no stage's category is left to a guess.
+    given = [s for s in d.stages if s.forecast is not None]
+    if not given:
+        return
+    for stage in d.stages:
+        if stage.forecast is None:
+            yield (f"stage {stage.name!r} has no forecast category: when one stage names one, "
+                   "every stage must")
+        elif stage.kind == "won" and stage.forecast != "closed":
+            yield f"stage {stage.name!r} is won: its forecast category must be 'closed'"
+        elif stage.kind == "lost" and stage.forecast != "omitted":
+            yield f"stage {stage.name!r} is lost: its forecast category must be 'omitted'"
+        elif stage.kind == "open" and stage.forecast == "closed":
+            yield (f"stage {stage.name!r} is open: 'closed' is for the won stage (use "
+                   "pipeline, best_case, commit or omitted)")
 
 
 def _transition_problems(d: WorkflowDefinition) -> Iterator[str]:

@@ -105,6 +105,17 @@ class WorkflowRegistry:
                 return found.escalation
         return ()
 
+    def forecast_category(self, name: str, stage: str) -> str | None:
+        """The forecast category of ``stage`` in the LATEST version of workflow ``name``
+        (CONTRACT 1.1, rule 10: deals of earlier versions get it too); None when that version
+        has no such stage or the workflow is unknown (the caller falls back on the deal's
+        own version)."""
+        versions = self.versions(name)
+        if not versions:
+            return None
+        latest = self._compiled[(name, versions[-1])]
+        return latest.forecast_category(stage) if stage in latest.stages else None
+
     def names(self) -> tuple[str, ...]:
         """Workflow names, sorted."""
         return tuple(sorted({name for name, _ in self._compiled}))
