@@ -6,6 +6,8 @@
     ├── BrokerUnreachableError        no Kafka broker answered (a one-shot command stops)
     ├── ConfigurationError            settings or definitions that cannot be used
     ├── NotFoundError                 a deal, view, report or rep asked for does not exist
+    ├── ForecastIdentityError         a waterfall row does not add up: a bug in dealflow
+    ├── ReportOptionError             a report's option is missing or malformed; names it
     │   └── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
     ├── FactRejectedError             an input fact is refused (kept in the rejections store)
     │   ├── InvalidFactError          envelope or data fails validation; names the field
@@ -29,9 +31,11 @@ __all__ = [
     "DealflowError",
     "DuplicateConflictError",
     "FactRejectedError",
+    "ForecastIdentityError",
     "InvalidFactError",
     "NotFoundError",
     "PositionConflictError",
+    "ReportOptionError",
     "RuleViolationError",
     "StoreError",
     "StoreNotFoundError",
@@ -54,6 +58,17 @@ class ConfigurationError(DealflowError):
 
 class NotFoundError(DealflowError):
     """A deal, view, report or rep asked for does not exist; the message names it."""
+
+
+class ForecastIdentityError(DealflowError):
+    """A waterfall row broke end = start + new + pulled_in + increased - decreased - pushed
+    - won - lost: a bug in dealflow, never a property of the data. The message names the
+    row and both sides; the report fails rather than print figures that do not add up."""
+
+
+class ReportOptionError(DealflowError):
+    """A report was asked with an option it needs missing or malformed (``--period``,
+    ``--from``, ...); the message names the option. The CLI exits 2, HTTP answers 422."""
 
 
 class WorkflowDefinitionError(ConfigurationError):
