@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from projections import commissions, kpi, pipeline, sla
+from projections import commissions, forecast, kpi, pipeline, sla
 from projections.base import Projection
 from projections.commissions import CommissionsProjection, PlanRegistry
+from projections.forecast import ForecastProjection
 from projections.kpi import KpiProjection
 from projections.pipeline import PipelineProjection
 from projections.report import Report, ReportParams
@@ -25,6 +26,7 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "sla": (SlaProjection.name, sla.build_report),
     "commissions": (CommissionsProjection.name, commissions.build_report),
     "kpis": (KpiProjection.name, kpi.build_report),
+    "forecast": (ForecastProjection.name, forecast.build_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 
@@ -46,6 +48,7 @@ def shipped_views(workflows: WorkflowRegistry, plans: PlanRegistry) -> list[Proj
         SlaProjection(workflows),
         CommissionsProjection(plans),
         KpiProjection(workflows),
+        ForecastProjection(workflows),
     ]
 
 
