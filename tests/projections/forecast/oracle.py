@@ -184,6 +184,11 @@ class Oracle:
                     data.get("owner") or self.routed.get(subject),
                     date.fromisoformat(close) if close else None, None)
                 continue
+            if kind == "deal.expected_close_changed":
+                closes.append((moment, fact["source"], fact["id"],
+                               date.fromisoformat(data["expected_close"])))
+            elif kind == "deal.forecast_set":
+                overrides.append((moment, fact["source"], fact["id"], data["category"]))
             if state is None:
                 continue  # a fact dated before its deal's opening: the deal is not there yet
             if kind == "deal.stage_changed":
@@ -202,11 +207,6 @@ class Oracle:
                 state.owner = data["owner"]
             elif kind == "contract.cancelled":
                 state.cancelled = True
-            elif kind == "deal.expected_close_changed":
-                closes.append((moment, fact["source"], fact["id"],
-                               date.fromisoformat(data["expected_close"])))
-            elif kind == "deal.forecast_set":
-                overrides.append((moment, fact["source"], fact["id"], data["category"]))
         if state is None:
             return None
         if closes:
