@@ -327,12 +327,12 @@ class Ingestor:
             "duplicates": result.duplicates,
             "rejected": len(rejections),
         }
-        recordings = self.app.events.put(
+        positions = self.app.append(
             events, accepted=accepted, rejections=rejections, counters=counters, offsets=offsets
         )
-        result.events = len(recordings)
-        if recordings:
-            result.last_position = max(r.notification.id for r in recordings)
+        result.events = len(positions)
+        if positions:
+            result.last_position = max(positions)
         self._remember([a for a in uow.touched.values() if a is not None])
         return result
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -132,6 +133,17 @@ class DealflowApplication(Application[UUID]):
         """The stock transcodings plus dates."""
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def append(self, events: Sequence[Any], **rows: Any) -> list[int]:
+        """Store ``events`` and dealflow's ``rows`` (see :mod:`engine.store.recorders`) in
+        one transaction; return the events' log positions.
+
+        ``events.put`` would also build a ``Recording`` and a ``Notification`` per event,
+        which no caller here reads (the positions are all the ingest path needs).
+        """
+        to_stored = self.mapper.to_stored_event
+        positions = self.recorder.insert_events([to_stored(e) for e in events], **rows)
+        return list(positions or ())
 
     @property
     def store(self) -> DealflowRecorder:
