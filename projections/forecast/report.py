@@ -16,6 +16,7 @@ from typing import Any
 from rich.table import Table
 from sqlalchemy import Connection
 
+from engine.errors import ReportOptionError
 from projections.forecast.closed import closed_credits
 from projections.forecast.periods import check_period, quarter_of
 from projections.forecast.projection import ForecastProjection
@@ -140,8 +141,12 @@ def build_report(conn: Connection, view: ForecastProjection, params: ReportParam
     """The forecast of ``period`` (default: the quarter of ``as_of`` in Asia/Shanghai) as
     of ``params``. ``rep`` keeps that rep's rows; ``team`` that team's row and its reps'
     rows (the ``unassigned`` and ``total`` rows are for the whole, unfiltered report)."""
-    period = check_period(period) if period is not None else quarter_of(params.as_of,
-                                                                         view.timezone)
+    if period is None:
+        period = quarter_of(params.as_of, view.timezone)
+    try:
+        check_period(period)
+    except ValueError as exc:
+        raise ReportOptionError(f"--period: {exc}") from None
     teams = teams_at(conn, view, params)
     reps: dict[tuple[str, str], ForecastRow] = {}
     unassigned: dict[str, ForecastRow] = {}

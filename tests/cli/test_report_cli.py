@@ -20,6 +20,7 @@ DOCUMENTED = {
     "sla": ("deal", "rep", "rule", "limit"),
     "commissions": ("rep", "period"),
     "kpis": ("rep", "team", "period"),
+    "forecast": ("rep", "team", "period"),
 }
 
 

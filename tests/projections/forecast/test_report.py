@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engine.bootstrap import Engine
+from engine.errors import ReportOptionError
 from projections.forecast import ForecastProjection, build_report, deal_states
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
@@ -113,7 +114,7 @@ def test_the_period_defaults_to_the_quarter_of_as_of(filled: ProjectionRunner) -
 
 
 def test_a_period_that_is_not_a_quarter_is_refused(filled: ProjectionRunner) -> None:
-    with pytest.raises(ValueError, match="2026-05"):
+    with pytest.raises(ReportOptionError, match="--period: '2026-05' is not a quarter"):
         report(filled, period="2026-05")
 
 
