@@ -172,7 +172,8 @@ def bootstrap(
     definitions = load_definitions(settings.definitions)
     app = DealflowApplication(settings.db, create_tables=create_tables)
     stored = _Stored(observer)
-    ingestor = Ingestor(app, definitions.workflows, cache_size=settings.cache_size,
+    ingestor = Ingestor(app, definitions.workflows, routing=definitions.routing,
+                        cache_size=settings.cache_size,
                         observer=stored)
     views = {v.name: v for v in shipped_views(definitions.workflows, definitions.plans)}
     return Engine(settings=settings, app=app, sql=sql_engine(settings.db),

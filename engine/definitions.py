@@ -6,7 +6,7 @@ user's own, loaded on top (a new version of a shipped one, or new names)::
     definitions/
       workflows/*.yaml     process definitions   (see docs/views.md, workflows/)
       plans/*.yaml         commission plans      (see docs/commissions.md)
-      routing/*.yaml       routing rules         (version 1.1; reserved)
+      routing/*.yaml       routing rules         (version 1.1; see docs/routing.md)
 
 A flat folder of YAML files (the layout before subfolders existed) loads as workflows.
 Every file is validated when loaded; an error names the file and the item.
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfigurationError
+from engine.routing import RoutingRegistry
 from projections.commissions import PlanRegistry
 from workflows import WorkflowRegistry
 
@@ -32,6 +33,7 @@ class Definitions:
 
     workflows: WorkflowRegistry
     plans: PlanRegistry
+    routing: RoutingRegistry
     folder: Path | None = None
 
 
@@ -39,8 +41,9 @@ def load_definitions(folder: Path | None) -> Definitions:
     """The shipped definitions plus those in ``folder`` (``None``: shipped only)."""
     workflows = WorkflowRegistry.shipped()
     plans = PlanRegistry.shipped()
+    routing = RoutingRegistry.shipped()
     if folder is None:
-        return Definitions(workflows, plans)
+        return Definitions(workflows, plans, routing)
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigurationError(f"definitions folder {folder}: not a directory")
@@ -50,4 +53,6 @@ def load_definitions(folder: Path | None) -> Definitions:
         workflows.load_dir(folder / "workflows")
     if (folder / "plans").is_dir():
         plans.load_dir(folder / "plans")  # CommissionPlanError is a ConfigurationError
-    return Definitions(workflows, plans, folder)
+    if (folder / "routing").is_dir():
+        routing.load_dir(folder / "routing")  # RoutingDefinitionError names file and item
+    return Definitions(workflows, plans, routing, folder)

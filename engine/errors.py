@@ -5,10 +5,11 @@
     DealflowError
     ├── BrokerUnreachableError        no Kafka broker answered (a one-shot command stops)
     ├── ConfigurationError            settings or definitions that cannot be used
+    │   ├── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
+    │   └── RoutingDefinitionError    a routing file names an unknown strategy, ...
     ├── NotFoundError                 a deal, view, report or rep asked for does not exist
     ├── ForecastIdentityError         a waterfall row does not add up: a bug in dealflow
     ├── ReportOptionError             a report's option is missing or malformed; names it
-    │   └── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
     ├── FactRejectedError             an input fact is refused (kept in the rejections store)
     │   ├── InvalidFactError          envelope or data fails validation; names the field
     │   ├── DuplicateConflictError    same (source, id) already accepted with other content
@@ -36,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "PositionConflictError",
     "ReportOptionError",
+    "RoutingDefinitionError",
     "RuleViolationError",
     "StoreError",
     "StoreNotFoundError",
@@ -73,6 +75,10 @@ class ReportOptionError(DealflowError):
 
 class WorkflowDefinitionError(ConfigurationError):
     """A workflow definition is invalid; the message names the offending item."""
+
+
+class RoutingDefinitionError(ConfigurationError):
+    """A routing definition is invalid; the message names the file and the offending item."""
 
 
 class FactRejectedError(DealflowError):

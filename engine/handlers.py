@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from engine import commands as c
 from engine.domain.deal import Deal
 from engine.domain.rep import Rep
+from engine.domain.routing_book import Profile, RoutingBook, instant_us
 from engine.errors import InvalidFactError, RuleViolationError
+from engine.routing import DealToRoute, RoutingRegistry, decide
 from workflows import CompiledWorkflow, WorkflowRegistry
 
 __all__ = ["Aggregates", "handle"]
@@ -22,6 +24,10 @@ class Aggregates(Protocol):
     """What a handler needs from the unit of work."""
 
     workflows: WorkflowRegistry
+    routing: RoutingRegistry
+
+    def routing_book(self) -> RoutingBook:
+        """The routing book (profiles, open loads, cursors), created on first use."""
 
     def find_deal(self, subject: str) -> Deal | None:
         """The deal for ``subject``, or None if it was never opened."""
@@ -64,12 +70,31 @@ def _open(cmd: c.OpenDeal, uow: Aggregates) -> Deal:
         currency=cmd.currency, expected_close=cmd.expected_close, segment=cmd.segment,
         territory=cmd.territory, partner=cmd.partner, splits=cmd.splits,
     )
+    book = uow.routing_book()
+    if cmd.owner is None:
+        _route(cmd, deal, book, uow.routing)
+    book.move_load(None, deal.owner)
     uow.add(deal)
     return deal
 
 
-def _on_deal(cmd: c.DealCommand, uow: Aggregates) -> Deal:
-    deal, wf = _deal(cmd, uow)
+def _route(cmd: c.OpenDeal, deal: Deal, book: RoutingBook, registry: RoutingRegistry) -> None:
+    """Choose the owner of a deal opened without one, by the latest routing version."""
+    routing = registry.latest()
+    decision = decide(routing, book, DealToRoute(deal.workflow, cmd.segment, cmd.territory),
+                      cmd.meta.occurred_at)
+    deal.route(cmd.meta, owner=decision.owner, rule=decision.rule, routing=routing.name,
+               routing_version=routing.version, reason=decision.reason)
+    if decision.cursor_key is not None and decision.owner is not None:
+        book.move_cursor(decision.cursor_key, decision.owner)
+
+
+def _load_holder(deal: Deal, wf: CompiledWorkflow) -> str | None:
+    """Who carries the deal's open load: its owner while the deal is open."""
+    return None if wf.is_closed(deal.stage) else deal.owner
+
+
+def _on_deal(cmd: c.DealCommand, deal: Deal, wf: CompiledWorkflow) -> Deal:
     m = cmd.meta
     match cmd:
         case c.AdvanceStage():
@@ -121,6 +146,13 @@ def _on_rep(cmd: c.RepCommand, uow: Aggregates) -> Rep:
             rep.set_profile(cmd.meta, team=cmd.team, manager=cmd.manager,
                             territories=cmd.territories, segments=cmd.segments,
                             capacity=cmd.capacity, active=cmd.active)
+            m = cmd.meta
+            uow.routing_book().note_profile(Profile(
+                rep=cmd.rep, key=(instant_us(m.occurred_at), m.source, m.fact_id),
+                team=cmd.team, manager=cmd.manager,
+                territories=None if cmd.territories is None else tuple(cmd.territories),
+                segments=None if cmd.segments is None else tuple(cmd.segments),
+                capacity=cmd.capacity, active=cmd.active))
         case _:  # pragma: no cover
             raise TypeError(f"no handler for {type(cmd).__name__}")
     return rep
@@ -132,7 +164,12 @@ def handle(cmd: c.Command, uow: Aggregates) -> Sequence[Any]:
     if isinstance(cmd, c.OpenDeal):
         aggregate = _open(cmd, uow)
     elif isinstance(cmd, c.DealCommand):
-        aggregate = _on_deal(cmd, uow)
+        deal, wf = _deal(cmd, uow)
+        holder = _load_holder(deal, wf)
+        aggregate = _on_deal(cmd, deal, wf)
+        moved_to = _load_holder(deal, wf)
+        if moved_to != holder:  # signed, lost, reopened or reassigned: the load moves
+            uow.routing_book().move_load(holder, moved_to)
     elif isinstance(cmd, c.RepCommand):
         aggregate = _on_rep(cmd, uow)
     else:  # pragma: no cover

@@ -26,6 +26,7 @@ from engine.contract.envelope import Fact, FactIdentity, identity_of, parse_fact
 from engine.domain.deal import Deal
 from engine.domain.ids import deal_id, rep_id
 from engine.domain.rep import Rep
+from engine.domain.routing_book import ROUTING_BOOK_ID, RoutingBook
 from engine.errors import (
     ConcurrencyConflictError,
     DuplicateConflictError,
@@ -34,6 +35,7 @@ from engine.errors import (
 )
 from engine.handlers import handle
 from engine.ingest.summary import BatchCounts
+from engine.routing import RoutingRegistry
 from engine.store.app import DealflowApplication
 from engine.store.recorders import KafkaOffset
 from engine.store.rows import AcceptedFactRow, RejectionRow
@@ -125,8 +127,10 @@ class _UnitOfWork:
 
     def __init__(self, ingestor: Ingestor) -> None:
         self.workflows = ingestor.workflows
+        self.routing = ingestor.routing
+        self._book: RoutingBook | None = None
         self._ingestor = ingestor
-        self.touched: dict[UUID, Deal | Rep | None] = {}
+        self.touched: dict[UUID, Deal | Rep | RoutingBook | None] = {}
         self.cached_versions: dict[UUID, int] = {}
 
     def _find(self, aggregate_id: UUID) -> Any:
@@ -178,6 +182,26 @@ class _UnitOfWork:
     def add(self, aggregate: Deal | Rep) -> None:
         self.touched[aggregate.id] = aggregate
 
+    def routing_book(self) -> RoutingBook:
+        """The routing book, loaded (or started) on first use in this attempt.
+
+        Appending its batch event makes the save conflict with any other writer that
+        changed loads, profiles or cursors since this attempt read the book."""
+        if self._book is None:
+            found = self._find(ROUTING_BOOK_ID)
+            if found is None:
+                found = RoutingBook.start()
+                self.touched[ROUTING_BOOK_ID] = found
+            self._book = found
+        return self._book
+
+    def book_events(self) -> list[Any]:
+        """The routing book's event for this attempt's changes (none if untouched)."""
+        if self._book is None:
+            return []
+        self._book.flush()
+        return list(self._book.collect_events())
+
 
 class Ingestor:
     """Decides and stores batches of raw inputs; keeps an LRU cache of aggregates.
@@ -192,27 +216,29 @@ class Ingestor:
         app: DealflowApplication,
         workflows: WorkflowRegistry,
         *,
+        routing: RoutingRegistry,
         cache_size: int = 20_000,
         clock: Callable[[], datetime] = _utc_now,
         observer: IngestObserver | None = None,
     ) -> None:
         self.app = app
         self.workflows = workflows
+        self.routing = routing
         self.cache_size = cache_size
         self.clock = clock
         self.observer = observer
-        self._cache: OrderedDict[UUID, Deal | Rep] = OrderedDict()
+        self._cache: OrderedDict[UUID, Deal | Rep | RoutingBook] = OrderedDict()
         self.conflicts_retried = 0
 
     # ------------------------------------------------------------------ cache
-    def cached(self, aggregate_id: UUID) -> tuple[Deal | Rep | None, bool]:
+    def cached(self, aggregate_id: UUID) -> tuple[Deal | Rep | RoutingBook | None, bool]:
         """The aggregate from the cache, else from the store, else None; and if cached."""
         aggregate = self._cache.get(aggregate_id)
         if aggregate is not None:
             self._cache.move_to_end(aggregate_id)
             return aggregate, True
         try:
-            loaded: Deal | Rep = self.app.repository.get(aggregate_id)
+            loaded: Deal | Rep | RoutingBook = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None, False
         return loaded, False
@@ -221,7 +247,7 @@ class Ingestor:
         """Whether the aggregate is in the cache (no store access)."""
         return aggregate_id in self._cache
 
-    def _remember(self, aggregates: Sequence[Deal | Rep]) -> None:
+    def _remember(self, aggregates: Sequence[Deal | Rep | RoutingBook]) -> None:
         for aggregate in aggregates:
             self._cache[aggregate.id] = aggregate
             self._cache.move_to_end(aggregate.id)
@@ -322,6 +348,7 @@ class Ingestor:
                                             fact.subject, now))
             result.outcomes.append(Outcome("accepted", item.origin, source=fact.source,
                                            fact_id=fact.id, fact_type=fact.type))
+        events.extend(uow.book_events())
         counters = {
             "accepted": len(accepted),
             "duplicates": result.duplicates,

@@ -54,7 +54,7 @@ def test_a_batch_commits_its_offsets_with_its_events(engine: Engine) -> None:
 def test_an_input_that_trips_the_engine_is_isolated_and_stored_as_a_rejection(
     engine: Engine,
 ) -> None:
-    ingestor = TrippingIngestor(engine.app, engine.workflows)
+    ingestor = TrippingIngestor(engine.app, engine.workflows, routing=engine.definitions.routing)
     batch = records(raw(opened("D-1")), b'{"boom": 1}', raw(opened("D-2")),
                     raw(opened("D-3")), partition=4)
     outcomes = store_batch(ingestor, "g", batch)
@@ -69,7 +69,7 @@ def test_an_input_that_trips_the_engine_is_isolated_and_stored_as_a_rejection(
 
 
 def test_a_store_failure_is_not_blamed_on_an_input(engine: Engine) -> None:
-    ingestor = TrippingIngestor(engine.app, engine.workflows)
+    ingestor = TrippingIngestor(engine.app, engine.workflows, routing=engine.definitions.routing)
     ingestor.error = OperationalError("connection lost")
     with pytest.raises(OperationalError):
         store_batch(ingestor, "g", records(raw(opened("D-1")), b"boom"))
