@@ -36,6 +36,7 @@ from engine.errors import (
 from engine.handlers import handle
 from engine.ingest.summary import BatchCounts
 from engine.routing import RoutingRegistry
+from engine.store import gc as store_gc
 from engine.store.app import DealflowApplication
 from engine.store.recorders import KafkaOffset
 from engine.store.rows import AcceptedFactRow, RejectionRow
@@ -265,7 +266,20 @@ class Ingestor:
     def ingest(
         self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = ()
     ) -> BatchResult:
-        """Decide and store a batch; ``offsets`` commit in the same transaction."""
+        """Decide and store a batch; ``offsets`` commit in the same transaction.
+
+        The cyclic collector is off while a batch is decided and stored, and collects the
+        young generations once after it: a batch's objects live exactly as long as the
+        batch, and automatic runs every 700 allocations cost ~10 us per fact.
+        """
+        with store_gc.batches() as collect:
+            try:
+                return self._ingest(inputs, offsets)
+            finally:
+                collect()
+
+    def _ingest(self, inputs: Sequence[RawInput], offsets: Sequence[KafkaOffset]
+                ) -> BatchResult:
         parsed: list[Fact | _Invalid] = []
         for item in inputs:
             try:
