@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import keyword
 from collections.abc import Callable
 from typing import Any
 
@@ -12,13 +13,16 @@ from projections import commissions, forecast, kpi, pipeline, sla
 from projections.base import Projection
 from projections.commissions import CommissionsProjection, PlanRegistry
 from projections.forecast import ForecastProjection
+from projections.forecast.accuracy_report import build_accuracy_report
+from projections.forecast.waterfall_report import build_waterfall_report
 from projections.kpi import KpiProjection
 from projections.pipeline import PipelineProjection
 from projections.report import Report, ReportParams
 from projections.sla import SlaProjection
 from workflows import WorkflowRegistry
 
-__all__ = ["FILTERS", "REPORTS", "ReportBuilder", "build", "report_filters", "shipped_views"]
+__all__ = ["FILTERS", "REPORTS", "ReportBuilder", "build", "builder_options", "report_filters",
+           "shipped_views"]
 
 ReportBuilder = Callable[..., Report]
 REPORTS: dict[str, tuple[str, ReportBuilder]] = {
@@ -27,18 +31,26 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "commissions": (CommissionsProjection.name, commissions.build_report),
     "kpis": (KpiProjection.name, kpi.build_report),
     "forecast": (ForecastProjection.name, forecast.build_report),
+    "waterfall": (ForecastProjection.name, build_waterfall_report),
+    "accuracy": (ForecastProjection.name, build_accuracy_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 
 
-#: The filters a report may take (docs/cli.md); each report takes those its builder names.
-FILTERS = ("deal", "rep", "team", "rule", "period", "limit")
+#: The filters a report may take (docs/cli.md); each report takes those its builder names
+#: (a builder names ``from`` as ``from_``, a Python keyword).
+FILTERS = ("deal", "rep", "team", "rule", "period", "limit", "from", "to", "by", "deals")
 
 
 def report_filters(name: str) -> tuple[str, ...]:
     """The filters report ``name`` takes, in :data:`FILTERS` order."""
-    accepted = inspect.signature(REPORTS[name][1]).parameters
+    accepted = {p.removesuffix("_") for p in inspect.signature(REPORTS[name][1]).parameters}
     return tuple(f for f in FILTERS if f in accepted)
+
+
+def builder_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Filters by name (``from``) -> the builder's keywords (``from_``)."""
+    return {f"{k}_" if keyword.iskeyword(k) else k: v for k, v in options.items()}
 
 
 def shipped_views(workflows: WorkflowRegistry, plans: PlanRegistry) -> list[Projection]:
@@ -56,4 +68,4 @@ def build(name: str, conn: Connection, views: dict[str, Projection], params: Rep
           **options: Any) -> Report:
     """Compute report ``name`` from the live view it reads."""
     view_name, builder = REPORTS[name]
-    return builder(conn, views[view_name], params, **options)
+    return builder(conn, views[view_name], params, **builder_options(options))

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from engine.cli.common import DbOption, console, open_engine
 from engine.cli.output import EXIT_USAGE, envelope, print_json
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, ReportOptionError
 
 if TYPE_CHECKING:
     from engine.bootstrap import Engine
@@ -24,8 +24,8 @@ REPORT_ZONE = ZoneInfo("Asia/Shanghai")
 
 # The help texts name the reports and views without importing them (that loads the store):
 # tests/cli/test_startup.py checks these against projections.registry.
-REPORT_NAMES = ("pipeline", "sla", "commissions", "kpis")
-VIEW_NAMES = ("pipeline", "sla", "commissions", "kpis")
+REPORT_NAMES = ("pipeline", "sla", "commissions", "kpis", "forecast", "waterfall", "accuracy")
+VIEW_NAMES = ("pipeline", "sla", "commissions", "kpis", "forecast")
 
 
 def parse_moment(value: str, option: str) -> datetime:
@@ -98,14 +98,30 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of tables.")] = False,
     deal: Annotated[str | None, typer.Option(
         help="sla: one deal (its subject); every SLA instance of it is listed.")] = None,
-    rep: Annotated[str | None, typer.Option(help="sla, commissions, kpis: one rep.")] = None,
-    team: Annotated[str | None, typer.Option(help="kpis: one team.")] = None,
+    rep: Annotated[str | None, typer.Option(
+        help="sla, commissions, kpis, forecast, accuracy: one rep.")] = None,
+    team: Annotated[str | None, typer.Option(
+        help="kpis, forecast: one team (forecast: 'no team' for reps without a "
+        "profile).")] = None,
     rule: Annotated[str | None, typer.Option(help="sla: one SLA rule.")] = None,
     period: Annotated[str | None, typer.Option(
-        help="commissions, kpis: one period, a quarter like 2026-Q1.")] = None,
+        help="commissions, kpis: one period, a quarter like 2026-Q1; forecast, waterfall, "
+        "accuracy: the quarter forecast \\[default: the quarter of --as-of].")] = None,
     limit: Annotated[int | None, typer.Option(
         min=1, help="sla: list at most this many overdue and breached instances "
         "\\[default: all]", show_default=False)] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="waterfall: the start instant T1 (RFC 3339, or a date = end of that "
+        "day in Asia/Shanghai) \\[default: the period's first instant]",
+        show_default=False)] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="waterfall: the end instant T2 \\[default: --as-of, or now]",
+        show_default=False)] = None,
+    by: Annotated[str | None, typer.Option(
+        help="waterfall: 'owner' breaks each currency's row down by owner.",
+        show_default=False)] = None,
+    deals: Annotated[bool, typer.Option(
+        "--deals", help="waterfall: list the deals behind each term.")] = False,
 ) -> None:
     """Print a report computed from the views, as of a time and as known at a time.
 
@@ -118,8 +134,9 @@ def report(
         console.print(f"[red]error:[/red] unknown report {name!r}; "
                       f"known: {', '.join(REPORTS)}")
         raise typer.Exit(EXIT_USAGE)
-    given = {"deal": deal, "rep": rep, "team": team, "rule": rule, "period": period,
-             "limit": limit}
+    given: dict[str, Any] = {"deal": deal, "rep": rep, "team": team, "rule": rule,
+                             "period": period, "limit": limit, "from": from_, "to": to,
+                             "by": by, "deals": deals or None}
     takes = report_filters(name)
     refused = [f"--{k}" for k, v in given.items() if v is not None and k not in takes]
     if refused:
@@ -127,8 +144,13 @@ def report(
         console.print(f"[red]error:[/red] report {name} does not take {', '.join(refused)} "
                       f"(it takes {offered})")
         raise typer.Exit(EXIT_USAGE)
+    for key in ("from", "to"):  # instants, read as --as-of is
+        if given[key] is not None:
+            given[key] = parse_moment(given[key], f"--{key}")
+    # The waterfall counts facts up to --to: it is the report's as-of unless one is given.
+    asked = parse_moment(as_of, "--as-of") if as_of else given["to"]
     params = ReportParams(
-        as_of=parse_moment(as_of, "--as-of") if as_of else datetime.now(UTC),
+        as_of=asked or datetime.now(UTC),
         known_at=parse_moment(as_known_at, "--as-known-at") if as_known_at else None,
     )
     options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
@@ -138,7 +160,7 @@ def report(
         with runner.engine.connect() as conn:
             try:
                 result = build(name, conn, runner.live, params, **options)
-            except NotFoundError as exc:
+            except (NotFoundError, ReportOptionError) as exc:
                 console.print(f"[red]error:[/red] {exc}")
                 raise typer.Exit(EXIT_USAGE) from exc
     if as_json:

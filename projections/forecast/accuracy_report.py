@@ -15,10 +15,16 @@ from sqlalchemy import Connection, select
 from engine.errors import ReportOptionError
 from projections.forecast.accuracy import Call, JudgedCall, RepAccuracy, compute_accuracy
 from projections.forecast.closed import closed_credits
-from projections.forecast.periods import FORECAST_TIMEZONE, check_period, period_bounds
+from projections.forecast.periods import (
+    FORECAST_TIMEZONE,
+    check_period,
+    period_bounds,
+    quarter_of,
+)
 from projections.forecast.projection import ForecastProjection
 from projections.formatting import NONE, ReportTable, moment, money
 from projections.pipeline.columns import visible
+from projections.pipeline.render import cents
 from projections.report import ReportParams
 
 __all__ = ["AccuracyReport", "build_accuracy_report", "load_calls"]
@@ -55,7 +61,8 @@ class AccuracyReport:
 
     def to_json(self) -> dict[str, Any]:
         """One item per rep: its ``calls`` and the ``latest``, each with ``actual`` (the
-        closed credit in the call's currency) and ``error`` (4 decimals, or null)."""
+        closed credit in the call's currency, shown rounded half-up to cents) and ``error``
+        (from the exact credit, 4 decimals, or null)."""
         return {
             "report": "accuracy", "title": self.title, "view": "forecast",
             "period": self.period, "actual_as_of": self.cutoff.isoformat(),
@@ -89,22 +96,23 @@ class AccuracyReport:
 def _judged(c: JudgedCall) -> dict[str, Any]:
     return {"time": c.call.occurred_at.astimezone(FORECAST_TIMEZONE).isoformat(),
             "source": c.call.source, "id": c.call.fact_id, "amount": str(c.call.amount),
-            "currency": c.call.currency, "actual": str(c.actual),
+            "currency": c.call.currency, "actual": str(cents(c.actual)),
             "error": None if c.error is None else str(c.error)}
 
 
 def build_accuracy_report(conn: Connection, view: ForecastProjection, params: ReportParams,
                           *, period: str | None = None, rep: str | None = None
                           ) -> AccuracyReport:
-    """Accuracy of the calls for ``period`` (every rep who made one, or ``rep``) as of
-    ``params.as_of``, as known at ``params.known_at``."""
+    """Accuracy of the calls for ``period`` (default: the quarter of ``params.as_of`` in
+    Asia/Shanghai; every rep who made one, or ``rep``) as of ``params.as_of``, as known at
+    ``params.known_at``."""
     if period is None:
-        raise ReportOptionError("report accuracy needs --period (a quarter like 2026-Q2)")
+        period = quarter_of(params.as_of, view.timezone)
     try:
         check_period(period)
     except ValueError as exc:
         raise ReportOptionError(f"--period: {exc}") from None
-    _, end = period_bounds(period)
+    _, end = period_bounds(period, view.timezone)
     cutoff = min(params.as_of, end)
     credit: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in closed_credits(conn, view, period,

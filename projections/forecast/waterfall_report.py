@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any
 
 from rich.table import Table
 from sqlalchemy import Connection
 
 from engine.errors import ReportOptionError
-from projections.forecast.periods import check_period
+from projections.forecast.periods import check_period, period_bounds, quarter_of
 from projections.forecast.projection import ForecastProjection
 from projections.forecast.states import DealState, deal_states
 from projections.forecast.waterfall import TERMS, DealAt, Waterfall, compute_waterfall
 from projections.formatting import NONE, ReportTable, moment, money
+from projections.pipeline.render import cents
 from projections.report import ReportParams
 
 __all__ = ["WaterfallReport", "build_waterfall_report", "states_at"]
@@ -59,8 +61,8 @@ class WaterfallReport:
         return f"Waterfall of {self.waterfall.period}"
 
     def to_json(self) -> dict[str, Any]:
-        """Rows with exact decimal strings; ``deals`` (with ``--deals``): one item per
-        deal and term, with the deal's amounts at both instants."""
+        """Rows as decimal strings rounded half-up to cents; ``deals`` (with ``--deals``):
+        one item per deal and term, with the deal's state at both instants."""
         w = self.waterfall
         counts = {label: 0 for label in ("stayed", "new", "pulled_in", "pushed", "won",
                                          "lost")}
@@ -71,13 +73,14 @@ class WaterfallReport:
             "period": w.period, "from": self.start.isoformat(), "to": self.end.isoformat(),
             "by": "owner" if w.by_owner else None, "labels": counts,
             "rows": [{**({"owner": r.owner} if w.by_owner else {}), "currency": r.currency,
-                      "start": str(r.start), **{t: str(v) for t, v in r.terms.items()},
-                      "end": str(r.end)} for r in w.rows],
+                      "start": _cents(r.start),
+                      **{t: _cents(v) for t, v in r.terms.items()},
+                      "end": _cents(r.end)} for r in w.rows],
         }
         if self.with_deals:
             out["deals"] = [{
                 "deal": m.deal, "label": m.label, "term": m.term, "owner": m.owner,
-                "currency": m.currency, "amount": str(m.amount),
+                "currency": m.currency, "amount": _cents(m.amount),
                 "from": _side(m.start), "to": _side(m.end),
             } for m in sorted(w.movements, key=lambda m: (TERMS.index(m.term), m.deal))]
         return out
@@ -107,10 +110,15 @@ class WaterfallReport:
         return out
 
 
+def _cents(value: Decimal) -> str:
+    # Sums are exact; shown (JSON too) rounded half-up to cents, as the forecast report.
+    return str(cents(value))
+
+
 def _side(state: DealAt | None) -> dict[str, Any] | None:
     if state is None:
         return None
-    return {"status": state.status, "period": state.period, "amount": str(state.amount),
+    return {"status": state.status, "period": state.period, "amount": _cents(state.amount),
             "currency": state.currency, "owner": state.owner}
 
 
@@ -123,24 +131,27 @@ def _cell(state: DealAt | None) -> str:
 
 def build_waterfall_report(conn: Connection, view: ForecastProjection, params: ReportParams,
                            *, period: str | None = None, from_: datetime | None = None,
-                           to: datetime | None = None, by: Literal["owner"] | None = None,
+                           to: datetime | None = None, by: str | None = None,
                            deals: bool = False) -> WaterfallReport:
-    """The waterfall of ``period`` from ``from_`` (T1) to ``to`` (T2, default
-    ``params.as_of``), both as known at ``params.known_at``."""
+    """The waterfall of ``period`` (default: the quarter of ``params.as_of`` in Asia/
+    Shanghai) from ``from_`` (T1, default: the period's first instant) to ``to`` (T2,
+    default ``params.as_of``), both as known at ``params.known_at``. ``by="owner"``
+    breaks the rows down by owner; ``deals`` lists the deals behind each term."""
     if period is None:
-        raise ReportOptionError("report waterfall needs --period (a quarter like 2026-Q2)")
-    if from_ is None:
-        raise ReportOptionError("report waterfall needs --from (the start instant T1)")
+        period = quarter_of(params.as_of, view.timezone)
     try:
         check_period(period)
     except ValueError as exc:
         raise ReportOptionError(f"--period: {exc}") from None
+    if from_ is None:
+        from_, _ = period_bounds(period, view.timezone)
     end = params.as_of if to is None else to
     if not from_ < end:
         raise ReportOptionError(f"--from {from_.isoformat()} must be before --to "
-                            f"{end.isoformat()}")
+                                f"{end.isoformat()}")
     if by not in (None, "owner"):
-        raise ReportOptionError(f"--by {by!r}: the waterfall is broken down by owner only")
+        raise ReportOptionError(f"--by {by!r}: the waterfall is broken down by owner only "
+                                "(--by owner)")
     starts = states_at(conn, view, period, from_, params.known_at)
     ends = states_at(conn, view, period, end, params.known_at)
     waterfall = compute_waterfall(period, from_, starts, ends, by_owner=by == "owner")

@@ -4,6 +4,7 @@ random streams against the reference model (each label, each row, the identity).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -17,7 +18,7 @@ from projections.forecast.waterfall import TERMS, WaterfallRow, check_identity
 from projections.forecast.waterfall_report import build_waterfall_report
 from projections.report import ReportParams
 from tests.projections.forecast import worked_example as ex
-from tests.projections.forecast.oracle import Oracle
+from tests.projections.forecast.oracle import ZONE, Oracle
 from tests.projections.forecast.streams import Stream, streams
 from tests.projections.forecast.support import end_of, forecast_runner, ingest
 
@@ -48,7 +49,7 @@ def test_worked_example(engine: Engine) -> None:
                              "lost": 1}
     rows = _rows(doc)
     assert rows[("CNY",)] == {
-        "start": "335000.00", "new": "40000.00", "pulled_in": "0", "increased": "20000.00",
+        "start": "335000.00", "new": "40000.00", "pulled_in": "0.00", "increased": "20000.00",
         "decreased": "15000.00", "pushed": "50000.00", "won": "100000.00", "lost": "25000.00",
         "end": "205000.00"}
     assert {f: Decimal(v) for f, v in rows[("USD",)].items()} == {
@@ -81,8 +82,20 @@ def test_a_row_that_does_not_add_up_is_named_as_a_bug() -> None:
         check_identity("2026-Q2", [good, bad])
 
 
+def test_defaults_are_the_quarter_of_as_of_from_its_start(engine: Engine) -> None:
+    ingest(engine, ex.facts())
+    with forecast_runner(engine) as runner:
+        runner.catch_up()
+        with runner.engine.connect() as conn:
+            got = build_waterfall_report(conn, runner.live["forecast"],
+                                         ReportParams(as_of=end_of(ex.T2))).to_json()
+    assert (got["period"], got["from"]) == ("2026-Q2", "2026-04-01T00:00:00+08:00")
+    assert got["to"] == end_of(ex.T2).isoformat()
+    assert got == _waterfall(engine, "2026-Q2", datetime(2026, 4, 1, tzinfo=ZONE),
+                             end_of(ex.T2))
+
+
 @pytest.mark.parametrize(("options", "named"), [
-    ({"from_": None}, "--from"), ({"period": None}, "--period"),
     ({"period": "2026-05"}, "--period"), ({"by": "team"}, "--by"),
     ({"from_": end_of("2026-07-01")}, "--from"),
 ])
