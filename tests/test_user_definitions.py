@@ -174,16 +174,16 @@ def reports_of(runner: ProjectionRunner) -> dict[str, dict[str, Any]]:
 def assert_user_definitions_used(reports: dict[str, dict[str, Any]]) -> None:
     """The figures the user's workflow and plan give, computed by hand (the shipped ones
     have no stage ``qualified``, no rule ``qualify_fast``, and pay 5 %)."""
-    assert set(reports) == {"pipeline", "sla", "commissions", "kpis"}
+    assert set(reports) >= {"pipeline", "sla", "commissions", "kpis", "forecast"}
 
     pipeline = reports["pipeline"]
     # 8,000 x 0.50 (the user's probability of ``qualified``) = 4,000.00
     assert pipeline["open"] == [{
         "workflow": "quick", "stage": "qualified", "owner": REP, "team": "inbound",
         "currency": "CNY", "deals": 1, "amount": "8000.00", "weighted_amount": "4000.00"}]
-    assert pipeline["forecast"] == [{
+    assert pipeline["by_close_date"] == [{
         "period": "2026-Q1", "currency": "CNY", "deals": 1, "weighted_amount": "4000.00",
-        "best_case_amount": "8000.00"}]
+        "open_amount": "8000.00"}]
     [outcome] = pipeline["outcomes"]
     assert (outcome["workflow"], outcome["owner"], outcome["won_deals"],
             outcome["won_amount"]) == ("quick", REP, 1, "20000.00")
@@ -209,6 +209,14 @@ def assert_user_definitions_used(reports: dict[str, dict[str, Any]]) -> None:
          "2026-01-06T03:00:00+01:00")]
     assert [(o["subject"], o["rule"], o["outcome"]) for o in sla["overdue"]] == [
         (OPEN, "quote_within_a_day", "breached")]
+
+    # The user's workflow names no forecast categories: its open stages are ``pipeline``;
+    # 8,000 x 0.50 weighted; Q-WON's 20,000 closed in Q1 (the quarter of AS_OF).
+    forecast = {(r["scope"], r["name"]): r for r in reports["forecast"]["rows"]}
+    row = forecast[("rep", REP)]
+    assert (reports["forecast"]["period"], row["team"], row["closed"], row["pipeline"],
+            row["weighted"], row["pipeline_forecast"]) == (
+        "2026-Q1", "no team", "20000.00", "8000.00", "4000.00", "28000.00")
 
     [statement] = reports["commissions"]["statements"]
     assert (statement["rep"], statement["period"], statement["totals"]) == (

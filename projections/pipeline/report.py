@@ -31,10 +31,10 @@ from projections.pipeline.snapshot import (
 )
 from projections.report import ReportParams
 
-__all__ = ["ForecastRow", "OpenRow", "OutcomeRow", "PipelineReport", "build_report"]
+__all__ = ["CloseDateRow", "OpenRow", "OutcomeRow", "PipelineReport", "build_report"]
 
 Period = Literal["month", "quarter"]
-UNSCHEDULED = "unscheduled"
+NO_CLOSE_DATE = "no close date"
 _ZERO = Decimal("0.00")
 
 
@@ -59,7 +59,7 @@ class OutcomeRow:
 
     json_extra: ClassVar[tuple[str, ...]] = ("net_won_deals", "net_won_amount")
     workflow: str
-    owner: str
+    owner: str | None  # None: signed or lost while unassigned (1.1)
     team: str | None
     currency: str
     won_deals: int = 0
@@ -81,14 +81,16 @@ class OutcomeRow:
 
 
 @dataclass(slots=True)
-class ForecastRow:
-    """Open deals expected to close in one period, in one currency."""
+class CloseDateRow:
+    """Open deals expected to close in one period, in one currency: every open amount and
+    the weighted amount, whatever the deals' forecast categories. Not the forecast (that is
+    ``report forecast``: categories, overrides, closed credit)."""
 
     period: str
     currency: str
     deals: int = 0
     weighted_amount: Decimal = _ZERO
-    best_case_amount: Decimal = _ZERO
+    open_amount: Decimal = _ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,7 @@ class PipelineReport:
     outcomes: list[OutcomeRow]
     conversion: list[StageFlow]
     time_in_stage: list[StageTime]
-    forecast: list[ForecastRow]
+    by_close_date: list[CloseDateRow]
     rollups: dict[str, list[OpenRow]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -114,11 +116,12 @@ class PipelineReport:
         return {
             "view": "pipeline", "as_of": jsonable(self.as_of),
             "known_at": jsonable(self.known_at), "source": self.source,
-            "forecast_period": self.period, "open": jsonable(self.open),
+            "close_period": self.period, "open": jsonable(self.open),
             "open_by_stage": jsonable(self.rollups.get("stage", [])),
             "open_by_team": jsonable(self.rollups.get("team", [])),
             "outcomes": jsonable(self.outcomes), "conversion": flows,
-            "time_in_stage": jsonable(self.time_in_stage), "forecast": jsonable(self.forecast),
+            "time_in_stage": jsonable(self.time_in_stage),
+            "by_close_date": jsonable(self.by_close_date),
         }
 
     def tables(self) -> list[Table]:
@@ -158,13 +161,13 @@ class PipelineReport:
         for t in self.time_in_stage:
             times.add_cells(t.workflow, t.stage, count(t.stays), duration(t.median_seconds),
                             duration(t.p90_seconds))
-        sums = ("deals", "weighted", "best case")
-        forecast = ReportTable(f"Forecast by {self.period} of expected close", "period",
-                               *sums, numbers=sums)
-        for c in self.forecast:
-            forecast.add_cells(c.period, count(c.deals), money(c.weighted_amount, c.currency),
-                               money(c.best_case_amount, c.currency))
-        return [by_stage, by_team, by_owner, outcomes, conversion, times, forecast]
+        sums = ("deals", "weighted", "open amount")
+        closing = ReportTable(f"Open deals by {self.period} of expected close (the forecast "
+                              "by category: report forecast)", "period", *sums, numbers=sums)
+        for c in self.by_close_date:
+            closing.add_cells(c.period, count(c.deals), money(c.weighted_amount, c.currency),
+                              money(c.open_amount, c.currency))
+        return [by_stage, by_team, by_owner, outcomes, conversion, times, closing]
 
 
 def _when(as_of: datetime, known_at: datetime | None) -> str:
@@ -200,7 +203,7 @@ def _order(stages: dict[tuple[str, int], WorkflowStages], seen: set[tuple[str, i
 
 def _period(close_month: str, period: Period) -> str:
     if not close_month:
-        return UNSCHEDULED
+        return NO_CLOSE_DATE
     if period == "month":
         return close_month
     year, month = close_month.split("-")
@@ -208,7 +211,7 @@ def _period(close_month: str, period: Period) -> str:
 
 
 def build_report(conn: Connection, view: PipelineProjection, params: ReportParams, *,
-                 forecast_by: Period = "quarter", use_current: bool = True) -> PipelineReport:
+                 close_by: Period = "quarter", use_current: bool = True) -> PipelineReport:
     """The pipeline report as of ``params``.
 
     Reads the current-state tables when they answer exactly (nothing in the view happened
@@ -230,7 +233,8 @@ def build_report(conn: Connection, view: PipelineProjection, params: ReportParam
     for row in totals.totals:
         wf = stages[(row["workflow"], row["workflow_version"])]
         kind = wf.kinds[row["stage"]]
-        owner, currency, team = row["owner"], row["currency"], teams.get(row["owner"])
+        # The view keeps "no owner" as NO_OWNER (""): reports show None (JSON null, "-").
+        owner, currency, team = row["owner"] or None, row["currency"], teams.get(row["owner"])
         if kind == "open":
             key = (row["workflow"], row["stage"], owner, currency)
             acc = open_rows.setdefault(key, OpenRow(row["workflow"], row["stage"], owner,
@@ -251,13 +255,13 @@ def build_report(conn: Connection, view: PipelineProjection, params: ReportParam
             out.lost_deals += row["deals"]
             out.lost_amount += row["amount"]
 
-    forecast: dict[tuple[str, str], ForecastRow] = {}
+    closing: dict[tuple[str, str], CloseDateRow] = {}
     for row in totals.forecast:
         wf = stages[(row["workflow"], row["workflow_version"])]
-        label = _period(row["close_month"], forecast_by)
-        f = forecast.setdefault((label, row["currency"]), ForecastRow(label, row["currency"]))
+        label = _period(row["close_month"], close_by)
+        f = closing.setdefault((label, row["currency"]), CloseDateRow(label, row["currency"]))
         f.deals += row["deals"]
-        f.best_case_amount += row["amount"]
+        f.open_amount += row["amount"]
         f.weighted_amount += row["amount"] * wf.probabilities[row["stage"]]
 
     opens = sorted(open_rows.values(), key=lambda r: (
@@ -265,16 +269,16 @@ def build_report(conn: Connection, view: PipelineProjection, params: ReportParam
     rollups = _rollups(opens, rank)
     for r in [*opens, *rollups["stage"], *rollups["team"]]:
         r.weighted_amount = cents(r.weighted_amount)
-    for f in forecast.values():
+    for f in closing.values():
         f.weighted_amount = cents(f.weighted_amount)
     return PipelineReport(
         title="Pipeline", as_of=params.as_of, known_at=params.known_at,
-        source="current" if current else "history", period=forecast_by, open=opens,
+        source="current" if current else "history", period=close_by, open=opens,
         outcomes=[outcomes[k] for k in sorted(outcomes)],
         conversion=stage_flows(stays, order, totals.lost_from, open_now),
         time_in_stage=stage_times(stays, order),
-        forecast=[forecast[k] for k in sorted(forecast, key=lambda k: (
-            k[0] == UNSCHEDULED, k))],
+        by_close_date=[closing[k] for k in sorted(closing, key=lambda k: (
+            k[0] == NO_CLOSE_DATE, k))],
         rollups=rollups,
     )
 

@@ -67,9 +67,9 @@ def test_reports_as_of_and_paged(api: Api) -> None:
 
         before = client.get("/v1/pipeline/open", params={"as_of": "2026-01-01"}).json()
         assert before["total"] == 0 and before["as_of"].startswith("2026-01-01T23:59:59")
-        month = client.get("/v1/pipeline/forecast", params={"forecast_by": "month"})
+        month = client.get("/v1/pipeline/by_close_date", params={"close_by": "month"})
         assert month.status_code == 200
-        assert client.get("/v1/pipeline", params={"forecast_by": "week"}).status_code == 422
+        assert client.get("/v1/pipeline", params={"close_by": "week"}).status_code == 422
         assert client.get("/v1/pipeline", params={"as_of": "yesterday"}).status_code == 422
 
         statements = client.get("/v1/commissions/statements",

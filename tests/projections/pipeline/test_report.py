@@ -106,15 +106,16 @@ def test_conversion_drop_off_and_time_in_stage(engine: Engine,
     assert times[("channel", "approved")] == (0, None, None)
 
 
-def test_forecast_by_quarter_and_month(engine: Engine, runner: ProjectionRunner) -> None:
+def test_open_amounts_by_close_quarter_and_month(engine: Engine, runner: ProjectionRunner
+                                                 ) -> None:
     _load(engine, runner)
     # Open: D6 2026-01 (2000 @5 %), D1 2026-02 (10000 @20 %), D5 2026-02 (1500 @5 %),
     # D4 2026-03 (30000 @20 %). D2 is lost, D3 won.
     quarter = [(f["period"], f["currency"], f["deals"], f["weighted_amount"],
-                f["best_case_amount"]) for f in _report(runner)["forecast"]]
+                f["open_amount"]) for f in _report(runner)["by_close_date"]]
     assert quarter == [("2026-Q1", "CNY", 4, "8175.00", "43500.00")]
-    month = [(f["period"], f["deals"], f["weighted_amount"], f["best_case_amount"])
-             for f in _report(runner, forecast_by="month")["forecast"]]
+    month = [(f["period"], f["deals"], f["weighted_amount"], f["open_amount"])
+             for f in _report(runner, close_by="month")["by_close_date"]]
     assert month == [("2026-01", 1, "100.00", "2000.00"), ("2026-02", 2, "2075.00", "11500.00"),
                      ("2026-03", 1, "6000.00", "30000.00")]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from projections.pipeline import PipelineReport
 from projections.pipeline.analytics import StageFlow, StageTime
-from projections.pipeline.report import ForecastRow, OpenRow, OutcomeRow
+from projections.pipeline.report import CloseDateRow, OpenRow, OutcomeRow
 from tests.cli.tables import MONEY, assert_readable, column_text
 
 STAGE = "needs_analysis_with_procurement_review"  # longer than an 80-column cell
@@ -27,8 +27,8 @@ def _report() -> PipelineReport:
         conversion=[StageFlow("enterprise", STAGE, 126, 116, 5, 5),
                     StageFlow("standard", "lead", 0, 0, 0, 0)],
         time_in_stage=[StageTime("enterprise", STAGE, 121, Decimal("257824"), None)],
-        forecast=[ForecastRow("2026-Q2", "CNY", 207, Decimal("20522198.11"),
-                              Decimal("43295191.2"))],
+        by_close_date=[CloseDateRow("2026-Q2", "CNY", 207, Decimal("20522198.11"),
+                                    Decimal("43295191.2"))],
         rollups={"stage": [big, small], "team": [big, small]})
 
 
