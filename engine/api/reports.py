@@ -30,7 +30,7 @@ from engine.api.common import (
 from engine.api.errors import ApiError, problems
 from engine.api.schemas import ReportIndex, ReportPage, ReportSection, ReportSummary
 from engine.contract.values import parse_timestamp
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, ReportOptionError
 from engine.serve.reports import ComputedReport, ReportOption, report_options
 from engine.serve.service import Service
 from projections.registry import REPORTS
@@ -74,6 +74,8 @@ async def _compute(service: Service, name: str, as_of: str | None, known_at: str
             name, as_of=when, known_at=known, options=chosen, min_position=min_position or 0))
     except NotFoundError as exc:
         raise ApiError(404, "not_found", str(exc)) from None
+    except ReportOptionError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
 
 
 def _base(report: ComputedReport) -> dict[str, Any]:
@@ -97,23 +99,33 @@ def _signature(options: list[ReportOption], extra: list[inspect.Parameter]
                           annotation=MinPosition),
     ]
     for option in options:
+        if option.moment:
+            annotation: Any = Annotated[str | None, Query(
+                alias=option.query, max_length=64, description=f"Report option "
+                f"{option.query!r}: RFC 3339 with offset, or a date (the end of that day in "
+                "Asia/Shanghai).")]
+        else:
+            annotation = Annotated[option.annotation | None, Query(
+                alias=option.query, description=f"Report option {option.query!r} "
+                f"(default: {option.default!r}).")]
         params.append(inspect.Parameter(
             f"opt_{option.name}", inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[option.annotation | None, Query(
-                alias=option.name, description=f"Report option {option.name!r} "
-                f"(default: {option.default!r}).")]))
+            annotation=annotation))
     return inspect.Signature(params)
 
 
-def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k[4:]: v for k, v in kwargs.items() if k.startswith("opt_")}
+def _options(kwargs: dict[str, Any], options: list[ReportOption]) -> dict[str, Any]:
+    """The builder's keywords from the query (instants parsed as ``as_of`` is)."""
+    moments = {o.name: o.query for o in options if o.moment}
+    return {k[4:]: parse_moment(v, moments[k[4:]]) if k[4:] in moments else v
+            for k, v in kwargs.items() if k.startswith("opt_")}
 
 
 def _summary_endpoint(name: str, options: list[ReportOption],
                       prefix: str) -> Callable[..., Any]:
     async def endpoint(**kwargs: Any) -> ReportSummary:
         report = await _compute(kwargs["service"], name, kwargs["as_of"], kwargs["known_at"],
-                                kwargs["min_position"], _options(kwargs))
+                                kwargs["min_position"], _options(kwargs, options))
         content = report.content
         return ReportSummary(
             **_base(report),
@@ -133,7 +145,7 @@ def _section_endpoint(name: str, options: list[ReportOption],
         section, limit = kwargs["section"], kwargs["limit"]
         offset = decode_cursor(kwargs["cursor"])
         report = await _compute(kwargs["service"], name, kwargs["as_of"], kwargs["known_at"],
-                                kwargs["min_position"], _options(kwargs))
+                                kwargs["min_position"], _options(kwargs, options))
         items = report.content.get(section)
         if not isinstance(items, list):
             lists = [k for k, v in report.content.items() if isinstance(v, list)]

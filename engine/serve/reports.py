@@ -45,6 +45,17 @@ class ReportOption:
     annotation: Any
     default: Any
 
+    @property
+    def query(self) -> str:
+        """The query parameter's name: the keyword without a trailing ``_`` (``from_``
+        is ``from``)."""
+        return self.name.removesuffix("_")
+
+    @property
+    def moment(self) -> bool:
+        """An instant (``datetime``): read from the query as ``as_of`` is."""
+        return _moment(self.annotation)
+
 
 def _simple(annotation: Any) -> bool:
     """str/int/bool, a Literal of those, or an Optional of either."""
@@ -59,8 +70,19 @@ def _simple(annotation: Any) -> bool:
     return False
 
 
+def _moment(annotation: Any) -> bool:
+    """``datetime`` or an Optional of it."""
+    if annotation is datetime:
+        return True
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args == [datetime]
+    return False
+
+
 def report_options(builder: Callable[..., Any]) -> list[ReportOption]:
-    """The builder's keyword options of simple types (``period``, ``rep``, ...).
+    """The builder's keyword options of simple types (``period``, ``rep``, ...) and
+    instants (the waterfall's ``from_`` and ``to``).
 
     ``limit`` is not one: over HTTP every list is paginated (``cursor``/``limit``)."""
     try:
@@ -74,7 +96,7 @@ def report_options(builder: Callable[..., Any]) -> list[ReportOption]:
         if param.name == "limit":
             continue
         annotation = hints.get(param.name, Any)
-        if param.default is not param.empty and _simple(annotation):
+        if param.default is not param.empty and (_simple(annotation) or _moment(annotation)):
             found.append(ReportOption(param.name, annotation, param.default))
     return found
 
