@@ -83,10 +83,10 @@ def first_cancellations(cancellations: Iterable[Cancellation]) -> dict[str, Canc
 
 def _shares(signing: Signing, mode: str) -> dict[str, Decimal]:
     """Each rep's share of the signing's credit under a plan's split mode."""
-    split = ({s.rep: s.share for s in signing.splits} if signing.splits
-             else {signing.owner: Decimal(1)})
+    owner = {} if signing.owner is None else {signing.owner: Decimal(1)}
+    split = {s.rep: s.share for s in signing.splits} if signing.splits else owner
     if mode == "owner_only":
-        return {signing.owner: Decimal(1)}
+        return owner
     if mode == "full":
         return dict.fromkeys(split, Decimal(1))
     return split
@@ -94,7 +94,7 @@ def _shares(signing: Signing, mode: str) -> dict[str, Decimal]:
 
 def _reps(signing: Signing) -> list[str]:
     reps = {signing.owner, *(s.rep for s in signing.splits or ())}
-    return sorted(reps)
+    return sorted(r for r in reps if r is not None)
 
 
 def credits_of(facts: CommissionFacts, book: PlanBook) -> list[Credit]:

@@ -62,7 +62,7 @@ class Signing(TimedFact):
     deal: str
     amount: Decimal
     currency: str
-    owner: str
+    owner: str | None  # None: signed while unassigned; only its splits' reps earn lines
     splits: tuple[Split, ...] | None
 
 

@@ -141,7 +141,8 @@ class CommissionsProjection(Projection):
             if isinstance(ev, Deal.ContractSigned):
                 rows.setdefault("signings", []).append(
                     {**_fact_row(e), "deal": e.originator_text, "amount": ev.amount,
-                     "currency": ev.currency, "owner": ev.owner,
+                     # "" keeps a signing while unassigned (1.1) in the NOT NULL column
+                     "currency": ev.currency, "owner": ev.owner or "",
                      "splits": _splits_text(ev.splits)})
             elif isinstance(ev, Deal.PaymentReceived):
                 rows.setdefault("payments", []).append(

@@ -59,7 +59,7 @@ def load_facts(conn: Connection, view: CommissionsProjection,
     (only those: the cost follows the facts visible, not every deal ever opened)."""
     signings = tuple(
         Signing(**_base(r), deal=r.deal, amount=r.amount, currency=r.currency,
-                owner=r.owner, splits=_splits(r.splits))
+                owner=r.owner or None, splits=_splits(r.splits))
         for r in _rows(conn, view.signings, params))
     payments = tuple(
         Payment(**_base(r), deal=r.deal, amount=r.amount, currency=r.currency)

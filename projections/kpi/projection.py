@@ -20,7 +20,7 @@ from workflows import WorkflowRegistry
 __all__ = ["KpiProjection"]
 
 _NEEDS_DEAL = (Deal.StageChanged, Deal.ContractSigned, Deal.Lost, Deal.Reopened)
-_HANDLED = (Deal.Opened, *_NEEDS_DEAL, Deal.Reassigned, Deal.ContractCancelled,
+_HANDLED = (Deal.Opened, *_NEEDS_DEAL, Deal.Reassigned, Deal.Routed, Deal.ContractCancelled,
             Deal.ActivityLogged, Deal.SurveyResponded, Rep.Registered, Rep.QuotaSet)
 # (each handled type has a handler in ``_HANDLERS``, at the end of the module)
 
@@ -153,7 +153,8 @@ class _Batch:
         position, occurred, recorded, quarter = fact
         self.rows["deals"].append((deal_id, ev.workflow, ev.workflow_version, ev.account,
                                    occurred, recorded, position, quarter))
-        self.rows["owners"].append((position, occurred, recorded, deal_id, ev.owner))
+        if ev.owner is not None:  # None: routed next (Deal.Routed) or unassigned
+            self.rows["owners"].append((position, occurred, recorded, deal_id, ev.owner))
         self._stage(fact, deal_id, ev.stage, None, "opened")
 
     def _advanced(self, e: LoggedEvent, ev: Deal.StageChanged) -> None:
@@ -164,8 +165,11 @@ class _Batch:
         fact = self._dated(e)
         self._stage(fact, deal_id, ev.to_stage, ev.from_stage, "won")
         amount = money(ev.amount)
-        self.rows["signings"].append((*fact, deal_id, ev.owner, str(amount), ev.currency))
-        splits = ev.splits or [{"rep": ev.owner, "share": Decimal(1)}]
+        # "" marks a signing while unassigned: it counts for no owner (tally skips it).
+        self.rows["signings"].append((*fact, deal_id, ev.owner or "", str(amount),
+                                      ev.currency))
+        splits = ev.splits or ([] if ev.owner is None
+                               else [{"rep": ev.owner, "share": Decimal(1)}])
         credits = self.rows["credits"]
         for split in splits:
             share = Decimal(split["share"])
@@ -181,8 +185,9 @@ class _Batch:
         lost = self.view.workflows.get(workflow, version).lost_stage
         self._stage(self._dated(e), deal_id, ev.to_stage, lost, "reopened")
 
-    def _reassigned(self, e: LoggedEvent, ev: Deal.Reassigned) -> None:
-        self.rows["owners"].append((*self._fact(e), e.originator_text, ev.owner))
+    def _reassigned(self, e: LoggedEvent, ev: Deal.Reassigned | Deal.Routed) -> None:
+        if ev.owner is not None:
+            self.rows["owners"].append((*self._fact(e), e.originator_text, ev.owner))
 
     def _cancelled(self, e: LoggedEvent, ev: Deal.ContractCancelled) -> None:
         self.rows["cancellations"].append((*self._dated(e), e.originator_text))
@@ -207,7 +212,8 @@ _HANDLERS: dict[type[Any], Callable[[_Batch, LoggedEvent, Any], None]] = {
     Deal.Opened: _Batch._opened, Deal.StageChanged: _Batch._advanced,
     Deal.ContractSigned: _Batch._signed, Deal.Lost: _Batch._lost,
     Deal.Reopened: _Batch._reopened, Deal.Reassigned: _Batch._reassigned,
-    Deal.ContractCancelled: _Batch._cancelled, Deal.ActivityLogged: _Batch._activity,
+    Deal.Routed: _Batch._reassigned, Deal.ContractCancelled: _Batch._cancelled,
+    Deal.ActivityLogged: _Batch._activity,
     Deal.SurveyResponded: _Batch._survey, Rep.Registered: _Batch._registered,
     Rep.QuotaSet: _Batch._quota_set,
 }

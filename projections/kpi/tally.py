@@ -78,15 +78,18 @@ def tally(facts: Facts) -> dict[tuple[str, str], Tally]:
     signed_by_deal = {s.deal_id: s for s in signings}
     first_won: dict[str, Any] = {}
     for s in sorted(signings, key=lambda s: (s.occurred_at, s.position)):
-        out[(s.owner, s.quarter)].deals_won.add(s.deal_id)
         first_won.setdefault(known[s.deal_id].account, s)
+        if s.owner:  # "": signed while unassigned, no owner to count it for
+            out[(s.owner, s.quarter)].deals_won.add(s.deal_id)
     for account, s in first_won.items():
-        out[(s.owner, s.quarter)].new_customers.add(account)
+        if s.owner:
+            out[(s.owner, s.quarter)].new_customers.add(account)
     for c in facts.cancellations:
         signed = signed_by_deal.get(c.deal_id)
         if signed is None:
             continue
-        out[(signed.owner, c.quarter)].deals_cancelled.add(c.deal_id)
+        if signed.owner:
+            out[(signed.owner, c.quarter)].deals_cancelled.add(c.deal_id)
         for credit in credits[signed.position]:
             out[(credit.rep, c.quarter)].revenue_cancelled[credit.currency] += credit.amount
     first: dict[str, Any] = {}

@@ -22,9 +22,12 @@ __all__ = ["HANDLED", "PipelineBatch"]
 
 HANDLED: frozenset[type[Any]] = frozenset({
     Deal.Opened, Deal.StageChanged, Deal.ContractSigned, Deal.Lost, Deal.Reopened,
-    Deal.QuoteIssued, Deal.AmountChanged, Deal.Reassigned, Deal.ContractCancelled,
+    Deal.QuoteIssued, Deal.AmountChanged, Deal.Reassigned, Deal.Routed, Deal.ContractCancelled,
     Rep.Registered, Rep.QuotaSet,
 })
+#: How the view keeps "no owner" (a deal opened unassigned, 1.1) in its NOT NULL and key
+#: columns; no rep id is empty (the contract refuses empty strings). Reports show None.
+NO_OWNER = ""
 _KEYS = {
     "totals": ("workflow", "workflow_version", "stage", "owner", "currency"),
     "forecast": ("workflow", "workflow_version", "stage", "currency", "close_month"),
@@ -151,7 +154,7 @@ class PipelineBatch:
             opened_recorded_at=recorded, opened_position=e.position, stage=ev.stage,
             probability=wf.probability(ev.stage), stage_entered_at=occurred,
             stage_entered_recorded_at=recorded, stage_entered_position=e.position,
-            lost_from=None, owner=ev.owner, team=None, amount=money(ev.amount),
+            lost_from=None, owner=ev.owner or NO_OWNER, team=None, amount=money(ev.amount),
             currency=ev.currency, signed_at=None, signed_recorded_at=None,
             signed_position=None, signed_amount=None, signed_currency=None,
             cancelled_at=None, cancelled_recorded_at=None, cancelled_position=None,
@@ -159,7 +162,7 @@ class PipelineBatch:
         )
         self.before[deal_id] = {}
         self._enter(e, deal_id, 1, ev.workflow, ev.workflow_version, ev.stage, None, "opened")
-        self._change(e, "opened", ev.owner, money(ev.amount), ev.currency)
+        self._change(e, "opened", ev.owner or NO_OWNER, money(ev.amount), ev.currency)
 
     def _enter(self, e: LoggedEvent, deal_id: str, seq: int, workflow: str, version: int,
                stage: str, from_stage: str | None, by: str) -> None:
@@ -214,9 +217,10 @@ class PipelineBatch:
         kind = "quote" if isinstance(ev, Deal.QuoteIssued) else "amount"
         self._change(e, kind, None, deal.amount, ev.currency)
 
-    def _reassigned(self, e: LoggedEvent, ev: Deal.Reassigned) -> None:
-        self._deal(e).owner = ev.owner
-        self._change(e, "owner", ev.owner)
+    def _reassigned(self, e: LoggedEvent, ev: Deal.Reassigned | Deal.Routed) -> None:
+        owner = ev.owner or NO_OWNER
+        self._deal(e).owner = owner
+        self._change(e, "owner", owner)
 
     def _cancelled(self, e: LoggedEvent, ev: Deal.ContractCancelled) -> None:
         deal = self._deal(e)
@@ -335,6 +339,7 @@ _HANDLERS: dict[type[Any], Callable[[PipelineBatch, LoggedEvent, Any], None]] = 
     Deal.ContractSigned: PipelineBatch._signed, Deal.Lost: PipelineBatch._lost,
     Deal.Reopened: PipelineBatch._reopened, Deal.QuoteIssued: PipelineBatch._amount,
     Deal.AmountChanged: PipelineBatch._amount, Deal.Reassigned: PipelineBatch._reassigned,
+    Deal.Routed: PipelineBatch._reassigned,
     Deal.ContractCancelled: PipelineBatch._cancelled, Rep.Registered: PipelineBatch._registered,
     Rep.QuotaSet: PipelineBatch._quota_set,
 }

@@ -30,8 +30,8 @@ def current_pipeline(conn: Connection, view: PipelineProjection) -> list[OpenRow
     rank: dict[tuple[str, str], int] = {}
     for r in conn.execute(query):
         key = (r.workflow, r.stage, r.owner, r.currency)
-        acc = rows.setdefault(key, OpenRow(r.workflow, r.stage, r.owner, teams.get(r.owner),
-                                           r.currency))
+        acc = rows.setdefault(key, OpenRow(r.workflow, r.stage, r.owner or None,
+                                           teams.get(r.owner), r.currency))
         acc.deals += r.deals
         acc.amount += r.amount
         acc.weighted_amount += r.amount * r.probability
