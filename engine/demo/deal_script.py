@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import heapq
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 from engine.demo.aftersale import aftersale_items, closed_deal_item
-from engine.demo.clock import DAY, HOUR, MINUTE, business_add
+from engine.demo.clock import DAY, HOUR, MINUTE, business_add, local_date
 from engine.demo.facts import ScriptItem, cents_text
 from engine.demo.profile import DealProfile, DemoContext, draw_profile, round_cents, split_between
 from engine.demo.vocab import CALL_OUTCOMES, CONTACT_NAMES, LOSS_REASONS, NEEDS
@@ -37,6 +38,9 @@ _REQUIREMENT_GAP = {  # business seconds from entering stage k-1 to the fact sta
     5: (9 * HOUR, 4 * 9 * HOUR),
 }
 _OUTCOMES = {"email": "sent", "meeting": "held", "visit": "held"}
+_CLOSE_MOVE = 0.05  # per stage: the owner moves the expected close (mostly pushes it out)
+_OVERRIDE = 0.07  # per stage from proposal on: the owner's forecast call on the deal
+_CALLS = ("commit", "commit", "best_case", "best_case", "pipeline", "omitted")
 
 
 class _QuarterOver(Exception):
@@ -53,8 +57,8 @@ def deal_script(ctx: DemoContext, number: int, opened_at: int) -> Iterator[Scrip
 
 class _Walk:
     # Tens of thousands of deals are in progress at once in a large quarter: keep each small.
-    __slots__ = ("called", "cents", "ctx", "deal", "forced", "owner", "pending", "queued",
-                 "reopened", "rng", "satisfied", "stage", "t")
+    __slots__ = ("called", "cents", "close", "ctx", "deal", "forced", "overridden", "owner",
+                 "pending", "queued", "reopened", "rng", "satisfied", "stage", "t")
 
     def __init__(self, ctx: DemoContext, deal: DealProfile, opened_at: int) -> None:
         self.ctx, self.rng, self.deal = ctx, ctx.rng, deal
@@ -66,6 +70,8 @@ class _Walk:
         self.called = False
         self.reopened = False
         self.forced = False
+        self.close = date.fromisoformat(deal.expected_close)
+        self.overridden = False
         self.pending: list[tuple[int, int, ScriptItem]] = []
         self.queued = 0
 
@@ -257,6 +263,24 @@ class _Walk:
             t = self.business(HOUR, 9 * HOUR)
             yield from self.emit(self.fact("deal.reassigned", t, data, actor="sales-ops"))
             self.owner = owner
+        yield from self.forecast_calls()
+
+    def forecast_calls(self) -> Iterator[ScriptItem]:
+        """Close-date moves and forecast overrides (contract 1.1), on the open deal."""
+        rng = self.rng
+        if rng.random() < _CLOSE_MOVE:
+            t = self.business(HOUR, 9 * HOUR)
+            today = local_date(t)
+            days = rng.randint(-20, -5) if rng.random() < 0.25 else rng.randint(10, 60)
+            self.close = max(self.close + timedelta(days=days), today + timedelta(days=1))
+            data = {"expected_close": self.close.isoformat()}
+            yield from self.emit(self.fact("deal.expected_close_changed", t, data))
+        if self.stage >= 3 and rng.random() < _OVERRIDE:
+            t = self.business(HOUR, 9 * HOUR)
+            # Half the overridden deals go back to their stage's category some time later.
+            category = "auto" if self.overridden and rng.random() < 0.5 else rng.choice(_CALLS)
+            self.overridden = category != "auto"
+            yield from self.emit(self.fact("deal.forecast_set", t, {"category": category}))
 
     def lose(self) -> Iterator[ScriptItem]:
         rng, stage = self.rng, self.stage

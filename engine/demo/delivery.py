@@ -111,7 +111,7 @@ class Delivery:
             self._hold(release, t, raw, fact_type, "duplicate")
         elif roll < field_until:
             yield self._derived(raw, self._next_field_class(raw))
-        elif fact_type.startswith("rep."):
+        elif fact_type.startswith(("rep.", "forecast.")):  # a rep's fact: no deal to miss
             return
         elif self._owes_field_class(raw):
             yield self._derived(raw, self._next_field_class(raw))

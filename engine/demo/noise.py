@@ -44,7 +44,7 @@ BAD_CLASSES = (*FIELD_CLASSES, *WORKFLOW_CLASSES, "conflict")
 """Every bad-input class the generator produces."""
 
 _REQUIRED_DATA = {
-    "deal.opened": "owner",
+    "deal.opened": "account",  # not owner: optional since contract 1.1 (routing)
     "deal.stage_changed": "to",
     "activity.logged": "kind",
     "deal.needs_recorded": "summary",
@@ -59,6 +59,9 @@ _REQUIRED_DATA = {
     "survey.responded": "score",
     "rep.quota_set": "period",
     "rep.plan_assigned": "plan",
+    "deal.forecast_set": "category",
+    "deal.expected_close_changed": "expected_close",
+    "forecast.submitted": "period",
 }
 _UNKNOWN_TYPES = ("deal.teleported", "activity.deleted", "lead.created", "deal.stage_change")
 _GARBAGE = (
@@ -79,8 +82,8 @@ class Noise:
         """Whether ``bad_class`` can be derived from ``template``."""
         if bad_class == "amount_precision":
             return "amount" in template["data"]
-        if bad_class == "unknown_deal":
-            return not template["type"].startswith("rep.")
+        if bad_class == "unknown_deal":  # rep facts name a rep, not a deal
+            return not template["type"].startswith(("rep.", "forecast."))
         return bad_class in FIELD_CLASSES
 
     def derive(self, bad_class: str, template: dict[str, Any]) -> bytes:

@@ -1,4 +1,5 @@
-"""The sales team of the demo quarter and its opening facts: quotas and plan assignments."""
+"""The sales team of the demo quarter and its facts: quotas, plan assignments and the reps'
+forecast calls (``forecast.submitted``)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ def _round_quota(cents: int) -> int:
 def rep_script(
     rng: random.Random, mint: FactMint, quarter: Quarter, reps: tuple[Rep, ...], deals: int
 ) -> Iterator[ScriptItem]:
-    """Quotas and plans, in time order: set before the first business hour of the quarter.
+    """Quotas, plans and forecast calls, in time order: quotas, plans and a first call before
+    the first business hour of the quarter; a revised call at the mid-quarter review and most
+    reps' last call two weeks before the end.
 
     Most reps get a quarterly quota; some also monthly ones; two get monthly quotas only (the
     quarter then uses their sum); one rep's quarterly quota is revised mid-quarter (the latest
@@ -55,6 +58,7 @@ def rep_script(
     per_rep = deals * EXPECTED_WON_CNY_PER_DEAL * 100 // len(reps)
     t = quarter.start + 8 * 60 * MINUTE  # 08:00 on the first day, before anyone opens a deal
     revised: list[tuple[Rep, int]] = []
+    quotas: list[tuple[Rep, int]] = []
     effective = local_date(quarter.start).isoformat()
     for index, rep in enumerate(reps):
         quota = _round_quota(int(per_rep * rng.uniform(0.7, 1.3)))
@@ -69,11 +73,27 @@ def rep_script(
         t += rng.randint(5, 40)
         data = {"plan": PLAN, "effective_from": effective}
         yield mint.item("rep.plan_assigned", t, rep.id, _MANAGER, data)
+        t += rng.randint(5, 40)
+        yield _call(mint, t, rep, quarter.label, int(quota * rng.uniform(0.8, 1.2)))
+        quotas.append((rep, quota))
         if index == 1:
             revised.append((rep, _round_quota(quota * 9 // 10)))
     when = business_start(quarter.start + 45 * DAY) + 60 * MINUTE  # mid-quarter review
     for rep, quota in revised:
         yield _quota(mint, when, rep, quarter.label, quota)
+    for moment, share in ((when + 60 * MINUTE, 0.6), (
+            business_start(quarter.end - 14 * DAY) + 60 * MINUTE, 0.8)):
+        for rep, quota in quotas:
+            moment += rng.randint(5, 40)
+            if rng.random() < share:
+                yield _call(mint, moment, rep, quarter.label,
+                            int(quota * rng.uniform(0.7, 1.15)))
+
+
+def _call(mint: FactMint, t: int, rep: Rep, period: str, cents: int) -> ScriptItem:
+    # The rep's own call on its closed-won credit for the quarter, in whole hundreds.
+    data = {"period": period, "amount": cents_text(cents // 100_00 * 100_00), "currency": "CNY"}
+    return mint.item("forecast.submitted", t, rep.id, rep.id, data)
 
 
 def _quota(mint: FactMint, t: int, rep: Rep, period: str, cents: int) -> ScriptItem:

@@ -22,7 +22,7 @@ WON_ACCEPTS = {"activity.logged", "deal.customer_info_captured", "payment.receiv
 LOST_ACCEPTS = {"activity.logged", "deal.customer_info_captured", "survey.responded",
                 "deal.reopened"}
 REQUIRED_DATA = {
-    "deal.opened": ("workflow", "account", "owner", "amount", "currency"),
+    "deal.opened": ("workflow", "account", "amount", "currency"),  # owner optional (1.1)
     "deal.stage_changed": ("to",),
     "activity.logged": ("kind",),
     "deal.needs_recorded": ("summary",),
@@ -40,6 +40,9 @@ REQUIRED_DATA = {
     "survey.responded": ("score",),
     "rep.quota_set": ("period", "amount", "currency"),
     "rep.plan_assigned": ("plan",),
+    "deal.forecast_set": ("category",),
+    "deal.expected_close_changed": ("expected_close",),
+    "forecast.submitted": ("period", "amount", "currency"),
 }
 KINDS = {"call", "email", "meeting", "visit"}
 PURPOSES = {"first_call", "thank_you", "follow_up", "needs_discovery", "checkin"}
@@ -149,7 +152,7 @@ class ContractModel:
 
     def _rule(self, obj: dict[str, Any]) -> str | None:
         kind, data, subject = obj["type"], obj["data"], obj["subject"]
-        if kind.startswith("rep."):
+        if kind.startswith(("rep.", "forecast.")):  # a rep's facts: the subject is a rep id
             return None
         state = self.deals.get(subject)
         if kind == "deal.opened":

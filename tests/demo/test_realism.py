@@ -113,7 +113,12 @@ def test_times_are_mostly_shanghai_business_hours_within_the_quarter(quarter: Qu
 
 def test_every_type_of_the_contract_occurs(quarter: Quarter) -> None:
     types = Counter(o["type"] for o in quarter.good)
-    assert len(types) == 18
+    assert len(types) >= 21  # version 1's 18 and the 1.1 forecast types
+    assert types["deal.forecast_set"] >= 100
+    assert types["deal.expected_close_changed"] >= 100
+    assert types["forecast.submitted"] >= 20
+    categories = {o["data"]["category"] for o in quarter.good if o["type"] == "deal.forecast_set"}
+    assert categories == {"pipeline", "best_case", "commit", "omitted", "auto"}
     assert types["contract.cancelled"] >= 5
     assert types["deal.reopened"] >= 20
     assert types["survey.responded"] >= 100
