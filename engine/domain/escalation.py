@@ -6,7 +6,10 @@ breach append the same aggregate version and the store refuses the second. Its e
 ``Breached`` (when the clock passed the deadline with the end not reached), ``Corrected``
 (a fact that arrived later shows the rule was met in time, or cancelled) and, rarely,
 ``Rebreached`` (a still later fact moved the clock's start so that it is breached again).
-Every event names its deal, rule and instance, so a reader of the log needs no lookup.
+The escalation ladder (CONTRACT 1.1) adds ``StepRecorded``, once per step of the rule's
+ladder (``owner+0h``, ``manager+9h``, ...) when the clock passed the step's instant with the
+rule still outstanding, and ``StepCorrected`` when later facts show it was not. Every event
+names its deal, rule and instance, so a reader of the log needs no lookup.
 """
 
 from __future__ import annotations
@@ -18,13 +21,30 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-__all__ = ["BREACHED", "CORRECTED", "Escalation", "escalation_id"]
+__all__ = [
+    "BREACHED",
+    "CORRECTED",
+    "NOTIFY",
+    "NO_MANAGER",
+    "NO_OWNER",
+    "STEP_CORRECTED",
+    "STEP_RECORDED",
+    "Escalation",
+    "escalation_id",
+]
 
 _ESCALATION_NS = UUID("6f1c2b0e-8a4d-4c55-9d0e-5e7a1f0d2c03")
 
 #: Status values of an escalation.
 BREACHED = "breached"
 CORRECTED = "corrected"
+#: States of one escalation step.
+STEP_RECORDED = "recorded"
+STEP_CORRECTED = "corrected"
+#: What a recorded step does: notify its recipient, or say why there is none.
+NOTIFY = "notify"
+NO_OWNER = "no_owner"
+NO_MANAGER = "no_manager"
 
 
 def escalation_id(deal: str, rule: str, instance: str) -> UUID:
@@ -47,6 +67,8 @@ class Escalation(Aggregate):
     status: str
     breached_at: datetime
     corrected_at: datetime | None
+    #: Step key -> ``recorded`` or ``corrected``.
+    steps: dict[str, str]
 
     def __init__(self) -> None:
         """State is set by :class:`Escalation.Breached`."""
@@ -78,6 +100,7 @@ class Escalation(Aggregate):
             escalation.status = BREACHED
             escalation.breached_at = self.occurred_at
             escalation.corrected_at = None
+            escalation.steps = {}
 
     class Corrected(Aggregate.Event):
         """A fact that arrived after the breach shows the instance ended in time.
@@ -116,6 +139,54 @@ class Escalation(Aggregate):
             """Breached again."""
             aggregate.status = BREACHED
             aggregate.corrected_at = None
+
+    class StepRecorded(Aggregate.Event):
+        """The clock passed an escalation step's instant with the rule still outstanding.
+
+        ``occurred_at`` is the step's instant (deadline + offset in the rule's clock), not
+        when the timer wrote it. ``step`` is its key (``manager+9h``), ``notify`` who it is
+        for; ``status`` is ``notify`` with ``recipient`` the rep to tell, or ``no_owner`` /
+        ``no_manager`` (``recipient`` None). ``owner`` is the deal's owner at the instant.
+        """
+
+        TOPIC = "dealflow.sla.escalation_step"
+        deal: str
+        subject: str | None
+        rule: str
+        instance: str
+        step: str
+        notify: str
+        status: str
+        recipient: str | None
+        owner: str | None
+        due_at: datetime
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            """The step is recorded."""
+            aggregate.steps[self.step] = STEP_RECORDED
+
+    class StepCorrected(Aggregate.Event):
+        """Facts that arrived after a step was recorded show that at its instant the rule
+        was no longer outstanding: ``reason`` ``ended`` (its end had come), ``lost`` or
+        ``cancelled`` (the deal lost, its contract cancelled), at ``ended_at``.
+        ``occurred_at`` is the timer's clock when it decided; ``step_at`` the step's
+        instant."""
+
+        TOPIC = "dealflow.sla.escalation_step_corrected"
+        deal: str
+        subject: str | None
+        rule: str
+        instance: str
+        step: str
+        reason: str
+        ended_at: datetime
+        step_at: datetime
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            """The step is corrected."""
+            aggregate.steps[self.step] = STEP_CORRECTED
 
     # ---------------------------------------------------------------- decisions
     @classmethod
@@ -170,3 +241,42 @@ class Escalation(Aggregate):
         self.trigger_event(self.Rebreached, deal=self.deal, rule=self.rule,
                            instance=self.instance, started_at=started_at, due_at=due_at,
                            occurred_at=occurred_at)
+
+    def record_step(
+        self,
+        *,
+        subject: str | None,
+        step: str,
+        notify: str,
+        recipient: str | None,
+        status: str,
+        owner: str | None,
+        due_at: datetime,
+        at: datetime,
+    ) -> bool:
+        """Record escalation step ``step`` at its instant ``at``; False (nothing recorded)
+        when it already was."""
+        if step in self.steps:
+            return False
+        if status not in (NOTIFY, NO_OWNER, NO_MANAGER):
+            raise ValueError(f"a step's status is notify, no_owner or no_manager, not {status!r}")
+        if (status == NOTIFY) != (recipient is not None):
+            raise ValueError("a step notifies a recipient exactly when its status is notify")
+        self.trigger_event(self.StepRecorded, deal=self.deal, subject=subject, rule=self.rule,
+                           instance=self.instance, step=step, notify=notify, status=status,
+                           recipient=recipient, owner=owner, due_at=due_at, occurred_at=at)
+        return True
+
+    def correct_step(self, *, subject: str | None, step: str, reason: str,
+                     ended_at: datetime, step_at: datetime, occurred_at: datetime) -> bool:
+        """Record that step ``step`` should not have been taken; False when it is not a
+        recorded, uncorrected step."""
+        if self.steps.get(step) != STEP_RECORDED:
+            return False
+        if reason not in ("ended", "lost", "cancelled"):
+            raise ValueError(f"a step correction's reason is ended, lost or cancelled, "
+                             f"not {reason!r}")
+        self.trigger_event(self.StepCorrected, deal=self.deal, subject=subject, rule=self.rule,
+                           instance=self.instance, step=step, reason=reason,
+                           ended_at=ended_at, step_at=step_at, occurred_at=occurred_at)
+        return True

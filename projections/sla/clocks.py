@@ -11,6 +11,11 @@ A clock's start is the earliest ``time`` of the facts that start it: a ``first``
 single clock takes the earliest of all its matches, every other clock has one starting fact.
 So the rows are a function of the set of facts recorded, the same for any batching, and
 equal what evaluation gives as of the end of time.
+
+Each escalation step of a rule (read from the latest version of the workflow by rule
+name) adds a row of its own, ``step`` naming it (``manager+9h``; the deadline's row has
+``step`` ``""``), judged one microsecond after the step's instant: the timer then records
+the step once its clock is strictly past it.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from projections.sla.columns import utc_text
 from projections.sla.evaluate import due_at, instance_name, starts_clock
 from projections.sla.model import SlaFact
 from workflows import CompiledWorkflow, SlaRule, StageEntered, WorkflowRegistry
+from workflows.escalation import EscalationStep, step_instant
 
 __all__ = ["DueRow", "DueTimes", "judge_at"]
 
-#: (deal, rule, instance, started_at, due_at, judge_at): the due table's columns, times as
-#: UTC text.
-DueRow = tuple[str, str, str, str, str, str]
+#: (deal, rule, instance, step, started_at, due_at, judge_at): the due table's columns,
+#: times as UTC text; ``step`` is "" for the deadline, else the escalation step's key and
+#: ``due_at`` the step's instant.
+DueRow = tuple[str, str, str, str, str, str, str]
 _STEP = timedelta(microseconds=1)
 
 
@@ -46,6 +53,8 @@ class _Rules:
     def __init__(self, workflow: CompiledWorkflow) -> None:
         self.workflow = workflow
         self.by_name = {rule.name: rule for rule in workflow.sla_rules}
+        #: Rule name -> its escalation steps, from the latest version of the workflow.
+        self.steps: dict[str, tuple[EscalationStep, ...]] = {}
         self.by_type: dict[str, list[SlaRule]] = {}
         self.by_stage: dict[str, list[SlaRule]] = {}
         for rule in workflow.sla_rules:
@@ -105,6 +114,8 @@ class DueTimes:
         if rules is None:
             rules = self._rules[(workflow, version)] = _Rules(self.workflows.get(workflow,
                                                                                  version))
+            rules.steps = {rule: self.workflows.escalation_steps(workflow, rule)
+                           for rule in rules.by_name}
         self.deals[deal] = _Deal(rules, opened_at.astimezone(UTC))
 
     def kept(self, deal: str, rule: str, instance: str, started_at: datetime) -> None:
@@ -130,19 +141,26 @@ class DueTimes:
                 self.changed.add((deal, *key))
 
     def rows(self) -> list[DueRow]:
-        """The due rows of the clocks that changed, in key order."""
-        return [self._row(*key) for key in sorted(self.changed)]
+        """The due rows of the clocks that changed (and of their steps), in key order."""
+        return [row for key in sorted(self.changed) for row in self._rows(*key)]
 
     def every_row(self) -> Iterator[DueRow]:
         """The due row of every clock of every deal held."""
         for deal, known in self.deals.items():
             for rule, instance in known.starts:
-                yield self._row(deal, rule, instance)
+                yield from self._rows(deal, rule, instance)
 
-    def _row(self, deal: str, rule: str, instance: str) -> DueRow:
+    def _rows(self, deal: str, rule: str, instance: str) -> list[DueRow]:
         known = self.deals[deal]
         started = known.starts[(rule, instance)]
         workflow = known.rules.workflow
-        due = due_at(known.rules.by_name[rule], workflow.calendar, started)
-        return (deal, rule, instance, utc_text(started), utc_text(due),
-                utc_text(judge_at(due, known.opened_at)))
+        spec = known.rules.by_name[rule]
+        due = due_at(spec, workflow.calendar, started)
+        start = utc_text(started)
+        rows = [(deal, rule, instance, "", start, utc_text(due),
+                 utc_text(judge_at(due, known.opened_at)))]
+        for step in known.rules.steps.get(rule, ()):
+            at = step_instant(step, due, spec.deadline.basis, workflow.calendar)
+            rows.append((deal, rule, instance, step.key, start, utc_text(at),
+                         utc_text(judge_at(at, known.opened_at))))
+        return rows

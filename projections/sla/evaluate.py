@@ -10,12 +10,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from engine.domain.escalation import BREACHED, CORRECTED
+from engine.domain.escalation import BREACHED, CORRECTED, STEP_CORRECTED, STEP_RECORDED
 from projections.report import ReportParams
-from projections.sla.model import DealHistory, EscalationRecord, Outcome, SlaFact, SlaInstance
+from projections.sla.model import (
+    DealHistory,
+    EscalationRecord,
+    Outcome,
+    SlaFact,
+    SlaInstance,
+    StepRecord,
+    StepState,
+)
 from workflows import BusinessCalendar, CompiledWorkflow, SlaRule, StageEntered, StageLeft
 
-__all__ = ["due_at", "evaluate_deal", "instance_name", "starts_clock"]
+__all__ = ["OWNER_FACTS", "due_at", "evaluate_deal", "instance_name", "owner_at",
+           "starts_clock"]
+
+#: The facts that set a deal's owner (None included: opened or routed unassigned).
+OWNER_FACTS = frozenset({"deal.opened", "deal.routed", "deal.reassigned"})
 
 #: Cancelling facts that leave the deal closed: one before a clock starts cancels it at its
 #: start, unless (for ``deal.lost``) a ``deal.reopened`` came between.
@@ -58,7 +70,8 @@ def evaluate_deal(
     if not any(f.fact_type == "deal.opened" for f in visible):
         return []
     escalations = _escalations(history.escalations, params)
-    owner = _owner(visible)
+    steps = _steps(history.steps, params)
+    owner = owner_at(visible)
     found: list[SlaInstance] = []
     for rule in workflow.sla_rules:
         for key, start in _starts(rule, visible):
@@ -76,6 +89,7 @@ def evaluate_deal(
                 cancelled_at=cancel if ended_at is None else None,
                 escalation=status, escalated_at=escalated_at, corrected_at=corrected_at,
                 timezone=workflow.calendar.timezone, subject=history.subject,
+                steps=steps.get((rule.name, key), ()),
             ))
     found.sort(key=lambda i: i.sort_key)
     return found
@@ -148,9 +162,33 @@ def _cancelled_at(rule: SlaRule, started: datetime, facts: Sequence[SlaFact]) ->
     return min(found).astimezone(UTC) if found else None
 
 
-def _owner(facts: Sequence[SlaFact]) -> str | None:
-    owned = [f for f in facts if f.owner is not None]
+def owner_at(facts: Sequence[SlaFact], instant: datetime | None = None) -> str | None:
+    """The deal's owner by its facts (those timed at or before ``instant``, if given):
+    opened with, routed to, reassigned to, folded in order of ``time`` then log position;
+    None when it has none (opened unassigned and not reassigned since)."""
+    owned = [f for f in facts if f.fact_type in OWNER_FACTS
+             and (instant is None or f.occurred_at <= instant)]
     return max(owned, key=lambda f: (f.occurred_at, f.position)).owner if owned else None
+
+
+def _steps(records: Sequence[StepRecord], params: ReportParams
+           ) -> dict[tuple[str, str], tuple[StepState, ...]]:
+    """Each instance's escalation steps as known by ``params``, by step key."""
+    state: dict[tuple[str, str], dict[str, StepState]] = {}
+    for record in sorted(records, key=lambda r: r.position):
+        if not params.visible(record.occurred_at, record.recorded_at):
+            continue
+        steps = state.setdefault((record.rule, record.instance), {})
+        if record.status == STEP_RECORDED:
+            steps[record.step] = StepState(record.step, STEP_RECORDED, record.outcome,
+                                           record.recipient, record.at)
+        elif record.status == STEP_CORRECTED and record.step in steps:
+            kept = steps[record.step]
+            steps[record.step] = StepState(kept.step, STEP_CORRECTED, kept.outcome,
+                                           kept.recipient, kept.at, record.occurred_at,
+                                           record.outcome)
+    return {key: tuple(sorted(steps.values(), key=lambda s: (s.at, s.step)))
+            for key, steps in state.items()}
 
 
 def _escalations(

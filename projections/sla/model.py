@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-__all__ = ["DealHistory", "EscalationRecord", "Outcome", "SlaFact", "SlaInstance"]
+__all__ = [
+    "DealHistory",
+    "EscalationRecord",
+    "Outcome",
+    "SlaFact",
+    "SlaInstance",
+    "StepRecord",
+    "StepState",
+]
 
 Outcome = Literal["met", "breached", "open", "cancelled"]
 
@@ -16,9 +24,11 @@ class SlaFact:
     """One accepted deal fact, as SLA evaluation needs it.
 
     ``fact_type`` is the contract type (``activity.logged``, ``deal.registration_approved``,
-    ...). Stage moves carry ``from_stage``/``to_stage`` (``deal.opened`` has only
-    ``to_stage``); activities ``kind``/``purpose``; ``deal.opened``/``deal.reassigned`` the
-    new ``owner``. ``position`` is the event's place in the log (arrival order).
+    ...; ``deal.routed`` for the engine's routing decision). Stage moves carry
+    ``from_stage``/``to_stage`` (``deal.opened`` has only ``to_stage``); activities
+    ``kind``/``purpose``; ``deal.opened``, ``deal.routed`` and ``deal.reassigned`` the new
+    ``owner`` (None: unassigned). ``position`` is the event's place in the log (arrival
+    order).
     """
 
     position: int
@@ -60,6 +70,43 @@ class EscalationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One escalation-step event of the SLA timer, as the view keeps it.
+
+    ``status`` is ``recorded`` or ``corrected``; ``outcome`` what a recorded step does
+    (``notify``, ``no_owner``, ``no_manager``) or why a correction undid it (``ended``,
+    ``lost``, ``cancelled``); ``at`` the step's instant; ``occurred_at`` the event's
+    business time (the step's instant when recorded, the timer's clock when corrected).
+    """
+
+    position: int
+    rule: str
+    instance: str
+    step: str
+    status: str
+    outcome: str
+    recipient: str | None
+    at: datetime
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    """An escalation step of one instance as of a report's times: ``status`` ``recorded``
+    or ``corrected``, ``outcome`` and ``recipient`` as recorded, ``at`` its instant,
+    ``corrected_at`` when the timer corrected it and ``reason`` why."""
+
+    step: str
+    status: str
+    outcome: str
+    recipient: str | None
+    at: datetime
+    corrected_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DealHistory:
     """Everything the SLA view keeps of one deal: its workflow and its facts in log order.
 
@@ -74,6 +121,7 @@ class DealHistory:
     facts: tuple[SlaFact, ...]
     escalations: tuple[EscalationRecord, ...] = ()
     subject: str | None = None
+    steps: tuple[StepRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +136,7 @@ class SlaInstance:
     times, with ``escalated_at`` the first breach and ``corrected_at`` the latest correction.
     Times are aware UTC; ``timezone`` is the workflow calendar's zone, for display.
     ``deal`` is the aggregate id, ``subject`` the contract's deal key when known.
+    ``steps`` are the escalation steps the timer recorded (and corrected), by step key.
     """
 
     deal: str
@@ -107,6 +156,7 @@ class SlaInstance:
     corrected_at: datetime | None = None
     timezone: str = "UTC"
     subject: str | None = None
+    steps: tuple[StepState, ...] = ()
 
     @property
     def overdue(self) -> bool:

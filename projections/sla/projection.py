@@ -2,8 +2,9 @@
 
 The view keeps what SLA evaluation needs, not outcomes: outcomes depend on the as-of and
 known-at times a reader asks for, so they are computed when read (``projections.sla.query``).
-Deal, fact and escalation rows are a function of each event alone (insert-only); a due row
-is a function of its deal's facts (the earliest start wins, see ``projections.sla.clocks``).
+Deal, fact, profile, escalation and step rows are a function of each event alone
+(insert-only); a due row is a function of its deal's facts (the earliest start wins, see
+``projections.sla.clocks``).
 So any batch boundaries give the same tables.
 """
 
@@ -17,7 +18,14 @@ from typing import Any, TypeVar
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, delete, select
 
 from engine.domain.deal import Deal
-from engine.domain.escalation import BREACHED, CORRECTED, Escalation
+from engine.domain.escalation import (
+    BREACHED,
+    CORRECTED,
+    STEP_CORRECTED,
+    STEP_RECORDED,
+    Escalation,
+)
+from engine.domain.rep import Rep
 from engine.store.log import LoggedEvent
 from projections.base import BulkLoad, Projection
 from projections.sla.clocks import DueTimes
@@ -35,6 +43,8 @@ Fields = tuple[str, str | None, str | None, str | None, str | None, str | None]
 #: Deal events -> the contract fact type they record, and the fields SLA rules may test.
 _FACTS: dict[type[Any], Callable[[Any], Fields]] = {
     Deal.Opened: lambda e: ("deal.opened", None, None, None, e.stage, e.owner),
+    # The owner the engine chose for a deal opened without one (None: unassigned).
+    Deal.Routed: lambda e: ("deal.routed", None, None, None, None, e.owner),
     Deal.StageChanged: lambda e: ("deal.stage_changed", None, None, e.from_stage, e.to_stage,
                                   None),
     Deal.ActivityLogged: lambda e: ("activity.logged", e.kind, e.purpose, None, None, None),
@@ -59,15 +69,17 @@ _ESCALATION_STATUS: dict[type[Any], str] = {
 #: The ``meta`` row saying the ``due`` table covers every fact of the view, and its format
 #: (a view whose tables predate the due times has no such row: it is filled once).
 DUE_KEY = "due_times"
-DUE_FORMAT = 1
+DUE_FORMAT = 2  # 2: escalation steps have due rows of their own
 _CHUNK = 500
 _WRITE_CHUNK = 10_000
 
 
 class SlaProjection(Projection):
     """View ``sla``: per deal its opening (subject, workflow and version), every fact with
-    its times and log position, the SLA timer's escalation events, and the due time of
-    every rule clock (``due``, indexed by when the timer must judge it).
+    its times and log position (owners included: opened, routed, reassigned), every rep
+    profile (its manager, by time), the SLA timer's escalation and escalation-step events,
+    and the due time of every rule clock and ladder step (``due``, indexed by when the
+    timer must judge it).
 
     ``workflows`` is the registry evaluation looks rules and calendars up in (the one
     ``bootstrap`` loaded, user definitions included).
@@ -78,6 +90,8 @@ class SlaProjection(Projection):
     deals: Table
     facts: Table
     escalations: Table
+    steps: Table
+    profiles: Table
     due: Table
     meta: Table
 
@@ -87,7 +101,8 @@ class SlaProjection(Projection):
         super().__init__(generation)
 
     def define_tables(self) -> None:
-        """``deals``, ``facts``, ``escalations``, ``due`` and ``meta``; times as UTC instants.
+        """``deals``, ``facts``, ``profiles``, ``escalations``, ``steps``, ``due`` and
+        ``meta``; times as UTC instants.
 
         ``process`` writes rows as tuples in the order the columns are declared here.
         """
@@ -133,11 +148,44 @@ class SlaProjection(Projection):
         )
         Index(self.table_name("escalations_deal"), self.escalations.c.deal)
         Index(self.table_name("escalations_occurred_at"), self.escalations.c.occurred_at)
+        # Escalation steps: status recorded/corrected; ``outcome`` what a recorded step
+        # does (notify, no_owner, no_manager) or why a correction undid it (ended, lost,
+        # cancelled); ``at`` the step's instant.
+        self.steps = self.table(
+            "steps",
+            Column("position", BigInteger, primary_key=True, autoincrement=False),
+            Column("deal", String(36), nullable=False),
+            Column("rule", String(), nullable=False),
+            Column("instance", String(), nullable=False),
+            Column("step", String(), nullable=False),
+            Column("status", String(), nullable=False),
+            Column("outcome", String(), nullable=False),
+            Column("recipient", String()),
+            Column("at", UtcInstant, nullable=False),
+            Column("occurred_at", UtcInstant, nullable=False),
+            Column("recorded_at", UtcInstant, nullable=False),
+        )
+        Index(self.table_name("steps_deal"), self.steps.c.deal)
+        Index(self.table_name("steps_occurred_at"), self.steps.c.occurred_at)
+        # Rep profiles (``rep.profile_set``) by the rep aggregate's id: whose manager an
+        # escalation step notifies, the profile in force at the deadline.
+        self.profiles = self.table(
+            "profiles",
+            Column("position", BigInteger, primary_key=True, autoincrement=False),
+            Column("rep", String(36), nullable=False),
+            Column("source", String(), nullable=False),
+            Column("fact_id", String(), nullable=False),
+            Column("occurred_at", UtcInstant, nullable=False),
+            Column("recorded_at", UtcInstant, nullable=False),
+            Column("manager", String()),
+        )
+        Index(self.table_name("profiles_rep"), self.profiles.c.rep)
         self.due = self.table(
             "due",
             Column("deal", String(36), primary_key=True),
             Column("rule", String(), primary_key=True),
             Column("instance", String(), primary_key=True),
+            Column("step", String(), primary_key=True),
             Column("started_at", UtcInstant, nullable=False),
             Column("due_at", UtcInstant, nullable=False),
             Column("judge_at", UtcInstant, nullable=False),
@@ -182,7 +230,7 @@ class SlaProjection(Projection):
             for row in conn.execute(kept):
                 clocks.kept(row.deal, row.rule, row.instance, row.started_at)
         batch.feed(clocks)
-        _write(conn, self.due, clocks.rows(), keys=3)
+        _write(conn, self.due, clocks.rows(), keys=4)
 
 
 class _Batch:
@@ -192,6 +240,8 @@ class _Batch:
         self.deals: list[Row] = []
         self.facts: list[Row] = []
         self.escalations: list[Row] = []
+        self.steps: list[Row] = []
+        self.profiles: list[Row] = []
         self.by_deal: dict[str, list[SlaFact]] = {}
         self.openings: dict[str, tuple[str, int, datetime]] = {}
         for logged in events:
@@ -219,11 +269,26 @@ class _Batch:
                 self.escalations.append((logged.position, event.deal, event.rule,
                                          event.instance, status, utc_text(event.occurred_at),
                                          utc_text(event.timestamp)))
+            elif isinstance(event, Escalation.StepRecorded):
+                self.steps.append((logged.position, event.deal, event.rule, event.instance,
+                                   event.step, STEP_RECORDED, event.status, event.recipient,
+                                   utc_text(event.occurred_at), utc_text(event.occurred_at),
+                                   utc_text(event.timestamp)))
+            elif isinstance(event, Escalation.StepCorrected):
+                self.steps.append((logged.position, event.deal, event.rule, event.instance,
+                                   event.step, STEP_CORRECTED, event.reason, None,
+                                   utc_text(event.step_at), utc_text(event.occurred_at),
+                                   utc_text(event.timestamp)))
+            elif isinstance(event, Rep.ProfileSet):
+                self.profiles.append((logged.position, logged.originator_text, event.source,
+                                      event.fact_id, utc_text(event.occurred_at),
+                                      utc_text(event.timestamp), event.manager))
 
     def write(self, view: SlaProjection, conn: Connection) -> None:
         """Insert the batch's deal, fact and escalation rows."""
         for table, rows in ((view.deals, self.deals), (view.facts, self.facts),
-                            (view.escalations, self.escalations)):
+                            (view.escalations, self.escalations), (view.steps, self.steps),
+                            (view.profiles, self.profiles)):
             _write(conn, table, rows)
 
     def feed(self, clocks: DueTimes) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
+from engine.domain.ids import rep_id
 from projections.report import ReportParams
 from projections.sla.evaluate import evaluate_deal
-from projections.sla.model import DealHistory, EscalationRecord, SlaFact, SlaInstance
+from projections.sla.model import DealHistory, EscalationRecord, SlaFact, SlaInstance, StepRecord
 from projections.sla.projection import DUE_FORMAT, DUE_KEY, SlaProjection
 from workflows import CompiledWorkflow
 
@@ -27,6 +28,7 @@ __all__ = [
     "evaluate",
     "histories",
     "instances",
+    "manager_at",
 ]
 
 _STREAM = {"yield_per": 5000}
@@ -74,6 +76,14 @@ def _histories(conn: Connection, view: SlaProjection, deals: list[str] | None,
             position=row.position, rule=row.rule, instance=row.instance, status=row.status,
             occurred_at=row.occurred_at, recorded_at=row.recorded_at,
         ))
+    steps: dict[str, list[StepRecord]] = defaultdict(list)
+    st = view.steps
+    for row in conn.execute(only(select(st), st.c.deal).order_by(st.c.position)):
+        steps[row.deal].append(StepRecord(
+            position=row.position, rule=row.rule, instance=row.instance, step=row.step,
+            status=row.status, outcome=row.outcome, recipient=row.recipient, at=row.at,
+            occurred_at=row.occurred_at, recorded_at=row.recorded_at,
+        ))
     facts = view.facts
     columns = [facts.c.deal, *(facts.c[name] for name in _FACT_FIELDS)]
     rows = conn.execute(only(select(*columns), facts.c.deal)
@@ -86,6 +96,7 @@ def _histories(conn: Connection, view: SlaProjection, deals: list[str] | None,
             deal=deal, workflow=opening.workflow, workflow_version=opening.workflow_version,
             account=opening.account, facts=tuple(SlaFact(*row[1:]) for row in group),
             escalations=tuple(escalations.get(deal, ())), subject=opening.subject,
+            steps=tuple(steps.get(deal, ())),
         )
 
 
@@ -141,11 +152,26 @@ def deals_with_escalations(conn: Connection, view: SlaProjection, position: int,
                            after: datetime, until: datetime) -> set[str]:
     """Deals with an escalation event recorded after ``position`` (by any timer), or timed
     in (``after``, ``until``] (it becomes visible to a judgement as of ``until``)."""
-    esc = view.escalations
-    recorded = select(esc.c.deal).distinct().where(esc.c.position > position)
-    timed = (select(esc.c.deal).distinct()
-             .where(esc.c.occurred_at > after, esc.c.occurred_at <= until))
-    return set(conn.execute(recorded).scalars()) | set(conn.execute(timed).scalars())
+    found: set[str] = set()
+    for esc in (view.escalations, view.steps):
+        recorded = select(esc.c.deal).distinct().where(esc.c.position > position)
+        timed = (select(esc.c.deal).distinct()
+                 .where(esc.c.occurred_at > after, esc.c.occurred_at <= until))
+        found |= set(conn.execute(recorded).scalars()) | set(conn.execute(timed).scalars())
+    return found
+
+
+def manager_at(conn: Connection, view: SlaProjection, rep: str, at: datetime
+               ) -> tuple[bool, str | None]:
+    """(whether ``rep`` has a profile in force at ``at``, that profile's manager): among the
+    rep's ``rep.profile_set`` facts with ``time`` at or before ``at``, the last by (time,
+    source, id) (CONTRACT 1.1, precise rule 1)."""
+    p = view.profiles
+    query = select(p.c.occurred_at, p.c.source, p.c.fact_id, p.c.manager).where(
+        p.c.rep == str(rep_id(rep)), p.c.occurred_at <= at)
+    # Ties in code-point order, whatever the database's collation.
+    rows = [tuple(row) for row in conn.execute(query)]
+    return (False, None) if not rows else (True, max(rows)[3])
 
 
 def due_times_ready(conn: Connection, view: SlaProjection) -> bool:

@@ -9,7 +9,12 @@ of that time the deals that may have changed since the last tick, and appends:
 - ``Escalation.Corrected`` for an escalated instance that facts arrived since show met (or
   cancelled) in time;
 - ``Escalation.Rebreached`` for a corrected instance breached again (an earlier start
-  arrived).
+  arrived);
+- ``Escalation.StepRecorded`` for each step of the rule's escalation ladder whose instant
+  the clock passed with the rule still outstanding then, and ``Escalation.StepCorrected``
+  for a recorded step that facts arrived since show was not due
+  (:mod:`projections.sla.ladder`). Steps have due rows of their own, so the due-time
+  index finds them as it finds deadlines.
 
 Which deals may judge differently than at the last tick (``judged_at``, view ``position``,
 kept in :mod:`projections.sla.progress`, so a restart continues): those with a clock that
@@ -30,12 +35,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Connection, Engine
 
-from engine.domain.escalation import BREACHED, CORRECTED, Escalation, escalation_id
+from engine.domain.escalation import (
+    BREACHED,
+    CORRECTED,
+    NO_MANAGER,
+    NO_OWNER,
+    NOTIFY,
+    Escalation,
+    escalation_id,
+)
 from engine.store import positions
 from engine.store.app import DealflowApplication
 from engine.store.follower import Follower
@@ -43,6 +59,8 @@ from engine.store.locks import SingletonLock
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
 from projections.sla import progress
+from projections.sla.evaluate import evaluate_deal
+from projections.sla.ladder import StepDue, StepUndone, judge_ladder
 from projections.sla.model import DealHistory, SlaInstance
 from projections.sla.progress import TimerProgress
 from projections.sla.projection import SlaProjection
@@ -51,9 +69,10 @@ from projections.sla.query import (
     deals_with_escalations,
     deals_with_facts_after,
     due_times_ready,
-    evaluate,
     histories,
+    manager_at,
 )
+from workflows import CompiledWorkflow
 
 __all__ = ["LOCK_NAME", "SlaTimer", "wall_clock"]
 
@@ -64,6 +83,35 @@ LOCK_NAME = "sla-timer"
 def wall_clock() -> datetime:
     """The current time, aware UTC: the only clock the timer's loop reads."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A ladder step to record, with its recipient resolved."""
+
+    due: StepDue
+    status: str
+    recipient: str | None
+
+
+@dataclass
+class _Judged:
+    """What one tick found: every judged instance, the steps to record and to correct."""
+
+    instances: list[SlaInstance] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
+    undone: list[StepUndone] = field(default_factory=list)
+
+    def changes_of(self) -> dict[tuple[str, str, str], tuple[list[_Step], list[StepUndone]]]:
+        """Steps to record and to correct, by (deal, rule, instance)."""
+        found: dict[tuple[str, str, str], tuple[list[_Step], list[StepUndone]]] = {}
+        for step in self.steps:
+            i = step.due.instance
+            found.setdefault((i.deal, i.rule, i.instance), ([], []))[0].append(step)
+        for undone in self.undone:
+            i = undone.instance
+            found.setdefault((i.deal, i.rule, i.instance), ([], []))[1].append(undone)
+        return found
 
 
 class SlaTimer:
@@ -101,6 +149,8 @@ class SlaTimer:
         progress.ensure(self.view_db)
         #: How many deals the last tick evaluated (every deal on a full pass).
         self.judged_deals = 0
+        #: The events the last tick appended, in order (``dealflow sla tick`` prints them).
+        self.appended: list[Any] = []
         self.follower = Follower(LOCK_NAME, self._tick_now, lock, idle=interval, full=None)
         self._live: SlaProjection | None = None
 
@@ -136,19 +186,23 @@ class SlaTimer:
     def escalate(self, now: datetime) -> int:
         """The work of :meth:`tick` without lock or sync (safe anyway: ids are deterministic)."""
         view = self._view()
+        self.appended = []
         with self.view_db.connect() as conn:
             # Read before the rows: facts applied meanwhile are judged again next time.
             position = int(positions.rows(conn)[view.name]["position"])
             last = progress.read(conn, view.name)
             deals = self._changed_deals(conn, view, last, now)
-            found = self._judge_deals(conn, view, now, deals)
-        new = [i for i in found if i.outcome == "breached" and i.escalation is None]
-        appended = self._record_breaches(new, now)
-        for i in found:
+            judged = self._judge_deals(conn, view, now, deals)
+        changes = judged.changes_of()
+        new = [i for i in judged.instances if i.outcome == "breached" and i.escalation is None]
+        appended = self._record_breaches(new, now, changes)
+        fresh = {(i.deal, i.rule, i.instance) for i in new}
+        for i in judged.instances:
+            key = (i.deal, i.rule, i.instance)
             ended_in_time = i.outcome in ("met", "cancelled") and i.escalation == BREACHED
             breached_again = i.outcome == "breached" and i.escalation == CORRECTED
-            if ended_in_time or breached_again:
-                appended += self._update(i, now)
+            if (ended_in_time or breached_again or key in changes) and key not in fresh:
+                appended += self._update(i, now, *changes.get(key, ([], [])))
         if last is None or now >= last.judged_at:
             # A clock set back judges everything as of its time but moves nothing: the
             # next tick still owes every change since the last judged instant and position.
@@ -184,10 +238,42 @@ class SlaTimer:
                 | deals_with_escalations(conn, view, last.position, last.judged_at, now))
 
     def _judge_deals(self, conn: Connection, view: SlaProjection, now: datetime,
-                     deals: Collection[str] | None) -> list[SlaInstance]:
+                     deals: Collection[str] | None) -> _Judged:
         self.judged_deals = 0
-        return evaluate(view, self._counted(histories(conn, view, deals)),
-                        ReportParams(as_of=now))
+        registry = view.workflows
+        compiled: dict[tuple[str, int], CompiledWorkflow] = {}
+        judged = _Judged()
+        params = ReportParams(as_of=now)
+        for history in self._counted(histories(conn, view, deals)):
+            key = (history.workflow, history.workflow_version)
+            if key not in compiled:
+                compiled[key] = registry.get(*key)
+            found = evaluate_deal(history, compiled[key], params)
+            judged.instances.extend(found)
+            if not any(i.outcome == "breached" or i.steps for i in found):
+                continue  # nothing to escalate, no step recorded to correct
+
+            def steps(rule: str, workflow: str = history.workflow) -> Any:
+                return registry.escalation_steps(workflow, rule)
+
+            due, undone = judge_ladder(history, compiled[key], steps, found, now)
+            judged.steps += [self._recipient(conn, view, d) for d in due]
+            judged.undone += undone
+        judged.instances.sort(key=lambda i: i.sort_key)
+        return judged
+
+    @staticmethod
+    def _recipient(conn: Connection, view: SlaProjection, due: StepDue) -> _Step:
+        """Who a step notifies: the owner at its instant, or that owner's manager by the
+        profile in force at the deadline (``no_owner`` / ``no_manager`` when none)."""
+        if due.step.notify == "owner":
+            if due.owner is None:
+                return _Step(due, NO_OWNER, None)
+            return _Step(due, NOTIFY, due.owner)
+        if due.owner is None:
+            return _Step(due, NO_MANAGER, None)
+        _, manager = manager_at(conn, view, due.owner, due.instance.due_at)
+        return _Step(due, NO_MANAGER, None) if manager is None else _Step(due, NOTIFY, manager)
 
     def _counted(self, found: Iterable[DealHistory]) -> Iterator[DealHistory]:
         for history in found:
@@ -208,28 +294,49 @@ class SlaTimer:
                 return False
             time.sleep(0.02)
 
-    def _record_breaches(self, new: list[SlaInstance], now: datetime) -> int:
+    def _record_breaches(
+        self, new: list[SlaInstance], now: datetime,
+        changes: dict[tuple[str, str, str], tuple[list[_Step], list[StepUndone]]],
+    ) -> int:
+        """New escalations, each with the ladder steps already due (one save for all)."""
         if not new:
             return 0
+
+        def fresh(i: SlaInstance) -> Escalation:
+            escalation = _breach(i, now)
+            for step in changes.get((i.deal, i.rule, i.instance), ([], []))[0]:
+                _record_step(escalation, step)
+            return escalation
+
+        made = [fresh(i) for i in new]
+        pending = [e for escalation in made for e in escalation.pending_events]
         try:
-            self.app.save(*[_breach(i, now) for i in new])
-            return len(new)
+            self.app.save(*made)
+            self.appended += pending
+            return len(pending)
         except IntegrityError:
             pass  # some were recorded meanwhile: record the rest one by one
         appended = 0
         for i in new:
             # Fresh aggregates: a failed save has already taken the pending events.
+            escalation = fresh(i)
+            pending = list(escalation.pending_events)
             try:
-                self.app.save(_breach(i, now))
-                appended += 1
+                self.app.save(escalation)
+                self.appended += pending
+                appended += len(pending)
             except IntegrityError:
                 log.debug("breach of %s %s %s already recorded", i.deal, i.rule, i.instance)
         return appended
 
-    def _update(self, i: SlaInstance, now: datetime) -> int:
+    def _update(self, i: SlaInstance, now: datetime, steps: list[_Step],
+                undone: list[StepUndone]) -> int:
         # The view may lag the store: decide on the aggregate as stored.
-        escalation: Escalation = self.app.repository.get(
-            escalation_id(i.deal, i.rule, i.instance))
+        try:
+            escalation: Escalation = self.app.repository.get(
+                escalation_id(i.deal, i.rule, i.instance))
+        except AggregateNotFoundError:
+            return 0  # not breached yet as far as the store knows: a later tick decides
         if i.outcome == "breached" and escalation.status == CORRECTED:
             escalation.rebreach(started_at=i.started_at, due_at=i.due_at, occurred_at=now)
         elif i.outcome in ("met", "cancelled") and escalation.status == BREACHED:
@@ -237,13 +344,21 @@ class SlaTimer:
             assert ended is not None  # met and cancelled instances have an end time
             escalation.correct(outcome=i.outcome, started_at=i.started_at, due_at=i.due_at,
                                ended_at=ended, occurred_at=now)
-        else:
+        if escalation.status == BREACHED:
+            for step in steps:
+                _record_step(escalation, step)
+        for u in undone:
+            escalation.correct_step(subject=i.subject, step=u.step, reason=u.reason,
+                                    ended_at=u.ended_at, step_at=u.at, occurred_at=now)
+        pending = list(escalation.pending_events)
+        if not pending:
             return 0
         try:
             self.app.save(escalation)
         except IntegrityError:
-            return 0  # another timer recorded the same change first
-        return 1
+            return 0  # another timer recorded a change first: the next tick decides again
+        self.appended += pending
+        return len(pending)
 
 
 def _breach(i: SlaInstance, now: datetime) -> Escalation:
@@ -251,3 +366,11 @@ def _breach(i: SlaInstance, now: datetime) -> Escalation:
                              workflow_version=i.workflow_version, rule=i.rule,
                              instance=i.instance, started_at=i.started_at, due_at=i.due_at,
                              occurred_at=now)
+
+
+def _record_step(escalation: Escalation, step: _Step) -> None:
+    due = step.due
+    escalation.record_step(subject=due.instance.subject, step=due.step.key,
+                           notify=due.step.notify, recipient=step.recipient,
+                           status=step.status, owner=due.owner, due_at=due.instance.due_at,
+                           at=due.at)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from engine.bootstrap import Engine
@@ -18,7 +21,23 @@ from projections.sla import SlaInstance, SlaProjection, SlaReport, SlaTimer, bui
 from projections.sla import instances as sla_instances
 from tests.engine.conftest import engine, make_engine
 
-__all__ = ["SlaHarness", "engine", "make_engine"]
+__all__ = ["SlaHarness", "engine", "make_engine", "without_ladder"]
+
+
+def without_ladder(folder: Path) -> Path:
+    """A definitions folder whose workflows are the shipped ones as version 2 without
+    escalation steps (the ladder is read from the latest version): for tests of the
+    deadline mechanics alone."""
+    out = folder / "no-ladder" / "workflows"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("standard", "channel"):
+        data = yaml.safe_load(files("workflows").joinpath("definitions", f"{name}.yaml")
+                              .read_text(encoding="utf-8"))
+        data["version"] = 2
+        for rule in data["sla"]:
+            rule.pop("escalation", None)
+        (out / f"{name}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    return out.parent
 
 
 @dataclass
@@ -88,9 +107,18 @@ class SlaHarness:
                     for table in view.metadata.sorted_tables}
 
     def escalation_topics(self) -> list[str]:
-        """Stored names of the escalation events in the log, in order."""
+        """Stored names of the breach, correction and rebreach events in the log, in order
+        (the ladder's step events: :meth:`step_events`)."""
         notifications = self.engine.app.recorder.select_notifications(start=1, limit=1_000_000)
-        return [n.topic for n in notifications if n.topic.startswith("dealflow.sla.")]
+        return [n.topic for n in notifications if n.topic.startswith("dealflow.sla.")
+                and not n.topic.startswith("dealflow.sla.escalation_step")]
+
+    def step_events(self) -> list[Any]:
+        """The escalation ladder's events in the log (recorded and corrected steps)."""
+        app = self.engine.app
+        notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+        return [app.mapper.to_domain_event(n) for n in notifications
+                if n.topic.startswith("dealflow.sla.escalation_step")]
 
     def close(self) -> None:
         """Release locks and connections."""

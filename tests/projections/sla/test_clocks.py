@@ -41,10 +41,11 @@ def call(subject: str, time: str) -> dict[str, object]:
 
 def due_rows(sla: SlaHarness, subject: str | None = None) -> dict[tuple[str, str, str],
                                                                     tuple[datetime, ...]]:
-    """(deal, rule, instance) -> (started_at, due_at, judge_at) from the live view."""
+    """(deal, rule, instance) -> (started_at, due_at, judge_at) of the deadlines' rows
+    (escalation steps have rows of their own, tested apart) from the live view."""
     sla.runner.catch_up()
     due = sla.view.due
-    query = select(due)
+    query = select(due).where(due.c.step == "")
     if subject is not None:
         query = query.where(due.c.deal == str(deal_id(subject)))
     with sla.engine.sql.connect() as conn:
@@ -141,7 +142,9 @@ def test_a_rebuild_gives_the_same_due_rows(make_sla: Callable[..., SlaHarness]) 
          call("D-1", "2026-01-05T15:00:00+08:00"))
     sla.runner.catch_up()
     live = sla.dump()
-    assert len(live["due"]) == 4 and live["meta"] == [("due_times", 1)]
+    # Deadlines 4, escalation steps 5 (first_contact owner and manager on both deals,
+    # thank_you_email owner on D-1).
+    assert len(live["due"]) == 9 and live["meta"] == [("due_times", 2)]
     sla.runner.batch_size = 1000
     sla.runner.rebuild()
     assert sla.dump() == live
@@ -175,7 +178,8 @@ def test_tables_that_predate_the_due_times_are_filled_by_the_next_batch(
     d3 = str(deal_id("D-3"))
     assert after["meta"] == before["meta"]
     assert [r for r in after["due"] if r[0] != d3] == before["due"]
-    assert [r[1] for r in after["due"] if r[0] == d3] == ["first_contact"]
+    assert [(r[1], r[3]) for r in after["due"] if r[0] == d3] == [
+        ("first_contact", ""), ("first_contact", "manager+9h"), ("first_contact", "owner+0h")]
     assert timer.tick(at("2026-01-05T12:02:00+08:00")) == 0
     assert timer.judged_deals == 1  # D-3, new since the last tick
 

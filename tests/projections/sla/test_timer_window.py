@@ -8,8 +8,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import hypothesis.strategies as st
+import pytest
 from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import delete
@@ -19,7 +21,7 @@ from engine.domain.escalation import Escalation, escalation_id
 from projections.sla import SlaInstance, progress
 from tests.engine.conftest import send
 from tests.engine.facts import fact, opened
-from tests.projections.sla.conftest import SlaHarness
+from tests.projections.sla.conftest import SlaHarness, without_ladder
 from tests.projections.sla.scripts import BASE, Script, render, scripts
 
 BREACHED = "dealflow.sla.breached"
@@ -29,6 +31,13 @@ _runs = itertools.count()
 _SETTINGS = settings(max_examples=12, deadline=None, database=None,
                      suppress_health_check=[HealthCheck.too_slow,
                                             HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def sla(make_sla: Callable[..., SlaHarness], tmp_path: Path) -> SlaHarness:
+    """Workflows without escalation ladders: these tests count breaches and corrections
+    (the ladder's steps and their due rows: test_ladder.py)."""
+    return make_sla(definitions=without_ladder(tmp_path))
 
 
 def at(text: str) -> datetime:
@@ -222,8 +231,8 @@ def appended_since(sla: SlaHarness, position: int) -> list[Key]:
 
 
 def test_every_tick_appends_what_a_pass_over_every_deal_would(
-        make_sla: Callable[..., SlaHarness]) -> None:
-    sla = make_sla(batch_size=4)
+        make_sla: Callable[..., SlaHarness], tmp_path: Path) -> None:
+    sla = make_sla(batch_size=4, definitions=without_ladder(tmp_path))
     timer = sla.timer()
 
     @_SETTINGS
