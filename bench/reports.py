@@ -13,9 +13,11 @@
    stores for a quick run; --keep DIR keeps them in DIR and reuses them when asked again with
    the same sizes.
 2. One untimed report per store brings the views up to the log.
-3. Each report of REPORTS with --as-of 2026-03-31 --period 2026-Q1 --json (only the options
-   its --help lists), on both stores: the outputs compared (a summary of what differs), and
-   the wall time of the whole command, median of --runs, small and big alternating. Target:
+3. Each report of REPORTS (pipeline, sla, commissions, kpis, forecast, waterfall, accuracy)
+   with --as-of 2026-03-31 --period 2026-Q1 --json, the waterfall also with --from
+   2026-02-15 --deals (each report gets only the filters it takes), on both stores: the
+   outputs compared (a summary of what differs), and the wall time of the whole command,
+   median of --runs, small and big alternating. Target:
    big / small <= 1.5x. The CLI's start-up (below) is part of both times.
 4. Baseline: `dealflow --help` against `python -c pass`, median of 5: what importing the CLI
    costs (target <= 0.5 s).
@@ -40,7 +42,7 @@ from typing import Any
 
 BIN = Path(sys.executable).parent
 DEALFLOW = str(BIN / "dealflow")
-AS_OF, PERIOD = "2026-03-31", "2026-Q1"
+AS_OF, PERIOD, WATERFALL_FROM = "2026-03-31", "2026-Q1", "2026-02-15"
 GOOD_FACTS_PER_DEAL = 11.55  # events in the log per demo deal in a quarter (measured)
 
 # One line per report: a label and the command after `dealflow`. Every report gets those of
@@ -50,8 +52,14 @@ REPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sla", ("report", "sla")),
     ("commissions", ("report", "commissions")),
     ("kpis", ("report", "kpis")),
+    ("forecast", ("report", "forecast")),
+    ("waterfall", ("report", "waterfall")),
+    ("accuracy", ("report", "accuracy")),
 )
-COMMON = (("--as-of", AS_OF), ("--period", PERIOD), ("--json", None))
+# --from and --deals only for the waterfall: mid-quarter to the quarter's end, with the deals
+# behind each term (the lists must be identical on both stores too).
+COMMON = (("--as-of", AS_OF), ("--period", PERIOD), ("--from", WATERFALL_FROM),
+          ("--deals", None), ("--json", None))
 PLAIN = {**os.environ, "COLUMNS": "240", "NO_COLOR": "1", "TERM": "dumb"}
 
 
