@@ -174,7 +174,7 @@ def bootstrap(
     stored = _Stored(observer)
     ingestor = Ingestor(app, definitions.workflows, routing=definitions.routing,
                         cache_size=settings.cache_size,
-                        observer=stored)
+                        observer=stored, limits=settings.input_limits())
     views = {v.name: v for v in shipped_views(definitions.workflows, definitions.plans)}
     return Engine(settings=settings, app=app, sql=sql_engine(settings.db),
                   definitions=definitions, ingestor=ingestor, reader=LogReader(app),

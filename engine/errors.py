@@ -8,6 +8,7 @@
     │   ├── WorkflowDefinitionError   a workflow file names an unknown stage, fact, ...
     │   └── RoutingDefinitionError    a routing file names an unknown strategy, ...
     ├── NotFoundError                 a deal, view, report or rep asked for does not exist
+    ├── OverloadedError               more work waiting than the service takes; retry later
     ├── ForecastIdentityError         a waterfall row does not add up: a bug in dealflow
     ├── ReportOptionError             a report's option is missing or malformed; names it
     ├── FactRejectedError             an input fact is refused (kept in the rejections store)
@@ -35,6 +36,7 @@ __all__ = [
     "ForecastIdentityError",
     "InvalidFactError",
     "NotFoundError",
+    "OverloadedError",
     "PositionConflictError",
     "ReportOptionError",
     "RoutingDefinitionError",
@@ -60,6 +62,12 @@ class ConfigurationError(DealflowError):
 
 class NotFoundError(DealflowError):
     """A deal, view, report or rep asked for does not exist; the message names it."""
+
+
+class OverloadedError(DealflowError):
+    """More work is waiting than the service takes (its bounded queue is full): refused at
+    once rather than queued without bound; HTTP answers 503 with ``Retry-After``. The
+    message names the limit."""
 
 
 class ForecastIdentityError(DealflowError):

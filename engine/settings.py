@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.contract.limits import InputLimits
 from engine.kafka.settings import KafkaSettings
 
 __all__ = ["Settings"]
@@ -25,8 +26,9 @@ class Settings(BaseSettings):
                             description="Facts decided and saved per transaction.")
     workers: int | None = Field(
         default=None, ge=1, le=64,
-        description="Ingest worker processes (facts routed by subject); default: one per "
-        "core, up to 4, for files over 4 MiB, else 1.")
+        description="Ingest processes: one decides every fact in line order, the others "
+        "parse and validate ahead of it; default: for files over 4 MiB 1 plus one per idle "
+        "core (up to 3), else 1.")
     cache_size: int = Field(default=20_000, ge=0,
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(
@@ -48,6 +50,26 @@ class Settings(BaseSettings):
                                description="Most facts one HTTP batch may carry.")
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
                                     description="Largest HTTP request body accepted.")
+    api_max_waiting: int = Field(
+        default=20_000, ge=1, le=1_000_000,
+        description="Most facts of HTTP requests waiting for (or in) the group commit; a "
+        "request beyond it is refused at once with 503 and Retry-After (a bounded queue).")
+    input_max_bytes: int = Field(
+        default=64 * 1024, ge=256, le=16 * 1024 * 1024,
+        description="Largest single fact (bytes) from any source; larger is rejected "
+        "naming this limit.")
+    input_max_string: int = Field(
+        default=4096, ge=128, le=16 * 1024 * 1024,
+        description="Longest string (characters, keys included) in a fact; longer is "
+        "rejected naming the field and this limit.")
+    input_max_depth: int = Field(
+        default=16, ge=4, le=512,
+        description="Deepest nesting of JSON objects and arrays in a fact (the fact is "
+        "level 1); deeper is rejected naming this limit.")
+    rejection_max_raw_bytes: int = Field(
+        default=16 * 1024, ge=256, le=16 * 1024 * 1024,
+        description="Most bytes of a rejected input kept in the rejections store (the rest "
+        "is cut off), so that hostile input cannot fill the disk.")
     api_page_max: int = Field(default=1000, ge=1, le=100_000,
                               description="Largest page any list endpoint returns.")
     api_wait_seconds: float = Field(
@@ -102,3 +124,9 @@ class Settings(BaseSettings):
         default=3600.0, gt=0,
         description="... or after this many seconds, whichever comes first (if the log grew).",
     )
+
+    def input_limits(self) -> InputLimits:
+        """The limits every input is held to (:mod:`engine.contract.limits`)."""
+        return InputLimits(max_bytes=self.input_max_bytes, max_string=self.input_max_string,
+                           max_depth=self.input_max_depth,
+                           max_kept_bytes=self.rejection_max_raw_bytes)

@@ -72,12 +72,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) more than ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"body larger than {limit} bytes")
+        raise ApiError(413, "too_large", f"body of {declared} bytes, more than the limit "
+                       f"api_max_body_bytes={limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "too_large", f"body larger than {limit} bytes")
+            raise ApiError(413, "too_large", f"body larger than the limit "
+                           f"api_max_body_bytes={limit}")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -22,7 +22,7 @@ from engine.api.common import ServiceDep, read_body
 from engine.api.errors import ApiError, problems
 from engine.api.schemas import FactOutcome, FactResult, IngestResult, RejectedOrInvalid
 from engine.contract.data import DATA_MODELS
-from engine.errors import ConcurrencyConflictError
+from engine.errors import ConcurrencyConflictError, OverloadedError
 from engine.ingest.batch import BatchResult, Outcome, RawInput
 from engine.serve.service import Service
 
@@ -92,10 +92,29 @@ def _outcome(index: int, o: Outcome) -> FactOutcome:
                        field=o.field, message=o.message)
 
 
+def _overloaded(service: Service, detail: str) -> ApiError:
+    service.metrics.http_refused.labels("overloaded").inc()
+    return ApiError(503, "overloaded", detail, headers={"Retry-After": "1"})
+
+
+def _admit_any(service: Service) -> None:
+    """Refuse (503) before reading the body when the group commit's queue is full."""
+    committer = service.committer
+    if committer.full():
+        raise _overloaded(service, f"{committer.waiting} facts are already waiting to be "
+                          f"stored; the limit api_max_waiting={committer.max_waiting} is "
+                          "reached; retry later")
+
+
 async def _store(service: Service, inputs: list[RawInput], wait: bool
                  ) -> tuple[BatchResult, int, bool | None]:
     try:
-        result = await run_in_threadpool(service.ingest, inputs)
+        # The places are taken here, before waiting for a thread: requests beyond the bound
+        # are answered at once instead of piling up (with their bodies) for a thread.
+        with service.committer.admitted(len(inputs)):
+            result = await run_in_threadpool(service.ingest, inputs)
+    except OverloadedError as exc:
+        raise _overloaded(service, str(exc)) from exc
     except ConcurrencyConflictError as exc:
         raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "1"}) from exc
     position = result.last_position
@@ -127,6 +146,7 @@ async def post_fact(request: Request, response: Response, service: ServiceDep,
                     _: Annotated[object, Depends(require(Permission.INGEST))],
                     wait: Wait = False) -> FactResult:
     """Judge and store one fact: 201 accepted, 200 duplicate, 422 rejected (stored)."""
+    _admit_any(service)
     body = await read_body(request, service.settings.api_max_body_bytes)
     result, position, visible = await _store(service, [RawInput(body, "http")], wait)
     outcome = _outcome(0, result.outcomes[0])
@@ -144,13 +164,14 @@ async def post_batch(request: Request, service: ServiceDep,
                      wait: Wait = False) -> Any:
     """Judge and store a batch in one transaction; one outcome per item, in order."""
     settings = service.settings
+    _admit_any(service)
     body = await read_body(request, settings.api_max_body_bytes)
     items = split_batch(body, request.headers.get("content-type", "application/json"))
     if items is None:
         items = [body]  # not a batch: one input, judged (and rejected) like any other
     if len(items) > settings.api_max_batch:
-        raise ApiError(413, "too_large", f"{len(items)} facts in one batch; at most "
-                       f"{settings.api_max_batch}")
+        raise ApiError(413, "too_large", f"{len(items)} facts in one batch, more than the "
+                       f"limit api_max_batch={settings.api_max_batch}")
     inputs = [RawInput(item, f"http:{i}") for i, item in enumerate(items)]
     if not inputs:
         head = await run_in_threadpool(service.head)

@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from engine.contract.data import DATA_MODELS, FactData
+from engine.contract.limits import DEFAULT_LIMITS, InputLimits
 from engine.contract.values import parse_timestamp
 from engine.errors import InvalidFactError
 
@@ -125,11 +126,14 @@ def _nul_path(value: Any, path: str) -> str | None:
     return None
 
 
-def parse_fact(raw: bytes | str) -> Fact:
-    """Validate one contract object; raise ``InvalidFactError`` naming the field."""
+def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
+    """Validate one contract object; raise ``InvalidFactError`` naming the field (or the
+    limit of :mod:`engine.contract.limits` it exceeds)."""
+    limits.check_size(raw)
     obj = _decode(raw)
     if not isinstance(obj, dict):
         raise InvalidFactError("(body): not a JSON object", field="(body)")
+    limits.check_shape(raw, obj)
     if (b"\\u0000" in raw) if isinstance(raw, bytes) else ("\\u0000" in raw):
         where = _nul_path(obj, "")
         if where:

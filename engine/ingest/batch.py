@@ -23,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from engine.contract.envelope import Fact, FactIdentity, identity_of, parse_fact
+from engine.contract.limits import DEFAULT_LIMITS, InputLimits
 from engine.domain.deal import Deal
 from engine.domain.ids import deal_id, rep_id
 from engine.domain.rep import Rep
@@ -221,8 +222,10 @@ class Ingestor:
         cache_size: int = 20_000,
         clock: Callable[[], datetime] = _utc_now,
         observer: IngestObserver | None = None,
+        limits: InputLimits = DEFAULT_LIMITS,
     ) -> None:
         self.app = app
+        self.limits = limits
         self.workflows = workflows
         self.routing = routing
         self.cache_size = cache_size
@@ -283,7 +286,7 @@ class Ingestor:
         parsed: list[Fact | _Invalid] = []
         for item in inputs:
             try:
-                parsed.append(parse_fact(item.raw))
+                parsed.append(parse_fact(item.raw, self.limits))
             except FactRejectedError as exc:
                 # Keep no traceback: its frames would hold the whole batch alive.
                 parsed.append(_Invalid(_detached(exc), identity_of(item.raw)))
@@ -351,7 +354,7 @@ class Ingestor:
                 # Stamped when decided, so that a refusal sorts after what the batch
                 # accepted before it (an event's time is its decision's too).
                 decided = self.clock().isoformat()
-                rejections.append(_rejection_row(item, who, exc, decided))
+                rejections.append(_rejection_row(item, who, exc, decided, self.limits))
                 result.outcomes.append(Outcome(
                     "rejected", item.origin, exc.reason, exc.message, exc.field,
                     who.source, who.id, who.type,
@@ -392,7 +395,8 @@ def _target(fact: Fact) -> UUID:
 
 
 def _rejection_row(
-    item: RawInput, who: Fact | FactIdentity, exc: FactRejectedError, recorded_at: str
+    item: RawInput, who: Fact | FactIdentity, exc: FactRejectedError, recorded_at: str,
+    limits: InputLimits,
 ) -> RejectionRow:
     return RejectionRow(
         recorded_at=recorded_at,
@@ -404,5 +408,5 @@ def _rejection_row(
         fact_id=who.id,
         fact_type=who.type,
         subject=who.subject,
-        raw=item.raw,
+        raw=limits.kept(item.raw),
     )

@@ -95,6 +95,7 @@ def _quarantine(
     log.error("input at %s is unprocessable (%s); stored as a rejection", item.origin, message)
     row = RejectionRow(recorded_at=datetime.now(UTC).isoformat(), origin=item.origin,
                        reason=UNPROCESSABLE, field=None, message=message, source=None,
-                       fact_id=None, fact_type=None, subject=None, raw=item.raw)
+                       fact_id=None, fact_type=None, subject=None,
+                       raw=ingestor.limits.kept(item.raw))
     ingestor.app.events.put([], rejections=[row], counters={"rejected": 1}, offsets=offsets)
     return Outcome("rejected", item.origin, UNPROCESSABLE, message, None)

@@ -62,6 +62,11 @@ class Metrics:
             "dealflow_http_denied",
             "Requests refused by access control: reason missing_token, invalid_token, "
             "revoked_token (401) or forbidden (403).", ["route", "reason"], registry=r)
+        self.http_refused = Counter(
+            "dealflow_http_refused",
+            "Requests refused with 503 and Retry-After before any effect: reason overloaded "
+            "(the group commit's bounded queue is full) or store_unavailable (the database "
+            "did not answer).", ["reason"], registry=r)
         self.read_wait_seconds = Histogram(
             "dealflow_read_your_writes_wait_seconds",
             "Time requests waited for the views to reach a log position.",

@@ -6,14 +6,22 @@ request (up to ``max_inputs`` inputs) and ingests them as one batch, in arrival 
 same decisions as taking them one after the other, for one commit. Each request gets its
 own outcomes back; the position returned covers the whole transaction (a later position
 than its own events at worst, which is still right for read-your-writes).
+
+The queue is bounded: a request holds its places (one per input) from before it waits for
+a thread until it has its answer (:meth:`GroupCommitter.admitted`); when ``max_waiting``
+inputs are already held, another request is refused at once (``OverloadedError``, HTTP 503
+with ``Retry-After``) rather than queued, so overload costs neither unbounded memory nor
+unbounded latency.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from engine.errors import OverloadedError
 from engine.ingest.batch import BatchResult, RawInput
 
 __all__ = ["GroupCommitter"]
@@ -32,13 +40,45 @@ class _Ticket:
 class GroupCommitter:
     """Serializes ingestion (the ingestor is not thread-safe) and combines waiting batches."""
 
-    def __init__(self, ingest: Ingest, *, max_inputs: int) -> None:
-        """``ingest`` decides and stores one batch; ``max_inputs`` caps a combined batch."""
+    def __init__(self, ingest: Ingest, *, max_inputs: int, max_waiting: int | None = None
+                 ) -> None:
+        """``ingest`` decides and stores one batch; ``max_inputs`` caps a combined batch;
+        ``max_waiting`` (None: no bound) caps the inputs admitted and not yet answered."""
         self._ingest = ingest
         self.max_inputs = max_inputs
+        self.max_waiting = max_waiting
+        self._admitted = 0
+        self._admit_lock = threading.Lock()
         self._cond = threading.Condition()
         self._queue: list[_Ticket] = []
         self._busy = False
+
+    @property
+    def waiting(self) -> int:
+        """Inputs admitted and not yet answered."""
+        return self._admitted
+
+    def full(self) -> bool:
+        """Whether no request would be admitted now (checked before reading a body)."""
+        return self.max_waiting is not None and self._admitted >= self.max_waiting
+
+    @contextmanager
+    def admitted(self, count: int) -> Iterator[None]:
+        """Hold ``count`` places in the queue for the block; ``OverloadedError`` naming the
+        limit if they would take it past ``max_waiting`` (a request alone in the queue is
+        always admitted, whatever its size: batches have their own limit)."""
+        with self._admit_lock:
+            if (self.max_waiting is not None and self._admitted > 0
+                    and self._admitted + count > self.max_waiting):
+                raise OverloadedError(
+                    f"{self._admitted} facts are already waiting to be stored; the limit "
+                    f"api_max_waiting={self.max_waiting} is reached; retry later")
+            self._admitted += count
+        try:
+            yield
+        finally:
+            with self._admit_lock:
+                self._admitted -= count
 
     def submit(self, inputs: Sequence[RawInput]) -> BatchResult:
         """Ingest ``inputs`` (possibly together with other waiting requests)."""

@@ -146,10 +146,16 @@ class Service:
     def ingest(self, inputs: Sequence[RawInput]) -> BatchResult:
         """Decide and store ``inputs``, in one transaction with any other requests waiting
         at the same time (:mod:`engine.serve.group`)."""
+        return self.committer.submit(inputs)
+
+    @property
+    def committer(self) -> GroupCommitter:
+        """The group commit and its bounded queue (made on first use)."""
         if self._committer is None:
             self._committer = GroupCommitter(self._ingest_batch,
-                                             max_inputs=self.settings.api_group_commit)
-        return self._committer.submit(inputs)
+                                             max_inputs=self.settings.api_group_commit,
+                                             max_waiting=self.settings.api_max_waiting)
+        return self._committer
 
     def _ingest_batch(self, inputs: Sequence[RawInput]) -> BatchResult:
         """Decide and store ``inputs`` as one batch (the caller serializes calls).
@@ -186,7 +192,8 @@ class Service:
         message = f"unprocessable: {type(exc).__name__}: {exc}"
         row = RejectionRow(recorded_at=datetime.now(UTC).isoformat(), origin=item.origin,
                            reason=UNPROCESSABLE, field=None, message=message, source=None,
-                           fact_id=None, fact_type=None, subject=None, raw=item.raw)
+                           fact_id=None, fact_type=None, subject=None,
+                           raw=self.engine.ingestor.limits.kept(item.raw))
         self.engine.app.events.put([], rejections=[row], counters={"rejected": 1})
         self.metrics.facts_rejected.labels("http", UNPROCESSABLE).inc()
         return BatchResult(outcomes=[Outcome("rejected", item.origin, UNPROCESSABLE,
