@@ -1,6 +1,6 @@
 """Routing as data (contract 1.1): definitions, their registry and the decision."""
 
-from engine.routing.decide import Decision, decide, is_eligible
+from engine.routing.decision import Decision, decide, is_eligible
 from engine.routing.model import ROUTING_NAME, DealToRoute, Match, RoutingDefinition, RuleSpec
 from engine.routing.registry import RoutingRegistry, routing_from_mapping
 
