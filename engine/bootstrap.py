@@ -13,7 +13,6 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as SqlEngine
@@ -149,9 +148,9 @@ class Engine:
                            metrics=metrics)
 
     def parallel_ingest(self, workers: int) -> ParallelIngest:
-        """Ingest with ``workers`` processes, each opening its own engine on this store."""
-        return ParallelIngest(partial(bootstrap, self.settings, create_tables=False),
-                              self.settings.batch_size, workers)
+        """Ingest with ``workers`` processes: this engine's ingestor decides every fact in
+        line order, ``workers - 1`` helper processes parse and validate ahead of it."""
+        return ParallelIngest(self.ingestor, self.settings.batch_size, workers)
 
     def close(self) -> None:
         """Release the locks taken through this engine and the store's connections."""

@@ -154,8 +154,11 @@ def open_engine(db: str | None, *, create: bool = False, probe: bool = True,
 
 
 def auto_workers(size: int) -> int:
-    """One worker per core (up to 4) for a big file; one for a small one (no start-up)."""
-    return min(4, os.cpu_count() or 1) if size > 4 * 2**20 else 1
+    """The writer alone, plus one parsing helper per idle core (up to 3) for a file over
+    4 MiB (see :func:`engine.ingest.parallel.default_workers`)."""
+    from engine.ingest.parallel import default_workers
+
+    return default_workers(size, os.cpu_count() or 1, os.getloadavg()[0])
 
 
 STDIN = Path("-")  # the FILE argument that means standard input

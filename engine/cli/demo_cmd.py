@@ -70,7 +70,8 @@ def demo(
     out: Annotated[Path | None, typer.Option(
         help="Only write the facts to this JSONL file (nothing is ingested).")] = None,
     workers: Annotated[int, typer.Option(
-        help="Ingest worker processes (facts routed by deal).", min=1)] = 2,
+        help="Ingest processes: this one decides every fact in line order, the others "
+        "parse and validate ahead of it.", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate realistic quarters (12 reps in two teams, standard and channel deals, with

@@ -42,9 +42,10 @@ def ingest(
         help="Facts decided and saved per transaction \\[default: $DEALFLOW_BATCH_SIZE or "
         "1000]", show_default=False, min=1)] = None,
     workers: Annotated[int | None, typer.Option(
-        help="Worker processes; facts are routed to them by subject, so each deal's facts "
-        "stay in order \\[default: $DEALFLOW_WORKERS, or one per core, up to 4, for files "
-        "over 4 MiB, else 1 (1 for standard input)]", show_default=False, min=1)] = None,
+        help="Processes: this one decides every fact in line order, the others parse and "
+        "validate ahead of it \\[default: $DEALFLOW_WORKERS, or for files over 4 MiB 1 plus "
+        "one per idle core (up to 3), else 1 (1 for standard input)]", show_default=False,
+        min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Ingest a JSONL file of facts (docs/contract.md) into the store.

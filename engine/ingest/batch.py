@@ -267,9 +267,13 @@ class Ingestor:
 
     # ----------------------------------------------------------------- ingest
     def ingest(
-        self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = ()
+        self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = (),
+        parsed: Sequence[Fact | None] | None = None,
     ) -> BatchResult:
         """Decide and store a batch; ``offsets`` commit in the same transaction.
+
+        ``parsed``: the inputs' facts as a helper process validated them (see
+        :mod:`engine.ingest.parallel`), None for each input to parse here.
 
         The cyclic collector is off while a batch is decided and stored, and collects the
         young generations once after it: a batch's objects live exactly as long as the
@@ -277,14 +281,18 @@ class Ingestor:
         """
         with store_gc.batches() as collect:
             try:
-                return self._ingest(inputs, offsets)
+                return self._ingest(inputs, offsets, parsed)
             finally:
                 collect()
 
-    def _ingest(self, inputs: Sequence[RawInput], offsets: Sequence[KafkaOffset]
-                ) -> BatchResult:
+    def _ingest(self, inputs: Sequence[RawInput], offsets: Sequence[KafkaOffset],
+                facts: Sequence[Fact | None] | None) -> BatchResult:
         parsed: list[Fact | _Invalid] = []
-        for item in inputs:
+        for index, item in enumerate(inputs):
+            known = facts[index] if facts is not None else None
+            if known is not None:
+                parsed.append(known)
+                continue
             try:
                 parsed.append(parse_fact(item.raw, self.limits))
             except FactRejectedError as exc:

@@ -1,84 +1,73 @@
-"""Partitioned ingest: several worker processes, each owning the deals routed to it.
+"""Parallel ingest: helper processes parse and validate, one writer decides in line order.
 
-Scale-out in dealflow is partitioning by deal (DESIGN: Kafka partitions keyed by deal, several
-workers, one store), and a big file is ingested the same way: the parent reads inputs and
-routes each by a hash of its ``subject`` (an input without a readable subject goes to any
-worker; it can only be rejected), so one deal's facts stay in order in one worker. Workers
-decide and save batches on their own; the store keeps the guarantees across them (a fact id
-seen by two workers at once hits the dedupe key and is decided again; see ``batch.py``).
+Every fact is decided by ONE writer (this process) in the input's line order, whatever the
+number of workers: routing (contract 1.1) reads and changes open loads, profiles and rule
+cursors, which any ``deal.opened``, ``contract.signed``, ``deal.lost``, ``deal.reopened``,
+``deal.reassigned`` or ``rep.profile_set`` changes, so deciding such facts in any other
+order, or in two processes at once, could give other owners than one process gives. What
+parallelises is the part that needs no state: decoding and validating each input against
+the contract (pydantic), about a third of the work per fact. ``workers - 1`` spawned helpers
+do it for batches ahead of the one being decided; their validated facts come back in order
+and the writer decides and stores each batch in one transaction, exactly as
+``Ingestor.ingest`` does alone. An input a helper refuses is parsed again by the writer, so
+that its rejection is exactly the one-process rejection.
+
+Memory stays flat: at most ``_QUEUE_DEPTH`` batches per helper are in flight.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import queue
-import traceback
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
-
+from engine.contract.envelope import Fact
 from engine.errors import DealflowError
 from engine.ingest.batch import Ingestor, RawInput
+from engine.ingest.parsing import serve_parsing
 from engine.ingest.summary import IngestSummary
 
-__all__ = ["ParallelIngest", "WorkerEngine", "route"]
+__all__ = ["ParallelIngest", "default_workers"]
+
+_QUEUE_DEPTH = 3  # batches in flight per helper
+_BIG_INPUT = 4 * 2**20  # bytes: below this, a helper's start-up costs more than it saves
 
 
-class WorkerEngine(Protocol):
-    """What a worker process needs: an ingestor on the store, and closing it."""
+def default_workers(size: int, cores: int, load: float) -> int:
+    """Processes for an input of ``size`` bytes on a machine of ``cores`` whose run queue
+    is ``load`` (1-minute average): the writer alone unless cores sit idle.
 
-    @property
-    def ingestor(self) -> Ingestor:
-        """Decides and stores batches."""
-
-    def close(self) -> None:
-        """Release the store."""
-
-_QUEUE_DEPTH = 4  # chunks in flight per worker: memory stays flat
-
-
-def route(raw: bytes, partitions: int, fallback: int) -> int:
-    """The partition of an input: by its ``subject``, else ``fallback`` (round robin)."""
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return fallback % partitions
-    subject = obj.get("subject") if isinstance(obj, dict) else None
-    if isinstance(subject, str):
-        return zlib.crc32(subject.encode()) % partitions
-    return fallback % partitions
+    A helper saves the writer the parse (~16 us per fact) but costs ~28 us per fact of
+    pickling on its own core, so it pays only on a core that would otherwise idle: measured
+    on 2 cores under a load of 4-5, one process took 9.9-13.4 s for the 60k-line demo file
+    and two 13.7-16.0 s (docs/operations.md, Performance).
+    """
+    if size <= _BIG_INPUT:
+        return 1
+    idle = int(cores - load)
+    return 1 + max(0, min(3, idle, cores - 1))
 
 
-def _work(open_worker: Callable[[], WorkerEngine], inbox: Any, outbox: Any) -> None:
-    # A spawned worker builds its own engine; nothing is shared.
-    try:
-        engine = open_worker()
-        try:
-            while True:
-                chunk = inbox.get()
-                if chunk is None:
-                    break
-                result = engine.ingestor.ingest([RawInput(r, o) for r, o in chunk])
-                outbox.put(("batch", result.counts()))
-        finally:
-            engine.close()
-        outbox.put(("done", None))
-    except BaseException:
-        outbox.put(("error", traceback.format_exc()))
+def _batches(inputs: Iterable[tuple[bytes, str]], size: int) -> Iterator[list[RawInput]]:
+    batch: list[RawInput] = []
+    for raw, origin in inputs:
+        batch.append(RawInput(raw, origin))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass
 class ParallelIngest:
-    """Ingest an input stream with ``workers`` processes, ``batch_size`` facts per batch.
+    """Ingest an input stream with ``workers`` processes in all: this one decides and stores
+    every batch of ``batch_size`` inputs in line order, ``workers - 1`` helpers parse and
+    validate ahead of it (see the module docstring)."""
 
-    ``open_worker`` opens a worker's engine; it must be picklable (spawned processes call
-    it), e.g. ``Engine.worker_factory()``, and the store's tables must exist already.
-    """
-
-    open_worker: Callable[[], WorkerEngine]
+    ingestor: Ingestor
     batch_size: int
     workers: int = 2
 
@@ -87,71 +76,62 @@ class ParallelIngest:
         inputs: Iterable[tuple[bytes, str]],
         on_batch: Callable[[IngestSummary], None] | None = None,
     ) -> IngestSummary:
-        """Route, ingest and wait; return the merged summary."""
+        """Parse in the helpers, decide and store here, in order; return the summary."""
+        helpers = max(1, self.workers - 1)
         ctx = mp.get_context("spawn")
-        outbox = ctx.Queue()
-        inboxes = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(self.workers)]
-        procs = [ctx.Process(target=_work, args=(self.open_worker, inbox, outbox), daemon=True)
+        outbox: Any = ctx.Queue()
+        inboxes: list[Any] = [ctx.Queue() for _ in range(helpers)]
+        procs = [ctx.Process(target=serve_parsing, args=(inbox, outbox, self.ingestor.limits),
+                             daemon=True)
                  for inbox in inboxes]
         for proc in procs:
             proc.start()
         summary = IngestSummary()
-        pending: list[list[tuple[bytes, str]]] = [[] for _ in range(self.workers)]
-        size = self.batch_size
-        done = 0
+        waiting: dict[int, list[RawInput]] = {}  # sent to a helper, not yet stored
+        parsed: dict[int, list[Fact | None]] = {}
+        stored = 0  # the next batch to decide, in line order
 
-        def drain(block: bool) -> None:
-            nonlocal done
+        def receive() -> None:
             while True:
                 try:
-                    kind, payload = outbox.get(block=block, timeout=0.5 if block else None)
+                    kind, sequence, payload = outbox.get(timeout=0.5)
                 except queue.Empty:
-                    # A worker that finished (exit code 0) has sent its "done" already; one
-                    # still starting may be silent for long. Only a worker that died, or all
-                    # gone without every "done", is a failure.
-                    died = any(p.exitcode not in (None, 0) for p in procs)
-                    if block and done < len(procs) and (
-                            died or not any(p.is_alive() for p in procs)):
-                        crashed = [p.exitcode for p in procs]
+                    codes = [p.exitcode for p in procs]
+                    if any(c not in (None, 0) for c in codes) or None not in codes:
                         raise DealflowError(
-                            f"an ingest worker died (exit codes {crashed})") from None
-                    return
-                if kind == "batch":
-                    summary.add(payload)
-                    if on_batch is not None:
-                        on_batch(summary)
-                elif kind == "done":
-                    done += 1
-                else:
-                    raise DealflowError(f"an ingest worker failed:\n{payload}")
-                if block:
-                    return
+                            f"an ingest helper died (exit codes {codes})") from None
+                    continue
+                if kind == "error":
+                    raise DealflowError(f"an ingest helper failed:\n{payload}")
+                parsed[sequence] = payload
+                return
 
-        def put(worker: int, chunk: list[tuple[bytes, str]]) -> None:
-            while True:
-                try:
-                    inboxes[worker].put(chunk, timeout=0.2)
-                    return
-                except queue.Full:
-                    drain(block=False)
+        def store_ready() -> None:
+            nonlocal stored
+            while stored in parsed:
+                batch = waiting.pop(stored)
+                result = self.ingestor.ingest(batch, parsed=parsed.pop(stored))
+                summary.add(result.counts())
+                if on_batch is not None:
+                    on_batch(summary)
+                stored += 1
 
         try:
-            for number, (raw, origin) in enumerate(inputs):
-                worker = route(raw, self.workers, number)
-                pending[worker].append((raw, origin))
-                if len(pending[worker]) >= size:
-                    put(worker, pending[worker])
-                    pending[worker] = []
-                    drain(block=False)
-            for worker, chunk in enumerate(pending):
-                if chunk:
-                    put(worker, chunk)
+            for sequence, batch in enumerate(_batches(inputs, self.batch_size)):
+                inboxes[sequence % helpers].put((sequence, [item.raw for item in batch]))
+                waiting[sequence] = batch
+                while len(waiting) >= helpers * _QUEUE_DEPTH:
+                    if stored not in parsed:
+                        receive()
+                    store_ready()
             for inbox in inboxes:
                 inbox.put(None)
-            while done < len(procs):
-                drain(block=True)
+            while waiting:
+                if stored not in parsed:
+                    receive()
+                store_ready()
         except BaseException:
-            # A worker failed (or we were interrupted): do not wait for queues nobody reads.
+            # A helper failed (or we were interrupted): do not wait for queues nobody reads.
             for inbox in inboxes:
                 inbox.cancel_join_thread()
             for proc in procs:
@@ -163,4 +143,3 @@ class ParallelIngest:
                 if proc.is_alive():  # pragma: no cover - only after a failure above
                     proc.kill()
         return summary
-
