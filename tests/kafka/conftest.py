@@ -24,6 +24,7 @@ import kafka
 import pytest
 
 from engine.bootstrap import Engine, bootstrap
+from engine.domain.routing_book import ROUTING_BOOK_ID, RoutingBook
 from engine.ingest.batch import RawInput
 from engine.kafka.origin import KafkaOrigin
 from engine.kafka.settings import KafkaSettings
@@ -180,16 +181,24 @@ def kill_mid_stream(worker: Worker, engine: Engine, total: int, *, timeout: floa
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:
-    """What two runs over the same facts must agree on: counters, rejections by reason, and
-    every aggregate's events (version, stored name, causing fact) in order."""
+    """What two runs over the same facts must agree on: counters, rejections by reason,
+    every aggregate's events (version, stored name, causing fact) in order, and the routing
+    book's final state (its events are one per batch: their number follows the batching)."""
     app = engine.app
     aggregates: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
     for n in app.recorder.select_notifications(start=1, limit=10_000_000):
+        if n.originator_id == ROUTING_BOOK_ID:
+            continue
         event = app.mapper.to_domain_event(n)
         aggregates[str(n.originator_id)].append(
             (n.originator_version, n.topic, getattr(event, "fact_id", None)))
+    book = None
+    if app.recorder.select_events(ROUTING_BOOK_ID, limit=1):
+        found: RoutingBook = app.repository.get(ROUTING_BOOK_ID)
+        book = ({r: n for r, n in found.loads.items() if n}, found.cursors,
+                sorted(p.key for held in found.profiles.values() for p in held))
     return {"counters": app.store.counters(), "rejections": app.store.rejection_counts(),
-            "aggregates": dict(aggregates)}
+            "aggregates": dict(aggregates), "routing_book": book}
 
 
 def reference_run(tmp_path: Path, values: Sequence[bytes | None]) -> tuple[dict[str, Any],
