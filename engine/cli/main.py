@@ -17,6 +17,7 @@ from engine.cli import (
     ingest_cmd,
     kafka_cmd,
     serve_cmd,
+    sla_cmd,
     token_cmd,
     views_cmd,
     workflow_cmd,
@@ -51,6 +52,7 @@ def dealflow(
 app.add_typer(workflow_cmd.app, name="workflow")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(sla_cmd.app, name="sla")
 app.command()(demo_cmd.demo)
 app.command()(ingest_cmd.ingest)
 app.command()(ingest_cmd.rejects)

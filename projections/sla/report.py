@@ -15,11 +15,11 @@ from engine.domain.ids import deal_id
 from engine.errors import NotFoundError
 from projections.formatting import NONE, ReportTable, count, moment
 from projections.report import ReportParams
-from projections.sla.model import Outcome, SlaInstance
+from projections.sla.model import Outcome, SlaInstance, StepState
 from projections.sla.projection import SlaProjection
 from projections.sla.query import instances
 
-__all__ = ["RuleCounts", "SlaReport", "build_report"]
+__all__ = ["RuleCounts", "SlaReport", "StepCounts", "build_report"]
 
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
@@ -39,6 +39,22 @@ class RuleCounts:
     def total(self) -> int:
         """All instances."""
         return self.met + self.breached + self.open + self.cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class StepCounts:
+    """How many escalation steps of one rule's ladder step the timer recorded as of the
+    report, and how each stands: ``notified`` (a recipient), ``no_owner``,
+    ``no_manager``; ``corrected`` counts those a later fact undid (also in the others)."""
+
+    workflow: str
+    rule: str
+    step: str
+    recorded: int = 0
+    notified: int = 0
+    no_owner: int = 0
+    no_manager: int = 0
+    corrected: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,20 @@ class SlaReport:
         return [RuleCounts(w, r, **{o: tally[(w, r, o)] for o in OUTCOMES}) for w, r in keys]
 
     @property
+    def escalations(self) -> list[StepCounts]:
+        """Escalation steps per (workflow, rule, step), sorted."""
+        tally: dict[tuple[str, str, str], Counter[str]] = {}
+        for i in self.instances:
+            for s in i.steps:
+                counter = tally.setdefault((i.workflow, i.rule, s.step), Counter())
+                counter["recorded"] += 1
+                counter["notified" if s.outcome == "notify" else s.outcome] += 1
+                counter["corrected"] += s.status == "corrected"
+        return [StepCounts(w, r, st, **{k: c[k] for k in (
+                    "recorded", "notified", "no_owner", "no_manager", "corrected")})
+                for (w, r, st), c in sorted(tally.items())]
+
+    @property
     def overdue(self) -> list[SlaInstance]:
         """Breached and still outstanding as of the report's time, most overdue first."""
         return sorted((i for i in self.instances if i.overdue),
@@ -89,6 +119,10 @@ class SlaReport:
             "breaches": [instance_json(i) for i in self._cap(self.breaches)],
             "overdue_total": len(self.overdue),
             "breaches_total": len(self.breaches),
+            "escalations": [{"workflow": c.workflow, "rule": c.rule, "step": c.step,
+                             "recorded": c.recorded, "notified": c.notified,
+                             "no_owner": c.no_owner, "no_manager": c.no_manager,
+                             "corrected": c.corrected} for c in self.escalations],
             **({} if self.deal is None else {
                 "deal": self.deal, "instances": [instance_json(i) for i in self.instances]}),
         }
@@ -112,6 +146,15 @@ class SlaReport:
             counts.add_cells(c.workflow, c.rule, *(count(n) for n in (
                 c.met, c.breached, c.open, c.cancelled, c.total)))
         tables: list[Table] = [counts]
+        steps = self.escalations
+        if steps:
+            numbers = ("recorded", "notified", "no owner", "no manager", "corrected")
+            ladder = ReportTable("Escalation steps recorded", "workflow", "rule", "step",
+                                 *numbers, numbers=numbers)
+            for sc in steps:
+                ladder.add_cells(sc.workflow, sc.rule, sc.step, *(count(n) for n in (
+                    sc.recorded, sc.notified, sc.no_owner, sc.no_manager, sc.corrected)))
+            tables.append(ladder)
         if self.deal is not None:
             tables.append(_instances_table(f"SLA instances of deal {self.deal}",
                                            list(self.instances)))
@@ -131,6 +174,10 @@ def instance_json(i: SlaInstance) -> dict[str, Any]:
         "cancelled_at": _iso(i.cancelled_at, i.timezone), "escalation": i.escalation,
         "escalated_at": _iso(i.escalated_at, i.timezone),
         "corrected_at": _iso(i.corrected_at, i.timezone),
+        "steps": [{"step": s.step, "status": s.status, "outcome": s.outcome,
+                   "recipient": s.recipient, "at": _iso(s.at, i.timezone),
+                   "corrected_at": _iso(s.corrected_at, i.timezone), "reason": s.reason}
+                  for s in i.steps],
     }
 
 
@@ -167,8 +214,16 @@ def _instances_table(title: str, rows: list[SlaInstance]) -> Table:
                         keep=("started, due", "ended"))
     for i in rows:
         outcome = i.outcome + ("" if i.escalation is None else f"\n(escalation {i.escalation})")
+        outcome += "".join(f"\n{_step(s, i)}" for s in i.steps)
         table.add_cells(f"{i.rule}\n{i.instance}", outcome, _span(i), _ended(i))
     return table
+
+
+def _step(s: StepState, i: SlaInstance) -> str:
+    """``step manager+9h: boss-1`` (or no_manager), with its correction."""
+    who = s.recipient or s.outcome
+    undone = "" if s.status != "corrected" else f" (corrected: {s.reason})"
+    return f"step {s.step} {_moment(s.at, i)}: {who}{undone}"
 
 
 def _list_table(title: str, rows: list[SlaInstance], limit: int | None = None, *,

@@ -53,7 +53,8 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     listed = set(re.findall(r"^\W+([a-z][\w-]*) {2,}", panel, re.MULTILINE))
     top_level = {path[0] for path in COMMANDS}
     assert top_level == {"demo", "ingest", "rejects", "rebuild", "report", "views", "serve",
-                         "consume", "relay", "kafka-topics", "workflow", "audit", "token"}
+                         "consume", "relay", "kafka-topics", "workflow", "audit", "token",
+                         "sla"}
     assert top_level <= listed
 
 
