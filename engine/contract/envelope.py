@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -108,21 +109,41 @@ def _string(obj: dict[str, Any], name: str, *, max_len: int | None = None) -> st
     return value
 
 
-def _nul_path(value: Any, path: str) -> str | None:
-    """Where a NUL character hides (no store keeps one in text), or None."""
+#: The escapes that can make text no store keeps: NUL, and UTF-16 surrogates (a lone one
+#: is not Unicode text; the stock decoder lets it through, orjson does not).
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(0000|[dD][89a-fA-F])")
+_UNSTORABLE_ESCAPE_TEXT = re.compile(r"\\u(0000|[dD][89a-fA-F])")
+
+
+def _unstorable(text: str) -> str | None:
+    """What makes ``text`` unstorable (a NUL, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "a NUL character"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "a lone surrogate (not Unicode text)"
+    return None
+
+
+def _text_fault(value: Any, path: str) -> tuple[str, str] | None:
+    """Where unstorable text hides (no store keeps it), and what it is; or None."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        what = _unstorable(value)
+        return (path, what) if what else None
     if isinstance(value, dict):
         for key, item in value.items():
-            where = (_nul_path(key, path) and f"{path}.{key!r}") or _nul_path(
-                item, f"{path}.{key}" if path else str(key))
-            if where:
-                return where
+            what = _unstorable(key)
+            if what:
+                return f"{path}.{key!r}", what
+            found = _text_fault(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            where = _nul_path(item, f"{path}.{index}")
-            if where:
-                return where
+            found = _text_fault(item, f"{path}.{index}")
+            if found:
+                return found
     return None
 
 
@@ -134,10 +155,12 @@ def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
     if not isinstance(obj, dict):
         raise InvalidFactError("(body): not a JSON object", field="(body)")
     limits.check_shape(raw, obj)
-    if (b"\\u0000" in raw) if isinstance(raw, bytes) else ("\\u0000" in raw):
-        where = _nul_path(obj, "")
-        if where:
-            raise InvalidFactError(f"{where}: contains a NUL character", field=where)
+    if (_UNSTORABLE_ESCAPE.search(raw) if isinstance(raw, bytes)
+            else _UNSTORABLE_ESCAPE_TEXT.search(raw)):
+        found = _text_fault(obj, "")
+        if found:
+            where, what = found
+            raise InvalidFactError(f"{where}: contains {what}", field=where)
     for name in _REQUIRED:
         if name not in obj or obj[name] is None:
             raise InvalidFactError(f"{name}: field required", field=name)
@@ -206,7 +229,7 @@ def identity_of(raw: bytes | str) -> FactIdentity:
 
     def valid(name: str, max_len: int | None = None) -> str | None:
         value = obj.get(name)
-        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        if not isinstance(value, str) or not value.strip() or _unstorable(value):
             return None
         return None if max_len is not None and len(value) > max_len else value
 

@@ -28,7 +28,9 @@ _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
+#: Digits an amount may have before the decimal point.
+_MAX_INTEGER_DIGITS = 18
 
 
 def _to_decimal(value: Any, what: str) -> Decimal:
@@ -57,10 +59,17 @@ def parse_amount(value: Any) -> Decimal:
     amount = _to_decimal(value, "amount")
     if amount < 0:
         raise ValueError(f"amount {value} must not be negative")
-    if (amount * _HUNDRED) % 1 != 0:
+    # Bounded so that every later sum and rate stays exact in Decimal's 28 digits (and the
+    # checks below cannot fail: 1e400 once raised DivisionImpossible here).
+    if amount != 0 and amount.adjusted() >= _MAX_INTEGER_DIGITS:
+        raise ValueError(f"amount {value} is too large (at most {_MAX_INTEGER_DIGITS} "
+                         "digits before the decimal point)")
+    # Normalise "12500.100" and "12500.1" alike to two places, so equal amounts look equal;
+    # compared exactly, so that no digit beyond the cents is rounded away.
+    cents = amount.quantize(_CENT)
+    if cents != amount:
         raise ValueError(f"amount {value} has more than 2 decimals")
-    # Normalise "12500.100" and "12500.1" alike to two places, so equal amounts look equal.
-    return amount.quantize(Decimal("0.01"))
+    return cents
 
 
 def _parse_share(value: Any) -> Decimal:
