@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from tests.projections.forecast.oracle import ZONE
 
-__all__ = ["Stream", "streams"]
+__all__ = ["Stream", "moved", "streams"]
 
 Fact = dict[str, Any]
 REPS = ("r1", "r2", "r3")
@@ -131,3 +131,20 @@ def streams(draw: st.DrawFn, year: int, tag: str, max_deals: int = 8) -> Stream:
     t2 = draw(st.integers(t1 + 1, _MINUTES_IN_YEAR))
     facts = [fact for _, _, fact in sorted(arrivals, key=lambda a: (a[0], a[1]))]
     return Stream(facts, f"{year}-Q2", _instant(year, t1), _instant(year, t2))
+
+
+def moved(stream: Stream, n: int, year: int) -> Stream:
+    """The stream with its ids and subjects made unique to example ``n`` and its instants
+    and dates moved from 2030 into ``year``."""
+    def move(text: str) -> str:
+        return text.replace("2030-", f"{year}-", 1)
+
+    facts = []
+    for f in stream.facts:
+        data = dict(f["data"])
+        if "expected_close" in data:
+            data["expected_close"] = move(data["expected_close"])
+        facts.append({**f, "id": f"{n}-{f['id']}", "subject": f"{n}-{f['subject']}",
+                      "time": move(f["time"]), "data": data})
+    return Stream(facts, move(stream.period), stream.t1.replace(year=year),
+                  stream.t2.replace(year=year))

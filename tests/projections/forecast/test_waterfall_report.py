@@ -20,7 +20,7 @@ from projections.forecast.waterfall_report import build_waterfall_report
 from projections.report import ReportParams
 from tests.projections.forecast import worked_example as ex
 from tests.projections.forecast.oracle import ZONE, Oracle
-from tests.projections.forecast.streams import Stream, streams
+from tests.projections.forecast.streams import Stream, moved, streams
 from tests.projections.forecast.support import end_of, forecast_runner, ingest
 
 FIGURES = ("start", *TERMS, "end")
@@ -121,7 +121,7 @@ def test_random_streams_match_the_reference_model(engine: Engine, data: Stream,
     # earlier examples are in no period asked later.
     n = next(_examples)
     year = 2030 + n
-    stream = _moved(data, n, year)
+    stream = moved(data, n, year)
     # Sent in two parts: as known between them, the report must be the reference model's
     # reading of the first part alone (a store holding only the log up to then).
     first = stream.facts[:len(stream.facts) * cut // 100]
@@ -166,20 +166,3 @@ def _label_counts(labels: dict[str, str]) -> dict[str, int]:
     for label in labels.values():
         counts[label] += 1
     return counts
-
-
-def _moved(stream: Stream, n: int, year: int) -> Stream:
-    """The stream with its ids and subjects made unique to example ``n`` and its instants
-    and dates moved from 2030 into ``year``."""
-    def move(text: str) -> str:
-        return text.replace("2030-", f"{year}-", 1)
-
-    facts = []
-    for f in stream.facts:
-        data = dict(f["data"])
-        if "expected_close" in data:
-            data["expected_close"] = move(data["expected_close"])
-        facts.append({**f, "id": f"{n}-{f['id']}", "subject": f"{n}-{f['subject']}",
-                      "time": move(f["time"]), "data": data})
-    return Stream(facts, move(stream.period), stream.t1.replace(year=year),
-                  stream.t2.replace(year=year))
