@@ -1,11 +1,11 @@
 """Gauges read from the views at scrape time: log head, each view's position and lag, the
-outbox relay's lag, the open pipeline by workflow and stage, time in stage, and SLA
-instances by rule.
+outbox relay's lag, the open pipeline by workflow and stage, time in stage, SLA instances by
+rule, and the forecast rollups of the current and the next quarter per team.
 
-The pipeline and SLA figures come from the registered ``pipeline`` and ``sla`` reports "as
-of now" (reused for ``cache_seconds``, so a scrape every 15 s costs one computation); a
-report that is not registered, or fails, leaves its families out of the scrape and counts
-``dealflow_view_report_errors_total``.
+The pipeline, SLA and forecast figures come from the registered ``pipeline``, ``sla`` and
+``forecast`` reports "as of now" (reused for ``cache_seconds``, so a scrape every 15 s costs
+one computation each); a report that is not registered, or fails, leaves its families out of
+the scrape and counts ``dealflow_view_report_errors_total``.
 
 They describe the whole store, not the process: with several replicas, only the one that
 keeps the views (``exporting()``: it holds their lock) exports them, and says so with
@@ -28,7 +28,10 @@ from prometheus_client.registry import Collector
 __all__ = ["ViewCollector"]
 
 log = logging.getLogger(__name__)
-ReadReport = Callable[[str], Mapping[str, Any] | None]
+ReadReport = Callable[..., Mapping[str, Any] | None]  # (name, **options)
+#: The forecast rollups exported, by the report's JSON field.
+_ROLLUPS = {"commit": "commit_forecast", "best_case": "best_case_forecast",
+            "pipeline": "pipeline_forecast"}
 
 
 def _number(value: Any) -> float | None:
@@ -52,7 +55,8 @@ class ViewCollector(Collector):
                  read_report: ReadReport, registry: CollectorRegistry,
                  outbox: Callable[[], int] | None = None,
                  exporting: Callable[[], bool] | None = None) -> None:
-        """``read_report(name)`` gives a report's JSON as of now, or None if unregistered;
+        """``read_report(name, **options)`` gives a report's JSON as of now, or None if
+        unregistered;
         ``outbox()`` the outbox relay's log position (when this process relays);
         ``exporting()`` whether this process exports the pipeline and SLA gauges (always,
         when not given)."""
@@ -77,10 +81,11 @@ class ViewCollector(Collector):
         if exporting:
             yield from self._pipeline()
             yield from self._sla()
+            yield from self._forecast()
 
-    def _report(self, name: str) -> Mapping[str, Any] | None:
+    def _report(self, name: str, **options: Any) -> Mapping[str, Any] | None:
         try:
-            return self.read_report(name)
+            return self.read_report(name, **options)
         except Exception:  # a scrape must not fail because one view cannot be read
             log.exception("reading report %s for metrics failed", name)
             self.errors.labels(name).inc()
@@ -177,3 +182,34 @@ class ViewCollector(Collector):
             overdue.add_metric(list(key), late[key])
         yield instances
         yield overdue
+
+    def _forecast(self) -> Iterator[Metric]:
+        # The forecast report's default period is the quarter of now (Asia/Shanghai); the
+        # next one is asked by name. Labels say ``current``/``next``, never the period, so a
+        # quarter's series do not pile up as time goes by.
+        current = self._report("forecast")
+        if current is None:
+            return
+        rollups = GaugeMetricFamily(
+            "dealflow_forecast_rollup_amount",
+            "Forecast rollups (commit = closed + commit, best_case = that + best case, "
+            "pipeline = that + pipeline) of the current and the next quarter as of now, per "
+            "team (the reps' profile teams, 'no team', 'unassigned') and currency.",
+            labels=["quarter", "team", "rollup", "currency"])
+        periods = [("current", current)]
+        period = current.get("period")
+        if isinstance(period, str) and len(period) == 7:
+            year, q = int(period[:4]), int(period[-1])
+            upcoming = self._report("forecast", period=f"{year + q // 4}-Q{q % 4 + 1}")
+            if upcoming is not None:
+                periods.append(("next", upcoming))
+        for quarter, report in periods:
+            for row in _items(report, "rows"):
+                if row.get("scope") not in ("team", "unassigned"):
+                    continue
+                where = [quarter, str(row.get("name"))]
+                for rollup, field in _ROLLUPS.items():
+                    value = _number(row.get(field))
+                    if value is not None:
+                        rollups.add_metric([*where, rollup, str(row.get("currency"))], value)
+        yield rollups

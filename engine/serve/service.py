@@ -224,12 +224,14 @@ class Service:
         self.metrics.read_wait_seconds.observe(time.perf_counter() - started)
         return done
 
-    def report_for_metrics(self, name: str) -> dict[str, Any] | None:
-        """Report ``name`` as of now for the scrape-time gauges (None if not registered)."""
+    def report_for_metrics(self, name: str, **options: Any) -> dict[str, Any] | None:
+        """Report ``name`` as of now with ``options`` (e.g. the forecast's ``period``) for the
+        scrape-time gauges (None if not registered)."""
         if name not in REPORTS:
             return None
         return self.reports.compute(
-            name, max_age=self.settings.metrics_view_cache_seconds).content
+            name, options=options or None,
+            max_age=self.settings.metrics_view_cache_seconds).content
 
     def readiness(self) -> Readiness:
         """Ready when the store answers, the views caught up with the log as it was at

@@ -140,7 +140,8 @@ def test_dashboard_uses_exported_metrics(exported: set[str]) -> None:
             used += expr
     for metric in ("dealflow_pipeline_open_amount", "dealflow_sla_overdue_instances",
                    "dealflow_view_lag_events", "dealflow_kafka_consumer_lag",
-                   "dealflow_facts_rejected_total", "dealflow_http_request_duration_seconds"):
+                   "dealflow_facts_rejected_total", "dealflow_http_request_duration_seconds",
+                   "dealflow_forecast_rollup_amount"):
         assert metric in used
 
 
@@ -155,7 +156,7 @@ def test_manifests_parse_and_probe_health() -> None:
 
 
 #: Gauges about the whole store, the same from every replica that exports them.
-STORE_WIDE = re.compile(r"dealflow_(pipeline_|sla_|view_|log_head|outbox_lag)[a-z_]*")
+STORE_WIDE = re.compile(r"dealflow_(pipeline_|sla_|forecast_|view_|log_head|outbox_lag)[a-z_]*")
 
 
 def _store_wide_summed(expr: str) -> list[str]:
