@@ -71,7 +71,9 @@ def _decode(raw: bytes | str) -> Any:
         pass
     try:
         return _DECODER.decode(raw.decode() if isinstance(raw, bytes) else raw)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+    # UnicodeDecodeError is a ValueError; a number whose exponent overflows Decimal
+    # (``1e99999999999999999999``) is an ArithmeticError (decimal.InvalidOperation).
+    except (ValueError, ArithmeticError, RecursionError) as exc:
         raise InvalidFactError(f"(body): not JSON: {exc}", field="(body)") from exc
 
 
