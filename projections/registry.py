@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from projections import commissions, forecast, kpi, pipeline, sla
+from projections import commissions, forecast, kpi, pipeline, segments, sla
 from projections.base import Projection
 from projections.commissions import CommissionsProjection, PlanRegistry
 from projections.forecast import ForecastProjection
@@ -18,6 +18,9 @@ from projections.forecast.waterfall_report import build_waterfall_report
 from projections.kpi import KpiProjection
 from projections.pipeline import PipelineProjection
 from projections.report import Report, ReportParams
+from projections.routing import RoutingProjection
+from projections.routing import build_report as build_routing_report
+from projections.segments import SegmentsProjection
 from projections.sla import SlaProjection
 from workflows import WorkflowRegistry
 
@@ -33,6 +36,8 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "forecast": (ForecastProjection.name, forecast.build_report),
     "waterfall": (ForecastProjection.name, build_waterfall_report),
     "accuracy": (ForecastProjection.name, build_accuracy_report),
+    "routing": (RoutingProjection.name, build_routing_report),
+    "segments": (SegmentsProjection.name, segments.build_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
 
@@ -61,6 +66,8 @@ def shipped_views(workflows: WorkflowRegistry, plans: PlanRegistry) -> list[Proj
         CommissionsProjection(plans),
         KpiProjection(workflows),
         ForecastProjection(workflows),
+        RoutingProjection(),
+        SegmentsProjection(),
     ]
 
 

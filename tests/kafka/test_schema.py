@@ -14,7 +14,7 @@ import pytest
 
 from engine.bootstrap import Engine
 from engine.demo import generate
-from engine.domain import deal, escalation, rep
+from engine.domain import deal, escalation, rep, routing_book
 from engine.domain.escalation import Escalation
 from engine.ingest.batch import RawInput
 from engine.kafka.keys import EventKeys
@@ -28,7 +28,7 @@ DECIMAL = re.compile(SCHEMA["$defs"]["decimal"]["pattern"])
 def stored_event_names() -> set[str]:
     """Every event the domain can store (the unused ``Created`` bases aside)."""
     names = set()
-    for module in (deal, rep, escalation):
+    for module in (deal, rep, escalation, routing_book):
         for aggregate in vars(module).values():
             if not inspect.isclass(aggregate) or not hasattr(aggregate, "TOPIC"):
                 continue
