@@ -34,8 +34,8 @@ _REQUIRES: dict[str, tuple[str, dict[str, Any]]] = {
     "quote": ("proposal.sent", {}),
 }
 _MINUTES_IN_YEAR = 364 * 24 * 60
-ACTIONS = ("advance", "advance", "advance", "advance", "amount", "reassign", "close", "close",
-           "override", "lose", "reopen", "sign", "cancel")
+ACTIONS = ("advance", "sign", "amount", "reassign", "close", "advance", "sign", "amount",
+           "reassign", "close", "override", "lose", "reopen", "cancel")
 
 
 @dataclass(frozen=True)
@@ -83,21 +83,26 @@ def streams(draw: st.DrawFn, year: int, tag: str, max_deals: int = 8) -> Stream:
             data["expected_close"] = close_date()
         emit("deal.opened", subject, data, start)
         stage, status, lost_from = "lead", "open", "lead"
-        steps = sorted(draw(st.lists(st.integers(start + 1, _MINUTES_IN_YEAR), min_size=2,
-                                     max_size=16)))
+        # Its life: a few months of actions (so that T1 and T2 fall among them).
+        end = min(_MINUTES_IN_YEAR, start + 150 * 24 * 60)
+        steps = sorted(draw(st.lists(st.integers(start + 1, end), min_size=3, max_size=14)))
         for at in steps:
             action = draw(st.sampled_from(ACTIONS))
-            if status == "open" and action == "advance" and stage != "negotiation":
-                to = STAGES[STAGES.index(stage) + 1]
-                if to == "negotiation":
-                    emit("quote.issued", subject, {"amount": draw(st.sampled_from(AMOUNTS)),
-                                                   "currency": draw(st.sampled_from(
-                                                       CURRENCIES))}, at)
-                else:
-                    kind, body = _REQUIRES[to]
-                    emit(kind, subject, body, at)
-                emit("deal.stage_changed", subject, {"to": to}, at)
-                stage = to
+            if status == "open" and action in ("advance", "sign") and stage != "negotiation":
+                # One to three stages forward (signing walks to negotiation first), each
+                # with the fact entering it requires, all at this instant.
+                last = (len(STAGES) - 1 if action == "sign" else
+                        min(len(STAGES) - 1, STAGES.index(stage) + draw(st.integers(1, 3))))
+                for to in STAGES[STAGES.index(stage) + 1:last + 1]:
+                    if to == "negotiation":
+                        emit("quote.issued", subject, {
+                            "amount": draw(st.sampled_from(AMOUNTS)),
+                            "currency": draw(st.sampled_from(CURRENCIES))}, at)
+                    else:
+                        kind, body = _REQUIRES[to]
+                        emit(kind, subject, body, at)
+                    emit("deal.stage_changed", subject, {"to": to}, at)
+                stage = STAGES[last]
             elif status == "open" and action == "amount":
                 emit("deal.amount_changed", subject, {
                     "amount": draw(st.sampled_from(AMOUNTS)),
@@ -119,7 +124,7 @@ def streams(draw: st.DrawFn, year: int, tag: str, max_deals: int = 8) -> Stream:
             elif status == "lost" and action == "reopen":
                 emit("deal.reopened", subject, {}, at)
                 status, stage = "open", lost_from
-            elif status == "open" and action == "sign" and stage == "negotiation":
+            if status == "open" and action == "sign" and stage == "negotiation":
                 emit("contract.signed", subject, {
                     "amount": draw(st.sampled_from(AMOUNTS)),
                     "currency": draw(st.sampled_from(CURRENCIES))}, at)
