@@ -2,7 +2,8 @@
 omitted, weighted and the three rollups of a period, per rep, per team, ``unassigned`` and
 in total, per currency, as of T and as known at K (CONTRACT 1.1 "Forecast", rule 6).
 
-Sums are exact; the report shows them rounded half-up to cents (JSON included).
+Sums are exact. The tables show them rounded half-up to cents; JSON keeps them exact, as
+decimal strings with at least 2 decimals (``7200.00``; a weighted ``49.9995`` stays so).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from projections.forecast.projection import ForecastProjection
 from projections.forecast.states import deal_states
 from projections.forecast.teams import NO_TEAM, teams_at
 from projections.formatting import ReportTable, count, moment, money
-from projections.pipeline.render import cents, jsonable
+from projections.pipeline.render import jsonable
 from projections.report import ReportParams
 
 __all__ = ["COLUMNS", "UNASSIGNED", "ForecastReport", "ForecastRow", "NoCloseDate",
@@ -35,6 +36,7 @@ TOTAL = "total"
 COLUMNS = ("closed", "commit", "best_case", "pipeline", "omitted", "weighted")
 ROLLUPS = ("commit_forecast", "best_case_forecast", "pipeline_forecast")
 _ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -75,11 +77,11 @@ class ForecastRow:
             setattr(self, column, getattr(self, column) + getattr(other, column))
 
     def to_json(self) -> dict[str, Any]:
-        """Sums and rollups rounded half-up to cents, as decimal strings."""
+        """Sums and rollups, exact (see :func:`exact_text`)."""
         out: dict[str, Any] = {"scope": self.scope, "name": self.name, "team": self.team,
                                "currency": self.currency, "deals": self.deals}
         for column in (*COLUMNS, *ROLLUPS):
-            out[column] = str(cents(getattr(self, column)))
+            out[column] = exact_text(getattr(self, column))
         return out
 
 
@@ -114,7 +116,7 @@ class ForecastReport:
                 "known_at": jsonable(self.known_at), "timezone": self.timezone,
                 "rows": [r.to_json() for r in self.rows],
                 "no_close_date": [{"currency": n.currency, "deals": n.deals,
-                                   "amount": str(cents(n.amount))} for n in self.no_close_date]}
+                                   "amount": exact_text(n.amount)} for n in self.no_close_date]}
 
     def tables(self) -> list[Table]:
         """The forecast table, and the deals without a close date."""
@@ -203,6 +205,14 @@ def build_report(conn: Connection, view: ForecastProjection, params: ReportParam
         period=period, as_of=params.as_of, known_at=params.known_at,
         timezone=str(view.timezone), rows=rows,
         no_close_date=[NoCloseDate(c, n, amount) for c, (n, amount) in sorted(undated.items())])
+
+
+def exact_text(value: Decimal) -> str:
+    """An exact amount as a decimal string with at least 2 decimals and no trailing zeros
+    beyond them: ``7200.000`` -> ``7200.00``, ``49.9995`` -> ``49.9995``."""
+    if value == value.quantize(_CENT):
+        return str(value.quantize(_CENT))
+    return format(value.normalize(), "f")
 
 
 def _kept(owner: str | None, teams: dict[str, str], rep: str | None, team: str | None) -> bool:
