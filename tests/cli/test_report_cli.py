@@ -23,6 +23,7 @@ DOCUMENTED = {
     "forecast": ("rep", "team", "period"),
     "waterfall": ("period", "from", "to", "by", "deals"),
     "accuracy": ("rep", "period"),
+    "routing": ("rep", "team", "period"),
 }
 
 
