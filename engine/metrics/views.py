@@ -1,6 +1,7 @@
 """Gauges read from the views at scrape time: log head, each view's position and lag, the
 outbox relay's lag, the open pipeline by workflow and stage, time in stage, SLA instances by
-rule, and the forecast rollups of the current and the next quarter per team.
+rule, the forecast rollups of the current and the next quarter per team, and routing
+(assignments by rule, unassigned deals, each rep's open load).
 
 The pipeline, SLA and forecast figures come from the registered ``pipeline``, ``sla`` and
 ``forecast`` reports "as of now" (reused for ``cache_seconds``, so a scrape every 15 s costs
@@ -82,6 +83,7 @@ class ViewCollector(Collector):
             yield from self._pipeline()
             yield from self._sla()
             yield from self._forecast()
+            yield from self._routing()
 
     def _report(self, name: str, **options: Any) -> Mapping[str, Any] | None:
         try:
@@ -156,6 +158,31 @@ class ViewCollector(Collector):
                 if value is not None:
                     stage_time.add_metric([*where, quantile], value)
         yield from (deals, amount, weighted, stage_time)
+
+    def _routing(self) -> Iterator[Metric]:
+        report = self._report("routing")
+        if report is None:
+            return
+        by_rule = GaugeMetricFamily(
+            "dealflow_routing_assignments", "Deals routed by the engine, by the rule that "
+            "chose their owner (all time).", labels=["rule"])
+        rules = report.get("rules")
+        for rule, n in sorted(rules.items()) if isinstance(rules, Mapping) else ():
+            by_rule.add_metric([str(rule)], int(n))
+        unassigned = report.get("unassigned")
+        left = unassigned if isinstance(unassigned, Mapping) else {}
+        opened = GaugeMetricFamily(
+            "dealflow_routing_unassigned_deals", "Deals opened unassigned (no rule could "
+            "choose) all time (state=routed), and open deals without owner now (state=open).",
+            labels=["state"])
+        opened.add_metric(["routed"], int(left.get("routed_unassigned") or 0))
+        opened.add_metric(["open"], int(left.get("open_without_owner") or 0))
+        load = GaugeMetricFamily("dealflow_routing_open_load",
+                                 "Open deals each rep owns (its open load) as of now.",
+                                 labels=["rep"])
+        for row in _items(report, "reps"):
+            load.add_metric([str(row.get("rep"))], int(row.get("open_load") or 0))
+        yield from (by_rule, opened, load)
 
     def _sla(self) -> Iterator[Metric]:
         report = self._report("sla")
