@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=20_000, ge=1, le=1_000_000,
         description="Most facts of HTTP requests waiting for (or in) the group commit; a "
         "request beyond it is refused at once with 503 and Retry-After (a bounded queue).")
+    api_max_waiting_requests: int = Field(
+        default=24, ge=1, le=1000,
+        description="Most HTTP requests waiting for (or in) the group commit, each holding "
+        "one of the server's 40 threads; more are refused with 503 and Retry-After, so that "
+        "the other threads still authenticate, refuse and serve reads.")
     input_max_bytes: int = Field(
         default=64 * 1024, ge=256, le=16 * 1024 * 1024,
         description="Largest single fact (bytes) from any source; larger is rejected "

@@ -99,11 +99,9 @@ def _overloaded(service: Service, detail: str) -> ApiError:
 
 def _admit_any(service: Service) -> None:
     """Refuse (503) before reading the body when the group commit's queue is full."""
-    committer = service.committer
-    if committer.full():
-        raise _overloaded(service, f"{committer.waiting} facts are already waiting to be "
-                          f"stored; the limit api_max_waiting={committer.max_waiting} is "
-                          "reached; retry later")
+    why = service.committer.full()
+    if why is not None:
+        raise _overloaded(service, why)
 
 
 async def _store(service: Service, inputs: list[RawInput], wait: bool

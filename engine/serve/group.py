@@ -40,14 +40,19 @@ class _Ticket:
 class GroupCommitter:
     """Serializes ingestion (the ingestor is not thread-safe) and combines waiting batches."""
 
-    def __init__(self, ingest: Ingest, *, max_inputs: int, max_waiting: int | None = None
-                 ) -> None:
+    def __init__(self, ingest: Ingest, *, max_inputs: int, max_waiting: int | None = None,
+                 max_requests: int | None = None) -> None:
         """``ingest`` decides and stores one batch; ``max_inputs`` caps a combined batch;
-        ``max_waiting`` (None: no bound) caps the inputs admitted and not yet answered."""
+        ``max_waiting`` caps the inputs admitted and not yet answered, ``max_requests`` the
+        requests (None: no bound). A waiting request holds a server thread, so
+        ``max_requests`` must stay below the thread pool's size: the rest of the pool
+        authenticates, refuses and reads meanwhile."""
         self._ingest = ingest
         self.max_inputs = max_inputs
         self.max_waiting = max_waiting
+        self.max_requests = max_requests
         self._admitted = 0
+        self._requests = 0
         self._admit_lock = threading.Lock()
         self._cond = threading.Condition()
         self._queue: list[_Ticket] = []
@@ -58,9 +63,15 @@ class GroupCommitter:
         """Inputs admitted and not yet answered."""
         return self._admitted
 
-    def full(self) -> bool:
-        """Whether no request would be admitted now (checked before reading a body)."""
-        return self.max_waiting is not None and self._admitted >= self.max_waiting
+    def full(self) -> str | None:
+        """Why no request would be admitted now (checked before reading a body), or None."""
+        if self.max_requests is not None and self._requests >= self.max_requests:
+            return (f"{self._requests} requests are already waiting to be stored; the limit "
+                    f"api_max_waiting_requests={self.max_requests} is reached; retry later")
+        if self.max_waiting is not None and self._admitted >= self.max_waiting:
+            return (f"{self._admitted} facts are already waiting to be stored; the limit "
+                    f"api_max_waiting={self.max_waiting} is reached; retry later")
+        return None
 
     @contextmanager
     def admitted(self, count: int) -> Iterator[None]:
@@ -68,17 +79,21 @@ class GroupCommitter:
         limit if they would take it past ``max_waiting`` (a request alone in the queue is
         always admitted, whatever its size: batches have their own limit)."""
         with self._admit_lock:
+            if self.max_requests is not None and self._requests >= self.max_requests:
+                raise OverloadedError(self.full() or "overloaded")
             if (self.max_waiting is not None and self._admitted > 0
                     and self._admitted + count > self.max_waiting):
                 raise OverloadedError(
                     f"{self._admitted} facts are already waiting to be stored; the limit "
                     f"api_max_waiting={self.max_waiting} is reached; retry later")
             self._admitted += count
+            self._requests += 1
         try:
             yield
         finally:
             with self._admit_lock:
                 self._admitted -= count
+                self._requests -= 1
 
     def submit(self, inputs: Sequence[RawInput]) -> BatchResult:
         """Ingest ``inputs`` (possibly together with other waiting requests)."""

@@ -154,7 +154,8 @@ class Service:
         if self._committer is None:
             self._committer = GroupCommitter(self._ingest_batch,
                                              max_inputs=self.settings.api_group_commit,
-                                             max_waiting=self.settings.api_max_waiting)
+                                             max_waiting=self.settings.api_max_waiting,
+                                             max_requests=self.settings.api_max_waiting_requests)
         return self._committer
 
     def _ingest_batch(self, inputs: Sequence[RawInput]) -> BatchResult:

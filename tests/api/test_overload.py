@@ -43,6 +43,16 @@ def test_the_queue_admits_up_to_its_bound_then_refuses_naming_it() -> None:
         assert committer.waiting == 50
 
 
+def test_the_queue_bounds_waiting_requests_too() -> None:
+    committer = GroupCommitter(_fake, max_inputs=10, max_waiting=100, max_requests=2)
+    with committer.admitted(1), committer.admitted(1):
+        assert "api_max_waiting_requests=2" in (committer.full() or "")
+        with pytest.raises(OverloadedError, match="api_max_waiting_requests=2"), \
+                committer.admitted(1):
+            pass
+    assert committer.full() is None
+
+
 def test_a_full_queue_answers_503_with_retry_after_and_counts_it(
         make_api: Callable[..., Api]) -> None:
     api = make_api(api_max_waiting=10)
