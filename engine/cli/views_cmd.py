@@ -24,8 +24,9 @@ REPORT_ZONE = ZoneInfo("Asia/Shanghai")
 
 # The help texts name the reports and views without importing them (that loads the store):
 # tests/cli/test_startup.py checks these against projections.registry.
-REPORT_NAMES = ("pipeline", "sla", "commissions", "kpis", "forecast", "waterfall", "accuracy")
-VIEW_NAMES = ("pipeline", "sla", "commissions", "kpis", "forecast")
+REPORT_NAMES = ("pipeline", "sla", "commissions", "kpis", "forecast", "waterfall", "accuracy",
+                "routing", "segments")
+VIEW_NAMES = ("pipeline", "sla", "commissions", "kpis", "forecast", "routing", "segments")
 
 
 def parse_moment(value: str, option: str) -> datetime:

@@ -24,6 +24,7 @@ DOCUMENTED = {
     "waterfall": ("period", "from", "to", "by", "deals"),
     "accuracy": ("rep", "period"),
     "routing": ("rep", "team", "period"),
+    "segments": (),
 }
 
 
