@@ -143,6 +143,8 @@ def build_report(conn: Connection, view: ForecastProjection, params: ReportParam
     """The forecast of ``period`` (default: the quarter of ``as_of`` in Asia/Shanghai) as
     of ``params``. ``rep`` keeps that rep's rows; ``team`` that team's row and its reps'
     rows (the ``unassigned`` and ``total`` rows are for the whole, unfiltered report)."""
+    if rep is not None and team is not None:
+        raise ReportOptionError("--rep and --team: give one of them, not both")
     if period is None:
         period = quarter_of(params.as_of, view.timezone)
     try:

@@ -109,6 +109,11 @@ def test_filters(filled: ProjectionRunner) -> None:
     assert set(no_team) == {("rep", "rep-c", "CNY"), ("team", "no team", "CNY")}
 
 
+def test_rep_and_team_together_are_refused(filled: ProjectionRunner) -> None:
+    with pytest.raises(ReportOptionError, match="--rep and --team"):
+        report(filled, period="2026-Q2", rep="rep-b", team="west")
+
+
 def test_the_period_defaults_to_the_quarter_of_as_of(filled: ProjectionRunner) -> None:
     assert report(filled)["period"] == "2026-Q2"
 
