@@ -58,8 +58,15 @@ class EventKeys:
 
     def keys(self, events: Sequence[Any]) -> list[str]:
         """The key of each event, in order (one query for the facts not yet known)."""
-        unknown = [e for e in events if e.originator_id not in self._cache]
-        lookups = {k for e in unknown if _named(e) is None and (k := _fact_key(e)) is not None}
+        # Only an aggregate's first event not yet keyed is resolved (the rest hit the cache),
+        # so only those need their fact looked up: a deal opened in this batch is named by
+        # its opening, and its later facts cost no query.
+        firsts: dict[UUID, Any] = {}
+        for event in events:
+            if event.originator_id not in self._cache:
+                firsts.setdefault(event.originator_id, event)
+        lookups = {k for e in firsts.values()
+                   if _named(e) is None and (k := _fact_key(e)) is not None}
         subjects = fact_subjects(self.engine, sorted(lookups)) if lookups else {}
         keys = []
         for event in events:

@@ -41,6 +41,7 @@ from engine.kafka.topics import TopicAdmin
 from engine.store.app import DealflowApplication
 from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
+from engine.store.log import LoggedEvent, LogReader
 
 __all__ = ["LOCK_NAME", "OutboxRelay", "RelayPositionConflictError", "RelayStats"]
 
@@ -90,6 +91,7 @@ class OutboxRelay:
         self.stats = RelayStats()
         self.db = sql
         self.keys = EventKeys(app, self.db)
+        self.reader = LogReader(app)
         self.follower = Follower(LOCK_NAME, self._step, lock,
                                  idle=settings.relay_idle_ms / 1000, full=1,
                                  backoff=0.5, max_backoff=10.0,
@@ -160,13 +162,12 @@ class OutboxRelay:
             self._in_flight.clear()
             self._save_due = time.monotonic() + settings.relay_commit_ms / 1000
         in_flight = self._in_flight
-        notifications: Any = []
+        notifications: list[LoggedEvent] = []
         if len(in_flight) < settings.relay_max_in_flight:
-            notifications = self.app.recorder.select_notifications(
-                start=self._sent + 1, limit=settings.relay_batch_size)
+            notifications = self.reader.read(self._sent, settings.relay_batch_size)
         if notifications:
             self._send(notifications, in_flight)
-            self._sent = notifications[-1].id
+            self._sent = notifications[-1].position
         elif in_flight:
             self._producer.flush(timeout=settings.delivery_timeout_ms / 1000)
         if len(in_flight) >= settings.relay_max_in_flight:
@@ -247,16 +248,14 @@ class OutboxRelay:
             self.stats.published += count
             self.metrics.published.inc(count)
 
-    def _send(self, notifications: Any, in_flight: InFlight) -> None:
-        mapper = self.app.mapper
-        events = [mapper.to_domain_event(n) for n in notifications]
-        keys = self.keys.keys(events)
+    def _send(self, logged: list[LoggedEvent], in_flight: InFlight) -> None:
+        keys = self.keys.keys([item.event for item in logged])
         send = self._producer.send
         topic = self.topic
-        for notification, event, key in zip(notifications, events, keys, strict=True):
-            value, headers = encode_event(event, topic=notification.topic,
-                                          position=notification.id, key=key)
-            in_flight.append((notification.id,
+        for item, key in zip(logged, keys, strict=True):
+            value, headers = encode_event(item.event, topic=item.topic, position=item.position,
+                                          key=key, originator_text=item.originator_text)
+            in_flight.append((item.position,
                               send(topic, key=key.encode(), value=value, headers=headers)))
 
     def _save(self) -> None:

@@ -1,8 +1,9 @@
-"""The outbound event schema, version 1 (docs/events-schema.md, docs/events-schema.v1.json).
+"""The outbound event schema, version 2 (docs/events-schema.md, docs/events-schema.v2.json).
 
-One JSON object per domain event::
+One JSON object per domain event (the envelope is version 1's; version 2 adds types, the
+escalation ladder's among them, and lets owners be null)::
 
-    {"schema_version": 1, "event_id": "<uuid>", "type": "dealflow.deal.opened",
+    {"schema_version": 2, "event_id": "<uuid>", "type": "dealflow.deal.opened",
      "type_version": 1, "position": 42, "key": "D-1001",
      "aggregate": {"type": "deal", "id": "<uuid>", "version": 1},
      "recorded_at": "...", "occurred_at": "...",
@@ -16,6 +17,7 @@ RFC 3339 with their offsets, dates ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,9 +31,10 @@ __all__ = [
     "event_id",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA_HEADER = str(SCHEMA_VERSION).encode()
 _EVENT_ID_NS = UUID("6f1c2b0e-8a4d-4c55-9d0e-5e7a1f0d2c10")
+_EVENT_ID_NS_BYTES = _EVENT_ID_NS.bytes
 _BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 _FACT_FIELDS = frozenset({"source", "fact_id", "actor", "occurred_at", "extra"})
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS
@@ -40,6 +43,17 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS
 def event_id(originator_id: UUID, originator_version: int) -> UUID:
     """The event's stable id: the same for every publication of the same event."""
     return uuid5(_EVENT_ID_NS, f"{originator_id}:{originator_version}")
+
+
+def _event_id_text(originator_text: str, originator_version: int) -> str:
+    # ``str(event_id(...))`` without building two UUID objects per event (the relay's hot
+    # path): the same SHA-1 name-based UUID (RFC 4122 version 5), formatted as ``str`` does.
+    digest = bytearray(hashlib.sha1(
+        _EVENT_ID_NS_BYTES + f"{originator_text}:{originator_version}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _default(value: Any) -> Any:
@@ -56,11 +70,13 @@ def _aggregate_type(event: Any) -> str:
 
 
 def encode_event(
-    event: Any, *, topic: str, position: int, key: str
+    event: Any, *, topic: str, position: int, key: str, originator_text: str | None = None,
 ) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The JSON value (schema version 1) and the Kafka headers of one decoded domain event."""
+    """The JSON value (schema version 2) and the Kafka headers of one decoded domain event
+    (``originator_text``: ``str(event.originator_id)`` when the caller has it)."""
     state: dict[str, Any] = dict(event.__dict__)
-    the_id = event_id(event.originator_id, event.originator_version)
+    the_id = _event_id_text(originator_text or str(event.originator_id),
+                            event.originator_version)
     fact = None
     extra = None
     occurred_at: datetime | None = state.get("occurred_at")
@@ -86,7 +102,7 @@ def encode_event(
         "data": data,
     }
     headers = [
-        ("dealflow.event_id", str(the_id).encode()),
+        ("dealflow.event_id", the_id.encode()),
         ("dealflow.type", topic.encode()),
         ("dealflow.position", str(position).encode()),
         ("dealflow.schema_version", _SCHEMA_HEADER),
