@@ -1,4 +1,5 @@
-"""The outbound event schema (docs/events-schema.v1.json) and the events' message keys."""
+"""The outbound event schema (docs/events-schema.v2.json; every encoded event validated by a
+JSON Schema validator) and the events' message keys."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.bootstrap import Engine
 from engine.demo import generate
@@ -21,7 +23,9 @@ from engine.kafka.keys import EventKeys
 from engine.kafka.schema import SCHEMA_VERSION, encode_event, event_id
 from engine.store.sql import sql_engine
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "events-schema.v1.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "events-schema.v2.json").read_text())
+V1 = json.loads((Path(__file__).parents[2] / "docs" / "events-schema.v1.json").read_text())
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
 DECIMAL = re.compile(SCHEMA["$defs"]["decimal"]["pattern"])
 
 
@@ -69,6 +73,12 @@ def filled(engine: Engine) -> Engine:
                                occurred_at=at)
     breach.correct(outcome="met", started_at=at, due_at=at, ended_at=at, occurred_at=at)
     breach.rebreach(started_at=at, due_at=at, occurred_at=at)
+    breach.record_step(subject="D-SLA", step="owner+0h", notify="owner", recipient="rep-01",
+                       status="notify", owner="rep-01", due_at=at, at=at)
+    breach.record_step(subject="D-SLA", step="manager+9h", notify="manager", recipient=None,
+                       status="no_manager", owner="rep-01", due_at=at, at=at)
+    breach.correct_step(subject="D-SLA", step="manager+9h", reason="ended", ended_at=at,
+                        step_at=at, occurred_at=at)
     engine.app.save(breach)
     return engine
 
@@ -81,8 +91,9 @@ def test_the_schema_names_every_event_the_domain_stores() -> None:
 def test_every_stored_event_encodes_to_the_documented_schema(filled: Engine) -> None:
     seen = set()
     for payload, headers, _value in encoded(filled):
+        VALIDATOR.validate(payload)
         assert set(SCHEMA["required"]) <= set(payload)
-        assert payload["schema_version"] == SCHEMA_VERSION == 1
+        assert payload["schema_version"] == SCHEMA_VERSION == 2
         kind = payload["type"]
         seen.add(kind)
         definition = SCHEMA["$defs"]["data"][kind]
@@ -97,13 +108,32 @@ def test_every_stored_event_encodes_to_the_documented_schema(filled: Engine) -> 
             "dealflow.event_id": payload["event_id"].encode(),
             "dealflow.type": kind.encode(),
             "dealflow.position": str(payload["position"]).encode(),
-            "dealflow.schema_version": b"1",
+            "dealflow.schema_version": b"2",
         }
         if payload["fact"] is not None:
             assert payload["occurred_at"] is not None
             assert set(payload["fact"]) == {"source", "id", "actor"}
     assert {"dealflow.deal.opened", "dealflow.deal.contract_signed", "dealflow.rep.quota_set",
-            "dealflow.sla.breached", "dealflow.sla.corrected", "dealflow.sla.rebreached"} <= seen
+            "dealflow.sla.breached", "dealflow.sla.corrected", "dealflow.sla.rebreached",
+            "dealflow.sla.escalation_step", "dealflow.sla.escalation_step_corrected"} <= seen
+
+
+def test_the_validator_refuses_what_the_schema_forbids(filled: Engine) -> None:
+    # The schema is no rubber stamp: a step without its recipient's status, or a version 1
+    # envelope, fails.
+    payload = next(p for p, _h, _v in encoded(filled)
+                   if p["type"] == "dealflow.sla.escalation_step")
+    assert not list(VALIDATOR.iter_errors(payload))
+    broken = {**payload, "data": {k: v for k, v in payload["data"].items() if k != "status"}}
+    assert list(VALIDATOR.iter_errors(broken))
+    assert list(VALIDATOR.iter_errors({**payload, "schema_version": 1}))
+
+
+def test_version_2_keeps_version_1s_envelope() -> None:
+    """What a version 1 consumer relies on: the same envelope fields, required the same."""
+    assert SCHEMA["required"] == V1["required"]
+    assert set(SCHEMA["properties"]) == set(V1["properties"])
+    assert set(V1["properties"]["type"]["enum"]) < set(SCHEMA["properties"]["type"]["enum"])
 
 
 def test_event_ids_are_stable_and_amounts_exact(filled: Engine) -> None:
@@ -146,3 +176,13 @@ def test_keys_resolve_for_events_read_without_their_history(filled: Engine) -> N
         sql.dispose()
     expected = {p["position"]: p["key"] for p, _h, _v in encoded(filled)}
     assert fresh == [expected[n.id] for n in late]
+
+
+def test_the_encoded_event_id_is_the_uuid5_event_id() -> None:
+    from uuid import uuid4
+
+    from engine.kafka.schema import _event_id_text
+
+    for version in range(1, 200):
+        aggregate = uuid4()
+        assert _event_id_text(str(aggregate), version) == str(event_id(aggregate, version))
