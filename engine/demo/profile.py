@@ -55,6 +55,8 @@ class DealProfile:
     partner: str | None
     splits: list[dict[str, str]] | None
     expected_close: str
+    territory: str = "north"
+    routed: bool = False  # opened without owner: the engine chooses (contract 1.1)
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -66,12 +68,14 @@ class DealProfile:
         data: dict[str, Any] = {
             "workflow": self.workflow,
             "account": self.account,
-            "owner": self.owner.id,
             "amount": cents_text(self.cents),
             "currency": self.currency,
             "expected_close": self.expected_close,
             "segment": self.segment,
+            "territory": self.territory,
         }
+        if not self.routed:
+            data["owner"] = self.owner.id
         if self.partner is not None:
             data["partner"] = self.partner
         if self.splits is not None:
@@ -111,15 +115,23 @@ def draw_profile(ctx: DemoContext, number: int, opened_at: int) -> DealProfile:
         currency, value = "USD", value / _USD_RATE
     owner = rng.choice(ctx.reps)
     close = local_date(opened_at) + timedelta(days=rng.randint(30, 100))
+    # Drawn in the order the fields were always drawn: the same seed, the same deals.
+    account = rng.randrange(ctx.accounts)
+    cents = round_cents(rng, value)
+    partner = rng.choice(PARTNERS) if workflow == "channel" else None
+    splits = split_between(ctx, owner) if rng.random() < 0.1 else None
     return DealProfile(
         subject=f"deal-{ctx.mint.tag}-{number:06d}",
         workflow=workflow,
-        account=f"acct-{rng.randrange(ctx.accounts):05d}",
+        account=f"acct-{account:05d}",
         owner=owner,
-        cents=round_cents(rng, value),
+        cents=cents,
         currency=currency,
         segment=segment,
-        partner=rng.choice(PARTNERS) if workflow == "channel" else None,
-        splits=split_between(ctx, owner) if rng.random() < 0.1 else None,
+        partner=partner,
+        splits=splits,
         expected_close=close.isoformat(),
+        territory=("north", "south")[account % 2],
+        # Most deals come in without owner and are routed; split deals name theirs.
+        routed=splits is None and number % 5 != 0,
     )

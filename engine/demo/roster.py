@@ -1,5 +1,5 @@
-"""The sales team of the demo quarter and its facts: quotas, plan assignments and the reps'
-forecast calls (``forecast.submitted``)."""
+"""The sales team of the demo quarter and its facts: quotas, plan assignments, routing
+profiles (``rep.profile_set``) and the reps' forecast calls (``forecast.submitted``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from engine.demo.clock import DAY, MINUTE, Quarter, business_start, local_date
 from engine.demo.facts import FactMint, ScriptItem, cents_text
 from engine.demo.vocab import PLAN, TEAMS
 
-__all__ = ["EXPECTED_WON_CNY_PER_DEAL", "Rep", "build_reps", "rep_script"]
+__all__ = ["EXPECTED_WON_CNY_PER_DEAL", "Rep", "build_reps", "rep_script", "territory_of"]
 
 # Roughly what one opened deal brings in won CNY over a quarter (win rate x mean amount);
 # used to size quotas so that attainment spreads around 100 %.
@@ -37,6 +37,29 @@ def build_reps(count: int) -> tuple[Rep, ...]:
         Rep(f"rep-{n:0{width}d}", TEAMS[0] if n <= half else TEAMS[1])
         for n in range(1, count + 1)
     )
+
+
+def territory_of(team: str) -> str:
+    """The territory a demo team covers: ``team-north`` -> ``north``."""
+    return team.removeprefix("team-")
+
+
+def _profile(mint: FactMint, t: int, rep: Rep, reps: tuple[Rep, ...], deals: int, *,
+             active: bool = True) -> ScriptItem:
+    """The rep's routing profile: its team and territory; the first rep of a team leads it
+    (the others' manager) and takes high-value and potential deals only; the last rep of
+    each team is part-time, with a small capacity."""
+    mates = [r for r in reps if r.team == rep.team]
+    data: dict[str, object] = {"team": rep.team, "territories": [territory_of(rep.team)]}
+    if rep == mates[0]:
+        data["segments"] = ["high_value", "potential"]
+    else:
+        data["manager"] = mates[0].id
+    if rep == mates[-1] and len(mates) > 2:
+        data["capacity"] = max(3, deals // (len(reps) * 6))
+    if not active:
+        data["active"] = False
+    return mint.item("rep.profile_set", t, rep.id, _MANAGER, data)
 
 
 def _round_quota(cents: int) -> int:
@@ -74,6 +97,8 @@ def rep_script(
         data = {"plan": PLAN, "effective_from": effective}
         yield mint.item("rep.plan_assigned", t, rep.id, _MANAGER, data)
         t += rng.randint(5, 40)
+        yield _profile(mint, t, rep, reps, deals)
+        t += rng.randint(5, 40)
         yield _call(mint, t, rep, quarter.label, int(quota * rng.uniform(0.8, 1.2)))
         quotas.append((rep, quota))
         if index == 1:
@@ -81,6 +106,8 @@ def rep_script(
     when = business_start(quarter.start + 45 * DAY) + 60 * MINUTE  # mid-quarter review
     for rep, quota in revised:
         yield _quota(mint, when, rep, quarter.label, quota)
+    # Mid-quarter one rep goes on leave: routing skips it from then on.
+    yield _profile(mint, when, reps[1], reps, deals, active=False)
     for moment, share in ((when + 60 * MINUTE, 0.6), (
             business_start(quarter.end - 14 * DAY) + 60 * MINUTE, 0.8)):
         for rep, quota in quotas:

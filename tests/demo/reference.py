@@ -40,6 +40,7 @@ REQUIRED_DATA = {
     "survey.responded": ("score",),
     "rep.quota_set": ("period", "amount", "currency"),
     "rep.plan_assigned": ("plan",),
+    "rep.profile_set": ("team",),
     "deal.forecast_set": ("category",),
     "deal.expected_close_changed": ("expected_close",),
     "forecast.submitted": ("period", "amount", "currency"),
