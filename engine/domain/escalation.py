@@ -146,12 +146,14 @@ class Escalation(Aggregate):
         ``occurred_at`` is the step's instant (deadline + offset in the rule's clock), not
         when the timer wrote it. ``step`` is its key (``manager+9h``), ``notify`` who it is
         for; ``status`` is ``notify`` with ``recipient`` the rep to tell, or ``no_owner`` /
-        ``no_manager`` (``recipient`` None). ``owner`` is the deal's owner at the instant.
+        ``no_manager`` (``recipient`` None). ``owner`` is the deal's owner at the instant;
+        ``deal_subject`` the deal's contract key (``deal`` is its aggregate id, as on the
+        breach, so every event of the escalation has one message key).
         """
 
         TOPIC = "dealflow.sla.escalation_step"
         deal: str
-        subject: str | None
+        deal_subject: str | None
         rule: str
         instance: str
         step: str
@@ -175,7 +177,7 @@ class Escalation(Aggregate):
 
         TOPIC = "dealflow.sla.escalation_step_corrected"
         deal: str
-        subject: str | None
+        deal_subject: str | None
         rule: str
         instance: str
         step: str
@@ -262,7 +264,7 @@ class Escalation(Aggregate):
             raise ValueError(f"a step's status is notify, no_owner or no_manager, not {status!r}")
         if (status == NOTIFY) != (recipient is not None):
             raise ValueError("a step notifies a recipient exactly when its status is notify")
-        self.trigger_event(self.StepRecorded, deal=self.deal, subject=subject, rule=self.rule,
+        self.trigger_event(self.StepRecorded, deal=self.deal, deal_subject=subject, rule=self.rule,
                            instance=self.instance, step=step, notify=notify, status=status,
                            recipient=recipient, owner=owner, due_at=due_at, occurred_at=at)
         return True
@@ -276,7 +278,7 @@ class Escalation(Aggregate):
         if reason not in ("ended", "lost", "cancelled"):
             raise ValueError(f"a step correction's reason is ended, lost or cancelled, "
                              f"not {reason!r}")
-        self.trigger_event(self.StepCorrected, deal=self.deal, subject=subject, rule=self.rule,
+        self.trigger_event(self.StepCorrected, deal=self.deal, deal_subject=subject, rule=self.rule,
                            instance=self.instance, step=step, reason=reason,
                            ended_at=ended_at, step_at=step_at, occurred_at=occurred_at)
         return True

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 
 from engine.bootstrap import Engine
 from engine.demo import generate

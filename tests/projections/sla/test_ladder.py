@@ -57,7 +57,7 @@ def test_owner_then_manager_each_once_at_business_hour_instants(sla: SlaHarness)
     # The event carries the step's instant (its business time), not the tick's clock.
     recorded = sla.step_events()
     assert [e.owner for e in recorded] == ["rep-01", "rep-01"]
-    assert [e.subject for e in recorded] == ["D-1", "D-1"]
+    assert [e.deal_subject for e in recorded] == ["D-1", "D-1"]
     instance = sla.one("D-1", "first_contact", at("2026-01-09T00:00:00+08:00"))
     assert [(s.step, s.status, s.outcome, s.recipient, s.at) for s in instance.steps] == [
         ("owner+0h", "recorded", "notify", "rep-01", due),
@@ -94,7 +94,7 @@ def test_the_manager_comes_from_the_profile_in_force_at_the_deadline(
          opened("D-2", owner="rep-02", time="2026-01-05T10:00:00+08:00"),
          opened("D-3", owner="rep-03", time="2026-01-05T10:00:00+08:00"))  # no profile
     sla.timer().tick(at("2026-01-08T00:00:00+08:00"))
-    managers = {e.subject: (e.status, e.recipient) for e in sla.step_events()
+    managers = {e.deal_subject: (e.status, e.recipient) for e in sla.step_events()
                 if e.step == "manager+9h"}
     assert managers == {"D-1": ("notify", "boss-old"), "D-2": ("no_manager", None),
                         "D-3": ("no_manager", None)}
@@ -130,7 +130,7 @@ def test_late_facts_correct_recorded_steps(sla: SlaHarness) -> None:
     # D-1: its manager step corrected (still breached: the meeting came late); D-2: the breach
     # corrected (cancelled in time) and both steps.
     assert timer.tick(now) == 4
-    corrected = {(e.subject, e.step): (e.reason, e.ended_at, e.step_at, e.occurred_at)
+    corrected = {(e.deal_subject, e.step): (e.reason, e.ended_at, e.step_at, e.occurred_at)
                  for e in sla.step_events() if type(e).__name__ == "StepCorrected"}
     assert corrected == {
         ("D-1", "manager+9h"): ("ended", at("2026-01-06T15:00:00+08:00"),
