@@ -1,88 +1,44 @@
-"""Ingest throughput: JSONL -> store, beside a naive path and raw inserts, same run.
+"""Whole-command ingest throughput beside its baselines, interleaved in one run.
 
-    python3 dev.py bench ingest [--facts 60000] [--runs 3] [--naive-facts 6000]
-                                [--postgres URL | --no-postgres]
+    python3 dev.py bench ingest [--deals 5000] [--runs 3] [--naive-facts 6000]
+                                [--base /tmp/base] [--postgres URL | --no-postgres]
+                                [--workers 1 2]
 
-Prints facts/s for:
-- dealflow ingest (batches of 1,000 facts per transaction) into a fresh SQLite file, in one
-  process and with --workers 2 (facts routed to two processes by subject);
-- (a) the naive path: the same facts, one eventsourcing save per fact (batch size 1);
-- (b) a raw SQLite executemany of the same number of event-shaped rows;
-- dealflow ingest into a fresh PostgreSQL database (and its naive path);
-with medians over --runs runs and the ratios. Never part of the test suite.
+The demo file (seed 7, --deals deals: the 60k-line file for 5,000) is written once; then each
+round runs, one after the other (so that a busy machine slows all of them alike):
+- ``dealflow ingest FILE -q`` (default workers) into a fresh SQLite file, as a subprocess:
+  the whole command, start-up included; and with each ``--workers`` value asked for;
+- the same command of the checkout at --base (e.g. ``git worktree add /tmp/base d9b6309``
+  with its own ``.venv``), when given;
+- ``bench/naive_baseline.py``: a minimal eventsourcing application, one save per fact, on
+  the first --naive-facts lines (it is slow), into a fresh SQLite file;
+- ``dealflow ingest FILE -q`` into a fresh PostgreSQL database (unless --no-postgres).
+Prints every run, the medians, the ratios, and the load average before each round. Never
+part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psycopg
 
-from engine.bootstrap import bootstrap
-from engine.demo import write_jsonl
-from engine.ingest.jsonl import iter_lines, read_batches
-from engine.settings import Settings
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-
-def ingest_rate(url: str, path: Path, batch_size: int, limit: int | None = None) -> float:
-    """Facts/s of the real ingest path on ``path`` (first ``limit`` facts)."""
-    engine = bootstrap(Settings(db=url, batch_size=batch_size))
-    try:
-        done = 0
-        started = time.perf_counter()
-        for batch in read_batches(path, batch_size):
-            if limit is not None:
-                batch = batch[: limit - done]
-            engine.ingestor.ingest(batch)
-            done += len(batch)
-            if limit is not None and done >= limit:
-                break
-        return done / (time.perf_counter() - started)
-    finally:
-        engine.close()
-
-
-def parallel_rate(url: str, path: Path, workers: int) -> float:
-    """Facts/s of ``dealflow ingest --workers N`` (partitioned by subject)."""
-    settings = Settings(db=url, workers=workers)
-    engine = bootstrap(settings)  # tables exist before the workers start, as in the CLI
-    started = time.perf_counter()
-    summary = engine.parallel_ingest(workers).run(iter_lines(path))
-    engine.close()
-    return summary.inputs / (time.perf_counter() - started)
-
-
-def raw_sqlite_rate(rows: int) -> float:
-    """Rows/s of a bare executemany of event-shaped rows into a file, one transaction."""
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE stored_events (originator_id TEXT, originator_version "
-                     "INTEGER, topic TEXT, state BLOB, PRIMARY KEY (originator_id, "
-                     "originator_version))")
-        state = b'{"source":"crm-web","fact_id":"crm-000001","occurred_at":' + b"x" * 220 + b"}"
-        params = [(uuid.uuid4().hex, 1, "dealflow.deal.activity_logged", state)
-                  for _ in range(rows)]
-        started = time.perf_counter()
-        conn.execute("BEGIN")
-        conn.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", params)
-        conn.execute("COMMIT")
-        elapsed = time.perf_counter() - started
-        conn.close()
-        return rows / elapsed
-
-
-def fresh_sqlite(tmp: Path, name: str) -> str:
-    return f"sqlite:///{tmp / name}"
+from engine.demo import write_jsonl  # noqa: E402
 
 
 class PostgresDatabases:
@@ -105,66 +61,106 @@ class PostgresDatabases:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
-    values = [measure() for _ in range(runs)]
-    return statistics.median(values), values
+def _env() -> dict[str, str]:
+    # Settings from the caller's environment would make the commands differ.
+    return {k: v for k, v in os.environ.items() if not k.startswith("DEALFLOW_")}
+
+
+def command_rate(dealflow: Path, path: Path, url: str, lines: int, *extra: str) -> float:
+    """Lines/s of the whole ``dealflow ingest FILE -q`` command (start-up included)."""
+    started = time.perf_counter()
+    subprocess.run([str(dealflow), "ingest", str(path), "-q", "--db", url, *extra],
+                   check=True, stdout=subprocess.DEVNULL, env=_env(), cwd=dealflow.parents[2])
+    return lines / (time.perf_counter() - started)
+
+
+def naive_rate(python: Path, path: Path, url: str, limit: int) -> float:
+    """Lines/s of the naive path (bench/naive_baseline.py) over ``limit`` lines."""
+    out = subprocess.run(
+        [str(python), str(ROOT / "bench" / "naive_baseline.py"), str(path), "--db", url,
+         "--limit", str(limit), "--json"],
+        check=True, capture_output=True, env=_env(), text=True,
+    ).stdout
+    return float(json.loads(out)["rate"])
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} (5 min {five:.2f}) on {os.cpu_count()} cores"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--facts", type=int, default=60_000, help="facts in the file")
-    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--deals", type=int, default=5000, help="deals in the demo file")
+    parser.add_argument("--runs", type=int, default=3, help="rounds (medians over them)")
     parser.add_argument("--naive-facts", type=int, default=6_000,
-                        help="facts for the naive one-save-per-fact path (it is slow)")
+                        help="lines for the naive one-save-per-fact path (it is slow)")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="a checkout with its own .venv to compare with (e.g. /tmp/base)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[],
+                        help="also run the command with --workers N for each N")
     parser.add_argument("--postgres", default=os.environ.get(
-        "DEALFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+        "DEALFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
 
+    dealflow = ROOT / ".venv" / "bin" / "dealflow"
+    python = ROOT / ".venv" / "bin" / "python"
+    base = args.base / ".venv" / "bin" / "dealflow" if args.base else None
+    rates: dict[str, list[float]] = defaultdict(list)
+    pg = None if args.no_postgres else PostgresDatabases(args.postgres)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         path = tmp / "facts.jsonl"
-        counts = write_jsonl(path, 7, max(1, round(args.facts / 12)))
-        facts = counts.lines
-        print(f"facts file: {facts:,} lines ({counts.good:,} good, {counts.duplicates:,} "
-              f"duplicates, {counts.bad:,} bad); {args.runs} runs each, medians")
-        runs = iter(range(10_000))
-        batch, base = median_of(args.runs, lambda: ingest_rate(
-            fresh_sqlite(tmp, f"b{next(runs)}.db"), path, 1000))
-        par, _ = median_of(args.runs, lambda: parallel_rate(
-            fresh_sqlite(tmp, f"p{next(runs)}.db"), path, 2))
-        naive, _ = median_of(args.runs, lambda: ingest_rate(
-            fresh_sqlite(tmp, f"n{next(runs)}.db"), path, 1, args.naive_facts))
-        raw, _ = median_of(args.runs, lambda: raw_sqlite_rate(facts))
-        rows = [
-            ("sqlite: dealflow ingest (1 process, 1,000 facts/transaction)", batch,
-             f"= {batch / naive:.1f}x naive, {batch / raw:.2f}x raw"),
-            ("sqlite: dealflow ingest --workers 2", par,
-             f"= {par / naive:.1f}x naive, {par / raw:.2f}x raw"),
-            ("sqlite: (a) naive, one eventsourcing save per fact", naive, "baseline"),
-            ("sqlite: (b) raw executemany of event-shaped rows", raw, "baseline"),
-        ]
-        if not args.no_postgres:
-            pg = PostgresDatabases(args.postgres)
-            try:
-                pg_batch, _ = median_of(args.runs, lambda: ingest_rate(pg.fresh(), path, 1000))
-                pg_par, _ = median_of(args.runs, lambda: parallel_rate(pg.fresh(), path, 2))
-                pg_naive, _ = median_of(args.runs, lambda: ingest_rate(
-                    pg.fresh(), path, 1, args.naive_facts))
-            finally:
+        counts = write_jsonl(path, 7, args.deals)
+        lines = counts.lines
+        print(f"facts file: {lines:,} lines ({counts.good:,} good, {counts.duplicates:,} "
+              f"duplicates, {counts.bad:,} bad), {path.stat().st_size / 2**20:.1f} MiB; "
+              f"{args.runs} rounds, medians")
+        fresh = iter(range(1_000_000))
+
+        def sqlite() -> str:
+            return f"sqlite:///{tmp / f'r{next(fresh)}.db'}"
+
+        try:
+            for round_number in range(1, args.runs + 1):
+                print(f"round {round_number}: {load()}", flush=True)
+                measured: dict[str, Callable[[], float]] = {
+                    "sqlite: dealflow ingest -q (default workers)":
+                    lambda: command_rate(dealflow, path, sqlite(), lines)}
+                for n in args.workers:
+                    measured[f"sqlite: dealflow ingest -q --workers {n}"] = partial(
+                        lambda w: command_rate(dealflow, path, sqlite(), lines,
+                                               "--workers", str(w)), n)
+                if base is not None:
+                    measured["sqlite: base checkout, same command"] = (
+                        lambda: command_rate(base, path, sqlite(), lines))
+                measured["sqlite: naive, one eventsourcing save per fact"] = (
+                    lambda: naive_rate(python, path, sqlite(), args.naive_facts))
+                if pg is not None:
+                    measured["postgres: dealflow ingest -q (default workers)"] = (
+                        lambda: command_rate(dealflow, path, pg.fresh(), lines))
+                for label, measure in measured.items():
+                    rate = measure()
+                    rates[label].append(rate)
+                    print(f"  {label}: {rate:,.0f} lines/s", flush=True)
+        finally:
+            if pg is not None:
                 pg.drop_all()
-            rows += [
-                ("postgres: dealflow ingest (1 process)", pg_batch,
-                 f"= {pg_batch / pg_naive:.1f}x naive"),
-                ("postgres: dealflow ingest --workers 2", pg_par,
-                 f"= {pg_par / pg_naive:.1f}x naive"),
-                ("postgres: naive, one save per fact", pg_naive, "baseline"),
-            ]
-    width = max(len(r[0]) for r in rows)
-    for label, rate, ratio in rows:
-        print(f"{label:<{width}}  {rate:>10,.0f} facts/s  {ratio}")
-    print(f"(all sqlite runs: {', '.join(f'{v:,.0f}' for v in base)})")
+    print(f"after: {load()}")
+    medians = {label: statistics.median(values) for label, values in rates.items()}
+    main_rate = medians["sqlite: dealflow ingest -q (default workers)"]
+    naive = medians["sqlite: naive, one eventsourcing save per fact"]
+    width = max(map(len, medians))
+    for label, rate in medians.items():
+        print(f"{label:<{width}}  {rate:>9,.0f} lines/s  = {rate / naive:5.1f}x naive")
+    if base is not None:
+        base_rate = medians["sqlite: base checkout, same command"]
+        print(f"dealflow / base checkout (SQLite): {main_rate / base_rate:.2f}x")
+    if pg is not None:
+        pg_rate = medians["postgres: dealflow ingest -q (default workers)"]
+        print(f"PostgreSQL / SQLite (same command): {pg_rate / main_rate:.2f}x")
     return 0
 
 

