@@ -1,7 +1,8 @@
 """Gauges read from the views at scrape time: log head, each view's position and lag, the
 outbox relay's lag, the open pipeline by workflow and stage, time in stage, SLA instances by
-rule, the forecast rollups of the current and the next quarter per team, and routing
-(assignments by rule, unassigned deals, each rep's open load).
+rule and escalation steps by rule and step, the forecast rollups of the current and the
+next quarter per team, and routing (assignments by rule, unassigned deals, each rep's open
+load).
 
 The pipeline, SLA and forecast figures come from the registered ``pipeline``, ``sla`` and
 ``forecast`` reports "as of now" (reused for ``cache_seconds``, so a scrape every 15 s costs
@@ -207,8 +208,18 @@ class ViewCollector(Collector):
             for row in _items(report, "overdue"))
         for key in sorted(set(rules) | set(late)):
             overdue.add_metric(list(key), late[key])
+        steps = GaugeMetricFamily(
+            "dealflow_sla_escalation_steps",
+            "Escalation steps the SLA timer recorded (owner, manager...) by workflow, rule, "
+            "step and state (recorded; of those notified, no_owner, no_manager; corrected) "
+            "as of now.", labels=["workflow", "rule", "step", "state"])
+        for row in _items(report, "escalations"):
+            key = [str(row.get("workflow")), str(row.get("rule")), str(row.get("step"))]
+            for state in ("recorded", "notified", "no_owner", "no_manager", "corrected"):
+                steps.add_metric([*key, state], int(row.get(state) or 0))
         yield instances
         yield overdue
+        yield steps
 
     def _forecast(self) -> Iterator[Metric]:
         # The forecast report's default period is the quarter of now (Asia/Shanghai); the
