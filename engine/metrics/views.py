@@ -214,9 +214,9 @@ class ViewCollector(Collector):
             "step and state (recorded; of those notified, no_owner, no_manager; corrected) "
             "as of now.", labels=["workflow", "rule", "step", "state"])
         for row in _items(report, "escalations"):
-            key = [str(row.get("workflow")), str(row.get("rule")), str(row.get("step"))]
+            labels = [str(row.get("workflow")), str(row.get("rule")), str(row.get("step"))]
             for state in ("recorded", "notified", "no_owner", "no_manager", "corrected"):
-                steps.add_metric([*key, state], int(row.get(state) or 0))
+                steps.add_metric([*labels, state], int(row.get(state) or 0))
         yield instances
         yield overdue
         yield steps

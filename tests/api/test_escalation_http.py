@@ -29,7 +29,7 @@ def test_escalations_and_segments_over_http(api: Api) -> None:
         assert timer.tick(datetime.fromisoformat("2026-01-08T00:00:00+08:00")) == 5
         timer.stop()
         head = int(api.service.engine.app.recorder.max_notification_id() or 0)
-        params = {**AS_OF, "min_position": head}
+        params: dict[str, str | int] = {**AS_OF, "min_position": head}
 
         deal = client.get("/v1/deals/E-1/sla", params=params)
         assert deal.status_code == 200, deal.text
