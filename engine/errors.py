@@ -9,6 +9,7 @@
     │   └── RoutingDefinitionError    a routing file names an unknown strategy, ...
     ├── NotFoundError                 a deal, view, report or rep asked for does not exist
     ├── OverloadedError               more work waiting than the service takes; retry later
+    ├── BackupError                   a backup or restore refused (would overwrite, no tool)
     ├── ForecastIdentityError         a waterfall row does not add up: a bug in dealflow
     ├── ReportOptionError             a report's option is missing or malformed; names it
     ├── FactRejectedError             an input fact is refused (kept in the rejections store)
@@ -27,6 +28,7 @@ retry, reject to the dead-letter store, or stop.
 from __future__ import annotations
 
 __all__ = [
+    "BackupError",
     "BrokerUnreachableError",
     "ConcurrencyConflictError",
     "ConfigurationError",
@@ -68,6 +70,12 @@ class OverloadedError(DealflowError):
     """More work is waiting than the service takes (its bounded queue is full): refused at
     once rather than queued without bound; HTTP answers 503 with ``Retry-After``. The
     message names the limit."""
+
+
+class BackupError(DealflowError):
+    """A backup or restore cannot be done as asked: its output or target exists (neither
+    ever overwrites), the backup is not one, or no ``pg_dump``/``pg_restore`` of the
+    server's major version is installed. The message names what and why; the CLI exits 2."""
 
 
 class ForecastIdentityError(DealflowError):

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         description="Whether `serve` runs the views' runner and SLA timer in a child process "
         "(another core, no GIL contention with requests) rather than a thread.")
 
+    pg_bin: Path | None = Field(
+        default=None,
+        description="A folder holding pg_dump and pg_restore for `dealflow backup`/`restore` "
+        "on PostgreSQL (default: /usr/lib/postgresql/<server major>/bin, then PATH); they "
+        "must be of the server's major version.")
+
     # --- the audit trail (``dealflow audit``): hash chain, signed checkpoints ------------
     audit_key: Path = Field(
         default=Path("dealflow-audit.key"),

@@ -12,6 +12,7 @@ import typer
 
 from engine.cli import (
     audit_cmd,
+    backup_cmd,
     common,
     demo_cmd,
     ingest_cmd,
@@ -63,6 +64,8 @@ app.command()(serve_cmd.serve)
 app.command()(kafka_cmd.consume)
 app.command()(kafka_cmd.relay)
 app.command(name="kafka-topics")(kafka_cmd.kafka_topics)
+app.command()(backup_cmd.backup)
+app.command()(backup_cmd.restore)
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     top_level = {path[0] for path in COMMANDS}
     assert top_level == {"demo", "ingest", "rejects", "rebuild", "report", "views", "serve",
                          "consume", "relay", "kafka-topics", "workflow", "audit", "token",
-                         "sla"}
+                         "sla", "backup", "restore"}
     assert top_level <= listed
 
 
