@@ -1,5 +1,6 @@
 """/metrics: routing gauges (assignments by rule, unassigned deals, open load per rep), read
-from the routing view by the process that keeps the views; SQLite and PostgreSQL."""
+from the routing view by the process that keeps the views; and ``GET /v1/routing``; on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,3 +26,13 @@ def test_routing_gauges(api: Api) -> None:
     assert scraped['dealflow_routing_unassigned_deals{state="open"}'] == 1
     assert scraped['dealflow_routing_open_load{rep="rep-a"}'] == 1
     assert scraped['dealflow_routing_open_load{rep="rep-b"}'] == 2
+    with api.client(Role.VIEWER) as viewer:
+        read = viewer.get("/v1/routing", params={"period": "2026-Q1"})
+        assert read.status_code == 200, read.text
+        fields = read.json()["fields"]
+        assert fields["rules"] == {"everyone": 2, "high_value": 1}
+        assert fields["unassigned"]["deals"] == ["D-4"]
+        reps = viewer.get("/v1/routing/reps").json()
+        assert {r["rep"]: r["open_load"] for r in reps["items"]} == {"rep-a": 1, "rep-b": 2}
+        bad = viewer.get("/v1/routing", params={"period": "2026-13"})
+        assert bad.status_code in (400, 422)

@@ -43,7 +43,7 @@ def test_killed_mid_batch_restart_and_duplicates_equal_a_clean_rebuild(
     lines = list(generate(9, deals=120))
     ingest(engine, lines)
     assert set(engine.views) >= {"pipeline", "sla", "commissions", "kpis", "forecast",
-                                 "segments"}
+                                 "segments", "routing"}
 
     crashing = engine.runner(batch_size=250)
     assert crashing.run_once() > 0
