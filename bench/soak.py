@@ -1,0 +1,280 @@
+"""Soak: ``dealflow serve`` for half an hour at 1,000 facts/s over HTTP and Kafka together,
+views live and the SLA timer on; memory, view lag and latencies must stay flat.
+
+    python3 dev.py bench soak [--minutes 30] [--rate 1000] [--kafka-share 0.5] [--db URL]
+                              [--warmup 5]
+
+A real ``dealflow serve`` process (views and SLA timer in its child process, the timer
+ticking every 5 s; ``serve_kafka`` on, consuming from a private Tansu broker started here)
+on a fresh store (default SQLite; ``--db`` an empty PostgreSQL database). Each second, one
+HTTP batch POST and one burst of Kafka messages carry ``--rate`` facts between them: new
+deals opened (time: now - 24 h + 2 min), a call one minute later, the first contact moved,
+and for half of them the thank-you e-mail; so thank-you deadlines fall due three minutes
+after each deal arrives and the timer records live breaches all along.
+
+Each minute it samples the RSS of serve and its children, the view lag (log head minus the
+slowest view's position, from /readyz), the p99 of batch POST latency and the p99 of
+append-to-visible (from a POST's answer to the views reaching its position, probed every
+20 ms). It prints a row per minute and, after ``--warmup`` minutes, the least-squares slope
+of each (RSS in MB per 10 minutes: flat means < 1). Never part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.overload import rss_mb  # noqa: E402
+from tests.api.serving import ServeProcess, token  # noqa: E402
+
+TOPIC = "soak.facts"
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def deal_facts(prefix: str, n: int, now: datetime) -> list[bytes]:
+    """The facts of deal ``n``: opened, a call, first contact, maybe the thank-you."""
+    subject = f"{prefix}-{n}"
+    opened_at = now - timedelta(hours=24) + timedelta(minutes=2)
+    call_at = opened_at + timedelta(minutes=1)
+
+    def fact(kind: str, at: datetime, data: dict[str, object], k: int) -> bytes:
+        return json.dumps({"id": f"{subject}-{k}", "type": kind, "source": "soak",
+                           "time": _stamp(at), "subject": subject, "actor": "rep-01",
+                           "data": data}).encode()
+
+    facts = [
+        fact("deal.opened", opened_at, {"workflow": "standard", "account": f"a-{n}",
+                                        "owner": f"rep-{n % 20:02d}", "amount": "1000.00",
+                                        "currency": "CNY"}, 0),
+        fact("activity.logged", call_at, {"kind": "call", "purpose": "first_call"}, 1),
+        fact("deal.stage_changed", call_at + timedelta(seconds=30), {"to": "contact"}, 2),
+    ]
+    if n % 2 == 0:
+        facts.append(fact("activity.logged", call_at + timedelta(hours=2),
+                          {"kind": "email", "purpose": "thank_you"}, 3))
+    return facts
+
+
+class Facts:
+    """An endless stream of facts for one channel, whole deals in order."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.counter = itertools.count()
+        self.pending: deque[bytes] = deque()
+
+    def take(self, count: int) -> list[bytes]:
+        now = datetime.now(UTC)
+        while len(self.pending) < count:
+            self.pending.extend(deal_facts(self.prefix, next(self.counter), now))
+        return [self.pending.popleft() for _ in range(count)]
+
+
+class Samples:
+    """What the minute's threads observed (lists swapped out each minute)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.post_seconds: list[float] = []
+        self.visible_seconds: list[float] = []
+        self.errors: list[str] = []
+        self.posted = 0
+        self.produced = 0
+
+    def swap(self) -> tuple[list[float], list[float], list[str]]:
+        with self.lock:
+            out = (self.post_seconds, self.visible_seconds, self.errors)
+            self.post_seconds, self.visible_seconds, self.errors = [], [], []
+        return out
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank), 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over xs."""
+    if len(xs) < 2:
+        return 0.0
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+def ticks(stop: threading.Event) -> Iterator[None]:
+    """Once a second, on schedule, until ``stop``."""
+    start = time.monotonic()
+    for k in itertools.count(1):
+        if stop.wait(max(0.0, start + k - time.monotonic())):
+            return
+        yield None
+
+
+def http_loop(base: str, secret: str, per_second: int, samples: Samples,
+              stop: threading.Event, positions: deque[tuple[float, int]]) -> None:
+    facts = Facts("SH")
+    headers = {"Authorization": f"Bearer {secret}", "content-type": "application/x-ndjson"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        for _ in ticks(stop):
+            body = b"\n".join(facts.take(per_second))
+            started = time.monotonic()
+            try:
+                response = client.post("/v1/facts/batch", content=body)
+            except httpx.HTTPError as exc:
+                with samples.lock:
+                    samples.errors.append(f"POST: {exc}")
+                continue
+            answered = time.monotonic()
+            with samples.lock:
+                samples.post_seconds.append(answered - started)
+                if response.status_code == 200:
+                    samples.posted += per_second
+                    positions.append((answered, int(response.json()["position"])))
+                else:
+                    samples.errors.append(f"POST {response.status_code}")
+
+
+def kafka_loop(servers: str, per_second: int, samples: Samples, stop: threading.Event
+               ) -> None:
+    import kafka
+
+    facts = Facts("SK")
+    producer = kafka.KafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=20)
+    try:
+        for _ in ticks(stop):
+            for raw in facts.take(per_second):
+                subject = json.loads(raw)["subject"].encode()
+                producer.send(TOPIC, value=raw, key=subject)
+            producer.flush(timeout=30)
+            with samples.lock:
+                samples.produced += per_second
+    finally:
+        producer.close(timeout=10)
+
+
+def visible_loop(base: str, samples: Samples, stop: threading.Event,
+                 positions: deque[tuple[float, int]]) -> None:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        while not stop.wait(0.02):
+            if not positions:
+                continue
+            try:
+                views = client.get("/readyz").json()["views"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                continue
+            if not views:
+                continue
+            reached = min(views.values())
+            now = time.monotonic()
+            while positions and positions[0][1] <= reached:
+                answered, _ = positions.popleft()
+                with samples.lock:
+                    samples.visible_seconds.append(now - answered)
+
+
+def view_lag(base: str) -> int:
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+        body = httpx.get(f"{base}/readyz", timeout=10).json()
+        if body["views"] and body["head"] is not None:
+            return int(body["head"]) - int(min(body["views"].values()))
+    return -1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=int, default=30)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--kafka-share", type=float, default=0.5)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--db", default=None)
+    args = parser.parse_args()
+    from tests.infra import TansuBroker
+
+    kafka_rate = round(args.rate * args.kafka_share)
+    http_rate = args.rate - kafka_rate
+    with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as stack:
+        tmp = Path(tmp_name)
+        broker = TansuBroker()
+        broker.start()
+        stack.callback(broker.stop)
+        db = args.db or f"sqlite:///{tmp}/soak.db"
+        secret = token(db, "admin", "soak")
+        env = {"DEALFLOW_SERVE_KAFKA": "true", "DEALFLOW_KAFKA_BOOTSTRAP": broker.bootstrap,
+               "DEALFLOW_KAFKA_TOPICS": TOPIC, "DEALFLOW_KAFKA_PARTITIONS": "2",
+               "DEALFLOW_SLA_TIMER_INTERVAL": "5"}
+        server = ServeProcess(db, tmp / "serve.log", env=env, args=("--log-level", "warning"))
+        server.start(ready_within=120)
+        stack.callback(server.stop)
+        assert server.proc is not None
+        print(f"soak: {args.minutes} min at {args.rate} facts/s ({http_rate} HTTP, "
+              f"{kafka_rate} Kafka), store {db.split(':')[0]}, SLA timer every 5 s",
+              flush=True)
+        print(f"idle RSS {rss_mb(server.proc.pid):.0f} MB", flush=True)
+        samples, stop = Samples(), threading.Event()
+        positions: deque[tuple[float, int]] = deque()
+        threads = [
+            threading.Thread(target=http_loop, args=(server.url, secret, http_rate, samples,
+                                                     stop, positions), daemon=True),
+            threading.Thread(target=kafka_loop, args=(broker.bootstrap, kafka_rate, samples,
+                                                      stop), daemon=True),
+            threading.Thread(target=visible_loop, args=(server.url, samples, stop,
+                                                        positions), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        rows: list[tuple[int, float, int, float, float]] = []
+        print(f"{'min':>4} {'RSS MB':>8} {'lag':>8} {'POST p99 ms':>12} "
+              f"{'visible p99 ms':>15} {'posted':>9} {'produced':>9} errors", flush=True)
+        started = time.monotonic()
+        try:
+            for minute in range(1, args.minutes + 1):
+                time.sleep(max(0.0, started + 60 * minute - time.monotonic()))
+                posts, visible, errors = samples.swap()
+                row = (minute, rss_mb(server.proc.pid), view_lag(server.url),
+                       p99(posts) * 1000, p99(visible) * 1000)
+                rows.append(row)
+                print(f"{row[0]:>4} {row[1]:>8.1f} {row[2]:>8} {row[3]:>12.1f} "
+                      f"{row[4]:>15.1f} {samples.posted:>9} {samples.produced:>9} "
+                      f"{len(errors)}{' ' + errors[0] if errors else ''}", flush=True)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+        steady = [r for r in rows if r[0] > args.warmup]
+        xs = [float(r[0]) for r in steady]
+        print(f"after {args.warmup} min of warm-up ({len(steady)} samples), slopes:")
+        print(f"  RSS: {slope(xs, [r[1] for r in steady]) * 10:+.2f} MB per 10 min "
+              f"(flat: < 1)")
+        print(f"  view lag: {slope(xs, [float(r[2]) for r in steady]):+.1f} events per min")
+        print(f"  POST p99: {slope(xs, [r[3] for r in steady]):+.2f} ms per min")
+        print(f"  append-to-visible p99: {slope(xs, [r[4] for r in steady]):+.2f} ms per min")
+        breaches = server.text().count("Traceback")
+        print(f"tracebacks in serve's output: {breaches}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
