@@ -127,7 +127,8 @@ def _stages(facts: Facts, out: defaultdict[tuple[str, str], Tally]) -> None:
         if row.kind not in _ENTRY or row.deal_id not in facts.deals:
             continue
         owner = owner_at(row.deal_id, row.occurred_at)
-        assert owner is not None
+        if owner is None:  # an unassigned deal (1.1): no rep to count it for
+            continue
         key = (row.workflow, row.ordinal, row.stage)
         t = out[(owner, row.quarter)]
         t.entered[key].add(row.deal_id)
@@ -136,5 +137,5 @@ def _stages(facts: Facts, out: defaultdict[tuple[str, str], Tally]) -> None:
     for deal_id, row in last.items():
         if row.kind == "lost":
             owner = owner_at(deal_id, row.occurred_at)
-            assert owner is not None
-            out[(owner, row.quarter)].deals_lost.add(deal_id)
+            if owner is not None:
+                out[(owner, row.quarter)].deals_lost.add(deal_id)
