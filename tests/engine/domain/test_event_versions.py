@@ -58,3 +58,23 @@ def test_opened_keeps_the_subject_and_version_1_loads(engine: Engine) -> None:
     )])
     old: Deal = engine.app.repository.get(deal_id("OLD-1"))
     assert (old.subject, old.stage, str(old.amount)) == (None, "lead", "5.00")
+
+
+def test_a_stored_version_2_opening_loads_without_territory(engine: Engine) -> None:
+    v2 = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-05T03:00:00+00:00"},
+        "originator_topic": "dealflow.deal", "class_version": 2, "source": "crm-web",
+        "fact_id": "old-2",
+        "occurred_at": {"_type_": "datetime_iso", "_data_": "2026-01-05T10:00:00+08:00"},
+        "actor": None, "extra": None, "subject": "OLD-2", "workflow": "standard",
+        "workflow_version": 1, "stage": "lead", "account": "a", "owner": "rep-01",
+        "amount": {"_type_": "decimal_str", "_data_": "5.00"}, "currency": "CNY",
+        "expected_close": None, "segment": "potential", "partner": None, "splits": None,
+    }
+    engine.app.recorder.insert_events([StoredEvent(
+        originator_id=deal_id("OLD-2"), originator_version=1,
+        topic="dealflow.deal.opened", state=json.dumps(v2).encode(),
+    )])
+    old: Deal = engine.app.repository.get(deal_id("OLD-2"))
+    assert (old.subject, old.owner, old.segment, old.territory) == (
+        "OLD-2", "rep-01", "potential", None)
