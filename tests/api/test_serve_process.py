@@ -16,7 +16,8 @@ from tests.api.serving import ServeProcess, token
 from tests.engine.conftest import send
 from tests.engine.facts import opened
 
-ESCALATIONS = {"dealflow.sla.breached", "dealflow.sla.corrected", "dealflow.sla.rebreached"}
+ESCALATIONS = {"dealflow.sla.breached", "dealflow.sla.corrected", "dealflow.sla.rebreached",
+               "dealflow.sla.escalation_step", "dealflow.sla.escalation_step_corrected"}
 
 
 def _store(db: str) -> None:
