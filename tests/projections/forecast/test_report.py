@@ -14,7 +14,7 @@ from projections.forecast import ForecastProjection, build_report, deal_states
 from projections.report import ReportParams
 from projections.runner import ProjectionRunner
 from tests.engine.conftest import send
-from tests.projections.forecast.scenario import SCENARIO, at
+from tests.projections.forecast.scenario import SCENARIO, at, walk
 
 END_Q2 = ReportParams(as_of=datetime.fromisoformat(at(6, 30, 23)))
 Rows = dict[tuple[str, str, str], dict[str, Any]]
@@ -134,3 +134,24 @@ def test_deal_states_fold(filled: ProjectionRunner) -> None:
     assert (states["D7"].cancelled, states["D7"].stage) == (False, "won")  # cancelled in Sep
     assert states["D4"].period == "2026-Q2"
     assert states["D8"].expected_close is None
+
+
+def test_unassigned_deals_and_credit_form_their_own_row(engine: Engine,
+                                                        runner: ProjectionRunner) -> None:
+    # No rep has a profile, so no routing rule can choose: both deals open unassigned.
+    facts = [*walk("U-1", at(4, 1), "4000.00", expected_close="2026-05-01",
+                   signed=at(4, 10)),
+             *walk("U-2", at(4, 2), "1000.00", expected_close="2026-06-01")]
+    for obj in facts:
+        if obj["type"] == "deal.opened":
+            del obj["data"]["owner"]
+    result = send(engine, *facts)
+    assert result.rejected == {}, [o for o in result.outcomes if o.status == "rejected"]
+    runner.catch_up()
+    got = rows(report(runner, period="2026-Q2"))
+    assert set(got) == {("unassigned", "unassigned", "CNY"), ("total", "total", "CNY")}
+    # U-1's credit, signed while unassigned without splits; U-2 open in negotiation.
+    assert figures(got[("unassigned", "unassigned", "CNY")]) == (
+        "4000.00", "1000.00", "0.00", "0.00", "0.00", "800.00", "5000.00", "5000.00", "5000.00")
+    assert figures(got[("total", "total", "CNY")]) == figures(
+        got[("unassigned", "unassigned", "CNY")])
