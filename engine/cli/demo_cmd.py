@@ -121,12 +121,13 @@ def demo(
                       f"({summary.inputs / elapsed:,.0f}/s) into {db}")
         _print_reports(engine, Quarter.parse(FIRST_QUARTER).after(quarters - 1), quiet=quiet)
     url = f"sqlite:///{db}"
-    console.print(f"Next: [bold]dealflow report pipeline|sla|commissions|kpis|routing --db {url}"
-                  f"[/bold], [bold]dealflow rejects --db {url}[/bold].")
+    console.print(f"Next: [bold]dealflow report pipeline|sla|commissions|kpis|routing|forecast "
+                  f"--db {url}[/bold], [bold]dealflow rejects --db {url}[/bold].")
 
 
 # What the demo prints at the end: the last quarter's reports as of its last day.
-DEMO_REPORTS = (("pipeline", 2), ("sla", 1), ("commissions", 1), ("routing", 2))
+DEMO_REPORTS = (("pipeline", 2), ("sla", 1), ("commissions", 1), ("routing", 2),
+                ("forecast", 1))
 
 
 def _print_reports(engine: Engine, last: Quarter, *, quiet: bool) -> None:
@@ -143,7 +144,8 @@ def _print_reports(engine: Engine, last: Quarter, *, quiet: bool) -> None:
     params = ReportParams(as_of=parse_moment(last_day, "--as-of"))
     with runner.engine.connect() as conn:
         for name, how_many in DEMO_REPORTS:
-            options = {"period": last.label} if name in ("commissions", "routing") else {}
+            options = ({"period": last.label} if name in ("commissions", "routing", "forecast")
+                       else {})
             report = build(name, conn, runner.live, params, **options)
             for table in report.tables()[:how_many]:
                 console.print(table)

@@ -119,22 +119,32 @@ class ForecastReport:
                                    "amount": exact_text(n.amount)} for n in self.no_close_date]}
 
     def tables(self) -> list[Table]:
-        """The forecast table, and the deals without a close date."""
+        """Two tables of the same rows (by category; weighted and the rollups), then the
+        deals without a close date; rows are reps (with their team), teams, ``unassigned``
+        and ``total``."""
         when = f"as of {moment(self.as_of, self.timezone)}" + (
             "" if self.known_at is None
             else f", as known at {moment(self.known_at, self.timezone)}")
-        sums = ("deals", *COLUMNS, "commit fcst", "best-case fcst", "pipeline fcst")
-        table = ReportTable(f"Forecast {self.period} ({when})", "scope", "name", "team",
-                            *sums, numbers=sums)
-        for r in self.rows:
-            table.add_cells(r.scope, r.name, r.team, count(r.deals),
-                            *(money(getattr(r, c), r.currency) for c in (*COLUMNS, *ROLLUPS)),
-                            end_section=r.scope == "unassigned")
+        sums = ("deals", "closed", "commit", "best case", "pipeline", "omitted")
+        by_category = ReportTable(f"Forecast {self.period} by category ({when})", "row",
+                                  "team", *sums, numbers=sums)
+        rolled = ("weighted", "commit fcst", "best-case fcst", "pipeline fcst")
+        rollups = ReportTable(f"Forecast {self.period}: weighted and rollups", "row",
+                              *rolled, numbers=rolled)
+        for i, r in enumerate(self.rows):
+            label = f"team {r.name}" if r.scope == "team" else r.name
+            following = self.rows[i + 1].scope if i + 1 < len(self.rows) else r.scope
+            last = following != r.scope  # a line between reps, teams, unassigned and total
+            by_category.add_cells(label, r.team, count(r.deals),
+                                  *(money(getattr(r, c), r.currency) for c in COLUMNS[:5]),
+                                  end_section=last)
+            rollups.add_cells(label, *(money(getattr(r, c), r.currency)
+                                       for c in ("weighted", *ROLLUPS)), end_section=last)
         undated = ReportTable("Open deals with no close date (in no period)", "currency",
                               "deals", "amount", numbers=("deals", "amount"))
         for n in self.no_close_date:
             undated.add_cells(n.currency, count(n.deals), money(n.amount, n.currency))
-        return [table, undated]
+        return [by_category, rollups, undated]
 
 
 def build_report(conn: Connection, view: ForecastProjection, params: ReportParams, *,
