@@ -111,12 +111,13 @@ def _stages_table(wf: CompiledWorkflow) -> Table:
     table.add_column("stage", no_wrap=True)
     table.add_column("kind")
     table.add_column("probability", justify="right")
+    table.add_column("forecast")
     table.add_column("entering it requires")
     table.add_column("accepted while in it")
     for stage in wf.stages:
         spec = wf.definition.stage(stage)
         accepts = "any fact" if spec.accepts is None else ", ".join(sorted(spec.accepts))
-        table.add_row(stage, spec.kind, str(wf.probability(stage)),
+        table.add_row(stage, spec.kind, str(wf.probability(stage)), wf.forecast_category(stage),
                       escape(wf.requirement(stage).describe()), escape(accepts or "nothing"))
     return table
 

@@ -35,6 +35,9 @@ def test_show_standard(runner: CliRunner) -> None:
                  "mon-fri 09:00-18:00 Asia/Shanghai, no holidays"):
         assert text in out, text
     assert "registration_approval" not in out
+    negotiation = next(line for line in out.splitlines() if "negotiation" in line
+                       and "0.80" in line)
+    assert "commit" in negotiation  # the stage's forecast category
 
 
 def test_show_channel(runner: CliRunner) -> None:
