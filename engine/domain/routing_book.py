@@ -14,6 +14,7 @@ values, so the event's ``apply`` setting them again on the live object changes n
 
 from __future__ import annotations
 
+import copy as _copy
 from bisect import insort
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,17 @@ class RoutingBook(Aggregate):
     def start(cls) -> RoutingBook:
         """The book of a store that has none yet."""
         return cls._create(cls.Started, id=ROUTING_BOOK_ID)
+
+    def copy(self) -> RoutingBook:
+        """An independent copy (the ingest changes a copy, so a failed save leaves the
+        cached book as it was); profiles are immutable and shared."""
+        twin = _copy.copy(self)
+        twin.profiles = {rep: list(held) for rep, held in self.profiles.items()}
+        twin.loads = dict(self.loads)
+        twin.cursors = dict(self.cursors)
+        twin._pending_events = []
+        twin._reset_changes()
+        return twin
 
     # ------------------------------------------------------------------ reading
     def load(self, rep: str) -> int:

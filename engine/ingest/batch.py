@@ -185,16 +185,18 @@ class _UnitOfWork:
         self.touched[aggregate.id] = aggregate
 
     def routing_book(self) -> RoutingBook:
-        """The routing book, loaded (or started) on first use in this attempt.
+        """The routing book: a working copy for this attempt (see
+        :meth:`Ingestor.book_for_batch`).
 
         Appending its batch event makes the save conflict with any other writer that
         changed loads, profiles or cursors since this attempt read the book."""
         if self._book is None:
-            found = self._find(ROUTING_BOOK_ID)
-            if found is None:
-                found = RoutingBook.start()
-                self.touched[ROUTING_BOOK_ID] = found
-            self._book = found
+            self._book = self._ingestor.book_for_batch()
+        return self._book
+
+    @property
+    def book(self) -> RoutingBook | None:
+        """The routing book this attempt used (None if it needed none)."""
         return self._book
 
     def book_events(self) -> list[Any]:
@@ -233,6 +235,10 @@ class Ingestor:
         self.observer = observer
         self._cache: OrderedDict[UUID, Deal | Rep | RoutingBook] = OrderedDict()
         self.conflicts_retried = 0
+        # The routing book as last saved or read (never the copy a batch changes), and
+        # whether the store may hold newer book events (another writer, a failed save).
+        self._book: RoutingBook | None = None
+        self._book_behind = True
 
     # ------------------------------------------------------------------ cache
     def cached(self, aggregate_id: UUID) -> tuple[Deal | Rep | RoutingBook | None, bool]:
@@ -259,11 +265,34 @@ class Ingestor:
             self._cache.popitem(last=False)
 
     def forget(self, aggregate_ids: Sequence[UUID] | None = None) -> None:
-        """Drop cached aggregates (all of them by default)."""
+        """Drop cached aggregates (all of them by default); the routing book is then read
+        up to the store's head before its next use."""
+        self._book_behind = True
         if aggregate_ids is None:
             self._cache.clear()
         for aggregate_id in aggregate_ids or ():
             self._cache.pop(aggregate_id, None)
+
+    def book_for_batch(self) -> RoutingBook:
+        """A copy of the routing book for one attempt to change.
+
+        Kept in memory between batches (the saved one is never changed); when it may be
+        behind the store, only the book's newer events are read and applied, so a
+        conflict costs one small query, not a replay of the whole book."""
+        if self._book_behind:
+            book = self._book
+            if book is None:
+                try:
+                    book = self.app.repository.get(ROUTING_BOOK_ID)
+                except AggregateNotFoundError:
+                    book = None
+            else:
+                for stored in self.app.recorder.select_events(ROUTING_BOOK_ID,
+                                                              gt=book.version):
+                    event: Any = self.app.mapper.to_domain_event(stored)
+                    book = event.mutate(book)
+            self._book, self._book_behind = book, False
+        return RoutingBook.start() if self._book is None else self._book.copy()
 
     # ----------------------------------------------------------------- ingest
     def ingest(
@@ -386,6 +415,8 @@ class Ingestor:
         if positions:
             result.last_position = max(positions)
         self._remember([a for a in uow.touched.values() if a is not None])
+        if uow.book is not None:
+            self._book = uow.book
         return result
 
 

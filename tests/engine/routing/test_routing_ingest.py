@@ -333,3 +333,17 @@ def _pipeline_owners(engine: Engine, view: object) -> dict[str | None, int]:
     assert isinstance(view, PipelineProjection)
     with engine.sql.connect() as conn:
         return {r.owner: r.deals for r in current_pipeline(conn, view)}
+
+
+def test_two_writers_on_one_store_retry_on_the_book_and_catch_up(
+        make_engine: Callable[..., Engine]) -> None:
+    one, two = make_engine(), make_engine()
+    send(one, profile("rep-a"), profile("rep-b"), profile("rep-c"), unowned("D-1"))
+    send(two, unowned("D-2"))  # reads the book from the store: after rep-a comes rep-b
+    send(one, unowned("D-3"))  # its cached book is behind: the save conflicts, then retried
+    assert one.ingestor.conflicts_retried == 1
+    assert [owner_of(one, f"D-{i}") for i in (1, 2, 3)] == ["rep-a", "rep-b", "rep-c"]
+    assert routed(one, "D-3").reason["cursor"] == "rep-b"
+    send(two, unowned("D-4"))
+    assert owner_of(two, "D-4") == "rep-a"  # wraps around; the loads were caught up too
+    assert routed(two, "D-4").reason["loads"] == {"rep-a": 1, "rep-b": 1, "rep-c": 1}
