@@ -46,6 +46,10 @@ from workflows import WorkflowRegistry
 
 __all__ = ["BatchResult", "IngestObserver", "Ingestor", "Outcome", "RawInput"]
 
+#: What changes an open load: read once, when a store written before 1.1 gets its book.
+_LOAD_TOPICS = [e.TOPIC for e in (Deal.Opened, Deal.Routed, Deal.Reassigned,
+                                  Deal.ContractSigned, Deal.Lost, Deal.Reopened)]
+
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
@@ -292,7 +296,29 @@ class Ingestor:
                     event: Any = self.app.mapper.to_domain_event(stored)
                     book = event.mutate(book)
             self._book, self._book_behind = book, False
-        return RoutingBook.start() if self._book is None else self._book.copy()
+        return self._first_book() if self._book is None else self._book.copy()
+
+    def _first_book(self) -> RoutingBook:
+        """The book of a store that has none: empty for a new store; for a store written
+        before version 1.1, started with the open loads its deals' events give."""
+        book = RoutingBook.start()
+        owners: dict[object, tuple[str | None, bool]] = {}
+        start = 1
+        while page := self.app.recorder.select_notifications(start, 5000,
+                                                              topics=_LOAD_TOPICS):
+            for stored in page:
+                event: Any = self.app.mapper.to_domain_event(stored)
+                owner, open_ = owners.get(stored.originator_id, (None, True))
+                if isinstance(event, Deal.Opened | Deal.Routed | Deal.Reassigned):
+                    owner = event.owner
+                elif isinstance(event, Deal.ContractSigned | Deal.Lost | Deal.Reopened):
+                    open_ = isinstance(event, Deal.Reopened)
+                owners[stored.originator_id] = (owner, open_)
+            start = page[-1].id + 1
+        for owner, open_ in owners.values():
+            if open_:
+                book.move_load(None, owner)
+        return book
 
     # ----------------------------------------------------------------- ingest
     def ingest(

@@ -347,3 +347,29 @@ def test_two_writers_on_one_store_retry_on_the_book_and_catch_up(
     send(two, unowned("D-4"))
     assert owner_of(two, "D-4") == "rep-a"  # wraps around; the loads were caught up too
     assert routed(two, "D-4").reason["loads"] == {"rep-a": 1, "rep-b": 1, "rep-c": 1}
+
+
+def test_a_store_written_before_1_1_starts_its_book_with_the_open_loads(engine: Engine
+                                                                        ) -> None:
+    import json
+
+    from eventsourcing.persistence import StoredEvent
+
+    for n, owner in enumerate(("rep-a", "rep-a", "rep-b"), start=1):
+        v2 = {  # what version 1 wrote: no routing book, Deal.Opened version 2
+            "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-02T03:00:00+00:00"},
+            "originator_topic": "dealflow.deal", "class_version": 2, "source": "crm-web",
+            "fact_id": f"old-{n}",
+            "occurred_at": {"_type_": "datetime_iso", "_data_": "2026-01-02T10:00:00+08:00"},
+            "actor": None, "extra": None, "subject": f"OLD-{n}", "workflow": "standard",
+            "workflow_version": 1, "stage": "lead", "account": "a", "owner": owner,
+            "amount": {"_type_": "decimal_str", "_data_": "5.00"}, "currency": "CNY",
+            "expected_close": None, "segment": None, "partner": None, "splits": None,
+        }
+        engine.app.recorder.insert_events([StoredEvent(
+            originator_id=deal_id(f"OLD-{n}"), originator_version=1,
+            topic="dealflow.deal.opened", state=json.dumps(v2).encode())])
+    send(engine, profile("rep-a", capacity=3), profile("rep-b", capacity=3),
+         *(unowned(f"D-{i}", segment="high_value") for i in range(1, 4)))
+    # Loads a2 b1 -> b (least loaded); a2 b2 -> a (tie by id); a3 b2 -> b.
+    assert [owner_of(engine, f"D-{i}") for i in range(1, 4)] == ["rep-b", "rep-a", "rep-b"]
