@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=20_000, ge=0,
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(
-        default=None, description="A folder of extra workflow definitions (YAML)."
+        default=None, description="A folder of your own definitions (YAML): workflows/, "
+        "plans/ and routing/ (docs/routing.md)."
     )
     kafka: KafkaSettings = Field(
         default_factory=KafkaSettings,
