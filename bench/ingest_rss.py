@@ -2,11 +2,11 @@
 
     python3 dev.py bench ingest_rss [--facts 1000000]
 
-Streams the file in batches exactly as `dealflow ingest` does and samples this process's
-resident set size after every batch. Prints RSS at each tenth of the file, the peak, the
-baseline RSS after start-up (before the first batch), and the peak over the whole file
-beside the peak over its first 100,000 facts (the same run's baseline: what growing the
-store and the run from 100k to 1M facts adds).
+Streams the file in batches exactly as `dealflow ingest` does (``ingest_stream``) and
+samples this process's resident set size after every batch. Prints RSS at each tenth of
+the file, the peak, the baseline RSS after start-up (before the first batch), and the peak
+over the whole file beside the peak over its first 100,000 facts (the same run's baseline:
+what growing the store and the run from 100k to 1M facts adds).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from engine.bootstrap import bootstrap
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
+from engine.ingest.stream import ingest_stream
 from engine.settings import Settings
 
 
@@ -49,9 +50,9 @@ def main() -> int:
         done = 0
         marks = [counts.lines * k // 10 for k in range(1, 11)]
         started = time.perf_counter()
-        for batch in read_batches(path, engine.settings.batch_size):
-            engine.ingestor.ingest(batch)
-            done += len(batch)
+        for result in ingest_stream(engine.ingestor,
+                                    read_batches(path, engine.settings.batch_size)):
+            done += len(result.outcomes)
             current = rss_mb()
             peak = max(peak, current)
             if peak_100k is None and done >= 100_000:

@@ -168,6 +168,7 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
     """Stream ``path`` (or standard input, for ``-``) through the ingestor in batches, with
     a progress bar (of bytes read, against the file's size when there is one)."""
     from engine.ingest.jsonl import iter_lines, read_batches
+    from engine.ingest.stream import ingest_stream
     from engine.ingest.summary import IngestSummary
 
     summary = IngestSummary()
@@ -201,8 +202,9 @@ def ingest_file(engine: Engine, path: Path, *, quiet: bool = False) -> IngestSum
             summary = engine.parallel_ingest(workers).run(
                 iter_lines(source, on_bytes=advance), on_batch=show)
         else:
-            for batch in read_batches(source, engine.settings.batch_size, on_bytes=advance):
-                summary.add(engine.ingestor.ingest(batch).counts())
+            batches = read_batches(source, engine.settings.batch_size, on_bytes=advance)
+            for result in ingest_stream(engine.ingestor, batches):
+                summary.add(result.counts())
                 show(summary)
         progress.update(task, total=read, completed=read, facts=summary.inputs)
     return summary

@@ -1,0 +1,58 @@
+"""A stream of batches (next parsed while the current is decided and stored) decides exactly
+what batch-by-batch ingest decides, and stops at a failing batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from engine.bootstrap import Engine
+from engine.demo import generate
+from engine.ingest.batch import RawInput
+from engine.ingest.jsonl import read_batches
+from engine.ingest.stream import ingest_stream
+from tests.engine.facts import opened, raw
+from tests.engine.ingest.test_parallel import log_shape, one_process
+
+
+def test_a_stream_decides_like_batch_by_batch(tmp_path: Path, store_url: str,
+                                              make_engine: Callable[..., Engine]) -> None:
+    path = tmp_path / "facts.jsonl"
+    path.write_bytes(b"\n".join(generate(5, deals=150)) + b"\n")
+    engine = make_engine()
+    results = list(ingest_stream(engine.ingestor, read_batches(path, 97)))
+    for single, expected in one_process(tmp_path, path, 97):
+        assert sum(r.accepted for r in results) == expected.accepted
+        assert sum(r.duplicates for r in results) == expected.duplicates
+        assert log_shape(engine) == log_shape(single)
+        assert dict(sum((r.rejected for r in results), Counter())) == expected.rejected
+        origins = [o.origin for r in results for o in r.outcomes]
+        assert origins == [origin for batch in read_batches(path, 97) for origin in
+                           (item.origin for item in batch)]
+
+
+def test_a_failing_batch_stops_the_stream_before_the_next_is_decided(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    batches = [[RawInput(raw(opened(f"S-{b}-{n}")), f"s:{b}:{n}") for n in range(3)]
+               for b in range(3)]
+    real = engine.ingestor.ingest
+    calls: list[str] = []
+
+    def second_fails(inputs: list[RawInput], **kwargs: object) -> object:
+        calls.append(inputs[0].origin)
+        if len(calls) == 2:
+            raise OSError("store unreachable")
+        return real(inputs, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.ingestor, "ingest", second_fails)
+    stream = ingest_stream(engine.ingestor, batches)
+    assert next(stream).accepted == 3
+    with pytest.raises(OSError):
+        next(stream)
+    assert calls == ["s:0:0", "s:1:0"]  # the third batch was parsed, never decided
+    monkeypatch.undo()
+    stored = engine.app.recorder.select_notifications(start=1, limit=100)
+    assert len([n for n in stored if n.topic == "dealflow.deal.opened"]) == 3
