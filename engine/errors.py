@@ -19,6 +19,7 @@
     └── StoreError                    the event store could not do what was asked
         ├── ConcurrencyConflictError  another writer appended to the same aggregate first
         ├── PositionConflictError     a follower's saved position moved under it
+        ├── StoreUnavailableError     the database does not answer (down, locked); retry
         └── StoreNotFoundError        a read was asked of a store that does not exist
 
 Internals raise these; the edges (CLI, ingest pipeline, HTTP, Kafka) decide whether to
@@ -45,6 +46,7 @@ __all__ = [
     "RuleViolationError",
     "StoreError",
     "StoreNotFoundError",
+    "StoreUnavailableError",
     "WorkflowDefinitionError",
 ]
 
@@ -152,6 +154,12 @@ class ConcurrencyConflictError(StoreError):
 class PositionConflictError(StoreError):
     """A follower's saved position (a view's, the relay's, the audit chain's) was moved by
     someone else since it was read: the batch was rolled back, nothing applied twice."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database does not answer (stopped, unreachable, or a SQLite file locked by
+    another writer beyond the busy timeout): nothing was stored, the caller retries; HTTP
+    answers 503 with ``Retry-After``."""
 
 
 class StoreNotFoundError(StoreError):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api.schemas import Problem
+from engine.serve.health import OUTAGE_ERRORS
 
 __all__ = ["ApiError", "install_handlers", "problems"]
 
@@ -58,7 +59,16 @@ def install_handlers(app: FastAPI) -> None:
         return _problem(exc.status_code, _CODES.get(exc.status_code, "error"),
                         str(exc.detail), dict(exc.headers or {}) or None)
 
+    async def store_outage(request: Request, exc: Exception) -> JSONResponse:
+        # The database did not answer (a read, a token lookup): retry, not a server error.
+        request.app.state.service.metrics.http_refused.labels("store_unavailable").inc()
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return _problem(503, "store_unavailable", f"the store is unavailable ({detail}); "
+                        "retry", {"Retry-After": "1"})
+
     app.add_exception_handler(ApiError, api_error)
+    for outage in OUTAGE_ERRORS:
+        app.add_exception_handler(outage, store_outage)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
 

@@ -22,7 +22,7 @@ from engine.api.common import ServiceDep, read_body
 from engine.api.errors import ApiError, problems
 from engine.api.schemas import FactOutcome, FactResult, IngestResult, RejectedOrInvalid
 from engine.contract.data import DATA_MODELS
-from engine.errors import ConcurrencyConflictError, OverloadedError
+from engine.errors import ConcurrencyConflictError, OverloadedError, StoreUnavailableError
 from engine.ingest.batch import BatchResult, Outcome, RawInput
 from engine.serve.service import Service
 
@@ -97,8 +97,17 @@ def _overloaded(service: Service, detail: str) -> ApiError:
     return ApiError(503, "overloaded", detail, headers={"Retry-After": "1"})
 
 
+def _unavailable(service: Service, detail: str) -> ApiError:
+    service.metrics.http_refused.labels("store_unavailable").inc()
+    return ApiError(503, "store_unavailable", detail, headers={"Retry-After": "1"})
+
+
 def _admit_any(service: Service) -> None:
-    """Refuse (503) before reading the body when the group commit's queue is full."""
+    """Refuse (503) before reading the body when the store is down or the group commit's
+    queue is full."""
+    if service.health is not None and service.health.down is not None:
+        raise _unavailable(service, f"the store is unavailable ({service.health.down}); "
+                           "nothing was stored; retry")
     why = service.committer.full()
     if why is not None:
         raise _overloaded(service, why)
@@ -113,6 +122,8 @@ async def _store(service: Service, inputs: list[RawInput], wait: bool
             result = await run_in_threadpool(service.ingest, inputs)
     except OverloadedError as exc:
         raise _overloaded(service, str(exc)) from exc
+    except StoreUnavailableError as exc:
+        raise _unavailable(service, str(exc)) from exc
     except ConcurrencyConflictError as exc:
         raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "1"}) from exc
     position = result.last_position

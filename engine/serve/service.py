@@ -19,10 +19,11 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry
 
 from engine.bootstrap import Engine, bootstrap
-from engine.errors import DealflowError
+from engine.errors import DealflowError, StoreUnavailableError
 from engine.ingest.batch import BatchResult, Outcome, RawInput
 from engine.metrics import IngestMetrics, Metrics, ViewCollector
 from engine.serve.group import GroupCommitter
+from engine.serve.health import StoreHealth, is_store_outage
 from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
 from engine.serve.sla_timer import serve_sla_timer
@@ -73,6 +74,7 @@ class Service:
     views_lock: ReadWriteLock
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     background: list[BackgroundTask] = field(default_factory=list)
+    health: StoreHealth | None = None
     _committer: GroupCommitter | None = None
     _views_process: ViewsProcess | None = None
     _start_head: int | None = None
@@ -91,7 +93,8 @@ class Service:
                                 stale_after=settings.api_report_stale_seconds)
         tokens = TokenStore(engine.sql, cache_seconds=settings.api_token_cache_seconds)
         service = cls(settings=settings, engine=engine, runner=runner, metrics=metrics,
-                      tokens=tokens, reports=reports, views_lock=views_lock)
+                      tokens=tokens, reports=reports, views_lock=views_lock,
+                      health=StoreHealth(settings.db))
         outbox = None
         if settings.serve_kafka:
             from engine.serve.kafka import outbox_position
@@ -108,7 +111,7 @@ class Service:
     def start(self) -> None:
         """Follow the log with the views' runner; start Kafka tasks when configured."""
         self._start_head = self.runner.head()
-        tasks: list[BackgroundTask] = []
+        tasks: list[BackgroundTask] = [] if self.health is None else [self.health]
         if self.runner.live and self.settings.serve_views:
             if self.settings.views_process:
                 self._views_process = ViewsProcess(self.settings)
@@ -167,11 +170,15 @@ class Service:
         its bytes: nothing is dropped silently (CONTRACT.md, "What a bad input gets").
         """
         with self.ingest_lock:  # the committer serializes already; direct callers too
+            if self.health is not None:
+                self.health.check()  # down: refused at once, the database not touched
             try:
                 return self.engine.ingestor.ingest(inputs)
             except DealflowError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if is_store_outage(exc):  # the database, not an input: nothing is stored
+                    raise self._outage(exc) from exc
                 log.exception("ingesting a batch of %d failed; isolating the input(s) at "
                               "fault", len(inputs))
             result = BatchResult()
@@ -181,12 +188,20 @@ class Service:
                 except DealflowError:
                     raise
                 except Exception as exc:
+                    if is_store_outage(exc):
+                        raise self._outage(exc) from exc
                     one = self._unprocessable(item, exc)
                 result.outcomes.extend(one.outcomes)
                 result.events += one.events
                 if one.last_position is not None:
                     result.last_position = one.last_position
             return result
+
+    def _outage(self, exc: BaseException) -> StoreUnavailableError:
+        """The error answering a request that met a store outage (marked down first)."""
+        if self.health is not None:
+            return self.health.mark_down(exc)
+        return StoreUnavailableError(f"the store is unavailable ({exc}); retry")
 
     def _unprocessable(self, item: RawInput, exc: Exception) -> BatchResult:
         """Store ``item`` as a rejection the ingestor could not make itself."""
@@ -237,6 +252,8 @@ class Service:
     def readiness(self) -> Readiness:
         """Ready when the store answers, the views caught up with the log as it was at
         start, and no view is more than ``ready_max_lag`` events behind."""
+        if self.health is not None and self.health.down is not None:
+            return Readiness(False, None, {}, f"store unavailable: {self.health.down}")
         try:
             head, views = self.head(), self.positions()
         except Exception as exc:  # the store is down: not ready, say why

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from engine.store.app import store_env
 
@@ -88,7 +89,13 @@ class SingletonLock:
                 os.close(self._fd)
             self._fd = None
         if self._conn is not None:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-            self._conn.commit()
-            self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                conn.commit()
+            except DBAPIError:
+                # The session is gone (the server restarted, the connection was cut): a
+                # session lock dies with it, so there is nothing left to give up.
+                pass
+            finally:
+                conn.close()
