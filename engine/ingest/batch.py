@@ -44,7 +44,7 @@ from engine.store.rows import AcceptedFactRow, RejectionRow
 from engine.translate import to_command
 from workflows import WorkflowRegistry
 
-__all__ = ["BatchResult", "IngestObserver", "Ingestor", "Outcome", "RawInput"]
+__all__ = ["BatchResult", "IngestObserver", "Ingestor", "Outcome", "RawInput", "open_loads"]
 
 #: What changes an open load: read once, when a store written before 1.1 gets its book.
 _LOAD_TOPICS = [e.TOPIC for e in (Deal.Opened, Deal.Routed, Deal.Reassigned,
@@ -302,22 +302,9 @@ class Ingestor:
         """The book of a store that has none: empty for a new store; for a store written
         before version 1.1, started with the open loads its deals' events give."""
         book = RoutingBook.start()
-        owners: dict[object, tuple[str | None, bool]] = {}
-        start = 1
-        while page := self.app.recorder.select_notifications(start, 5000,
-                                                              topics=_LOAD_TOPICS):
-            for stored in page:
-                event: Any = self.app.mapper.to_domain_event(stored)
-                owner, open_ = owners.get(stored.originator_id, (None, True))
-                if isinstance(event, Deal.Opened | Deal.Routed | Deal.Reassigned):
-                    owner = event.owner
-                elif isinstance(event, Deal.ContractSigned | Deal.Lost | Deal.Reopened):
-                    open_ = isinstance(event, Deal.Reopened)
-                owners[stored.originator_id] = (owner, open_)
-            start = page[-1].id + 1
-        for owner, open_ in owners.values():
-            if open_:
-                book.move_load(None, owner)
+        for rep, load in open_loads(self.app).items():
+            for _ in range(load):
+                book.move_load(None, rep)
         return book
 
     # ----------------------------------------------------------------- ingest
@@ -444,6 +431,28 @@ class Ingestor:
         if uow.book is not None:
             self._book = uow.book
         return result
+
+
+def open_loads(app: DealflowApplication) -> dict[str, int]:
+    """Each rep's open load as the deals' events in the log give it (owner of each open
+    deal); reps with none are left out."""
+    owners: dict[object, tuple[str | None, bool]] = {}
+    start = 1
+    while page := app.recorder.select_notifications(start, 5000, topics=_LOAD_TOPICS):
+        for stored in page:
+            event: Any = app.mapper.to_domain_event(stored)
+            owner, open_ = owners.get(stored.originator_id, (None, True))
+            if isinstance(event, Deal.Opened | Deal.Routed | Deal.Reassigned):
+                owner = event.owner
+            elif isinstance(event, Deal.ContractSigned | Deal.Lost | Deal.Reopened):
+                open_ = isinstance(event, Deal.Reopened)
+            owners[stored.originator_id] = (owner, open_)
+        start = page[-1].id + 1
+    loads: dict[str, int] = {}
+    for owner, open_ in owners.values():
+        if open_ and owner is not None:
+            loads[owner] = loads.get(owner, 0) + 1
+    return loads
 
 
 def _detached(exc: FactRejectedError) -> FactRejectedError:
