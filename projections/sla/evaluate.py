@@ -63,9 +63,11 @@ def instance_name(rule: SlaRule, fact: SlaFact) -> str:
 
 
 def evaluate_deal(
-    history: DealHistory, workflow: CompiledWorkflow, params: ReportParams
+    history: DealHistory, workflow: CompiledWorkflow, params: ReportParams,
+    only: str | None = None,
 ) -> list[SlaInstance]:
-    """Every instance of ``workflow``'s SLA rules on this deal, as of ``params``."""
+    """Every instance of ``workflow``'s SLA rules (``only``: of that rule) on this deal, as
+    of ``params``."""
     visible = [f for f in history.facts if params.visible(f.occurred_at, f.recorded_at)]
     if not any(f.fact_type == "deal.opened" for f in visible):
         return []
@@ -74,6 +76,8 @@ def evaluate_deal(
     owner = owner_at(visible)
     found: list[SlaInstance] = []
     for rule in workflow.sla_rules:
+        if only is not None and rule.name != only:
+            continue
         for key, start in _starts(rule, visible):
             started = start.occurred_at.astimezone(UTC)
             due = due_at(rule, workflow.calendar, started)

@@ -89,7 +89,7 @@ def why_not_outstanding(history: DealHistory, workflow: CompiledWorkflow, i: Sla
     lost = _lost_since(visible)
     if lost is not None:
         return "lost", lost
-    for then in evaluate_deal(history, workflow, ReportParams(as_of=at)):
+    for then in evaluate_deal(history, workflow, ReportParams(as_of=at), only=i.rule):
         if (then.rule, then.instance) != (i.rule, i.instance):
             continue
         if then.ended_at is not None:

@@ -29,6 +29,7 @@ __all__ = [
     "histories",
     "instances",
     "manager_at",
+    "rep_profiles",
 ]
 
 _STREAM = {"yield_per": 5000}
@@ -161,17 +162,25 @@ def deals_with_escalations(conn: Connection, view: SlaProjection, position: int,
     return found
 
 
-def manager_at(conn: Connection, view: SlaProjection, rep: str, at: datetime
-               ) -> tuple[bool, str | None]:
-    """(whether ``rep`` has a profile in force at ``at``, that profile's manager): among the
-    rep's ``rep.profile_set`` facts with ``time`` at or before ``at``, the last by (time,
-    source, id) (CONTRACT 1.1, precise rule 1)."""
+#: One ``rep.profile_set`` as the ladder needs it: (time, source, id, manager).
+Profile = tuple[datetime, str, str, str | None]
+
+
+def rep_profiles(conn: Connection, view: SlaProjection, rep: str) -> list[Profile]:
+    """Every profile of ``rep`` the view holds, in (time, source, id) order (code points,
+    whatever the database's collation)."""
     p = view.profiles
     query = select(p.c.occurred_at, p.c.source, p.c.fact_id, p.c.manager).where(
-        p.c.rep == str(rep_id(rep)), p.c.occurred_at <= at)
-    # Ties in code-point order, whatever the database's collation.
-    rows = [tuple(row) for row in conn.execute(query)]
-    return (False, None) if not rows else (True, max(rows)[3])
+        p.c.rep == str(rep_id(rep)))
+    return sorted((row[0], row[1], row[2], row[3]) for row in conn.execute(query))
+
+
+def manager_at(profiles: list[Profile], at: datetime) -> tuple[bool, str | None]:
+    """(whether a profile is in force at ``at``, that profile's manager): among
+    ``profiles`` (:func:`rep_profiles`) with ``time`` at or before ``at``, the last by
+    (time, source, id) (CONTRACT 1.1, precise rule 1)."""
+    found = [p for p in profiles if p[0] <= at]
+    return (False, None) if not found else (True, found[-1][3])
 
 
 def due_times_ready(conn: Connection, view: SlaProjection) -> bool:

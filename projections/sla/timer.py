@@ -65,12 +65,14 @@ from projections.sla.model import DealHistory, SlaInstance
 from projections.sla.progress import TimerProgress
 from projections.sla.projection import SlaProjection
 from projections.sla.query import (
+    Profile,
     deals_due,
     deals_with_escalations,
     deals_with_facts_after,
     due_times_ready,
     histories,
     manager_at,
+    rep_profiles,
 )
 from workflows import CompiledWorkflow
 
@@ -244,6 +246,7 @@ class SlaTimer:
         compiled: dict[tuple[str, int], CompiledWorkflow] = {}
         judged = _Judged()
         params = ReportParams(as_of=now)
+        profiles: dict[str, list[Profile]] = {}  # each owner's profiles, read once a tick
         for history in self._counted(histories(conn, view, deals)):
             key = (history.workflow, history.workflow_version)
             if key not in compiled:
@@ -257,23 +260,10 @@ class SlaTimer:
                 return registry.escalation_steps(workflow, rule)
 
             due, undone = judge_ladder(history, compiled[key], steps, found, now)
-            judged.steps += [self._recipient(conn, view, d) for d in due]
+            judged.steps += [_recipient(conn, view, d, profiles) for d in due]
             judged.undone += undone
         judged.instances.sort(key=lambda i: i.sort_key)
         return judged
-
-    @staticmethod
-    def _recipient(conn: Connection, view: SlaProjection, due: StepDue) -> _Step:
-        """Who a step notifies: the owner at its instant, or that owner's manager by the
-        profile in force at the deadline (``no_owner`` / ``no_manager`` when none)."""
-        if due.step.notify == "owner":
-            if due.owner is None:
-                return _Step(due, NO_OWNER, None)
-            return _Step(due, NOTIFY, due.owner)
-        if due.owner is None:
-            return _Step(due, NO_MANAGER, None)
-        _, manager = manager_at(conn, view, due.owner, due.instance.due_at)
-        return _Step(due, NO_MANAGER, None) if manager is None else _Step(due, NOTIFY, manager)
 
     def _counted(self, found: Iterable[DealHistory]) -> Iterator[DealHistory]:
         for history in found:
@@ -366,6 +356,22 @@ def _breach(i: SlaInstance, now: datetime) -> Escalation:
                              workflow_version=i.workflow_version, rule=i.rule,
                              instance=i.instance, started_at=i.started_at, due_at=i.due_at,
                              occurred_at=now)
+
+
+def _recipient(conn: Connection, view: SlaProjection, due: StepDue,
+               profiles: dict[str, list[Profile]]) -> _Step:
+    """Who a step notifies: the owner at its instant, or that owner's manager by the
+    profile in force at the deadline (``no_owner`` / ``no_manager`` when none)."""
+    if due.step.notify == "owner":
+        if due.owner is None:
+            return _Step(due, NO_OWNER, None)
+        return _Step(due, NOTIFY, due.owner)
+    if due.owner is None:
+        return _Step(due, NO_MANAGER, None)
+    if due.owner not in profiles:
+        profiles[due.owner] = rep_profiles(conn, view, due.owner)
+    _, manager = manager_at(profiles[due.owner], due.instance.due_at)
+    return _Step(due, NO_MANAGER, None) if manager is None else _Step(due, NOTIFY, manager)
 
 
 def _record_step(escalation: Escalation, step: _Step) -> None:
