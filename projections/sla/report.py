@@ -149,10 +149,10 @@ class SlaReport:
         steps = self.escalations
         if steps:
             numbers = ("recorded", "notified", "no owner", "no manager", "corrected")
-            ladder = ReportTable("Escalation steps recorded", "workflow", "rule", "step",
+            ladder = ReportTable("Escalation steps recorded", "workflow, rule, step",
                                  *numbers, numbers=numbers)
             for sc in steps:
-                ladder.add_cells(sc.workflow, sc.rule, sc.step, *(count(n) for n in (
+                ladder.add_cells(f"{sc.workflow}\n{sc.rule}\n{sc.step}", *(count(n) for n in (
                     sc.recorded, sc.notified, sc.no_owner, sc.no_manager, sc.corrected)))
             tables.append(ladder)
         if self.deal is not None:
