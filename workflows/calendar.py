@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -136,10 +137,18 @@ class BusinessCalendar(BaseModel):
             day += timedelta(days=1)
 
     def _window(self, day: date) -> tuple[datetime, datetime]:
-        midnight = datetime.combine(day, time())
-        opens = (midnight + timedelta(hours=self.start_hour)).replace(tzinfo=self._zone)
-        closes = (midnight + timedelta(hours=self.end_hour)).replace(tzinfo=self._zone)
-        return opens.astimezone(UTC), closes.astimezone(UTC)
+        return _window(self.timezone, self.start_hour, self.end_hour, day)
+
+
+@lru_cache(maxsize=65_536)
+def _window(zone: str, start_hour: int, end_hour: int, day: date) -> tuple[datetime, datetime]:
+    """A day's working window in UTC. Cached by value, not on the (frozen, compared by
+    value) calendar: every deadline and escalation step walks the same days again."""
+    tz = ZoneInfo(zone)
+    midnight = datetime.combine(day, time())
+    opens = (midnight + timedelta(hours=start_hour)).replace(tzinfo=tz)
+    closes = (midnight + timedelta(hours=end_hour)).replace(tzinfo=tz)
+    return opens.astimezone(UTC), closes.astimezone(UTC)
 
 
 def _as_utc(value: datetime, name: str) -> datetime:
