@@ -7,7 +7,8 @@ measured in the same run.
    that both runs start from the same log.
 2. Baseline: the shipped workflows as a version 2 without escalation steps (the ladder is
    read from the latest version, so the store's version 1 deals get none): rebuild the
-   ``sla`` view, then one timer tick at --at judging every deal (breaches only).
+   ``sla`` view (best of --repeat), then one timer tick at --at judging every deal
+   (breaches only).
 3. The shipped ladder (first_contact owner+0h and manager+9h, thank_you_email owner+0h) on
    the copy: the same rebuild and tick (breaches and steps).
 Prints seconds, events appended, due rows, and the ladder/baseline ratios.
@@ -47,15 +48,17 @@ def ladder_free(folder: Path) -> Path:
     return folder
 
 
-def run(db: str, definitions: Path | None, at: datetime) -> dict[str, float]:
-    """Rebuild the SLA view and tick once; seconds and counts."""
+def run(db: str, definitions: Path | None, at: datetime, repeat: int) -> dict[str, float]:
+    """Rebuild the SLA view (best of ``repeat``) and tick once; seconds and counts."""
     engine = bootstrap(Settings(db=db, definitions=definitions))
     try:
         runner = engine.runner([SlaProjection.name])
         runner.catch_up()
-        started = time.perf_counter()
-        runner.rebuild([SlaProjection.name])
-        rebuilt = time.perf_counter() - started
+        rebuilt = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter()
+            runner.rebuild([SlaProjection.name])
+            rebuilt = min(rebuilt, time.perf_counter() - started)
         view = runner.live[SlaProjection.name]
         assert isinstance(view, SlaProjection)
         with engine.sql.connect() as conn:
@@ -76,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=3000)
     parser.add_argument("--at", default="2026-04-30T00:00:00+08:00")
+    parser.add_argument("--repeat", type=int, default=3, help="rebuilds per run (best kept)")
     args = parser.parse_args()
     at = datetime.fromisoformat(args.at)
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,8 +94,8 @@ def main() -> None:
         second = folder / "copy.db"
         shutil.copyfile(first, second)
         print(f"{len(lines):,} facts, {args.deals:,} deals; tick at {at.isoformat()}")
-        base = run(f"sqlite:///{first}", ladder_free(folder / "defs"), at)
-        ladder = run(f"sqlite:///{second}", None, at)
+        base = run(f"sqlite:///{first}", ladder_free(folder / "defs"), at, args.repeat)
+        ladder = run(f"sqlite:///{second}", None, at, args.repeat)
     for name, figures in (("baseline (no ladder)", base), ("shipped ladder", ladder)):
         print(f"{name:>22}: rebuild {figures['rebuild_s']:.2f} s, due rows "
               f"{figures['due_rows']:,.0f}; tick {figures['tick_s']:.2f} s judging "
