@@ -70,6 +70,22 @@ def test_owner_then_manager_each_once_at_business_hour_instants(sla: SlaHarness)
         ("manager+9h", "recorded", "notify", "boss-1", manager_at)]
 
 
+def test_two_timers_record_each_step_once(sla: SlaHarness) -> None:
+    send(sla.engine, opened("D-1", time="2026-01-05T10:00:00+08:00"))
+    one, other = sla.timer(), sla.timer()
+    first = at("2026-01-06T12:00:00+08:00")
+    assert one.tick(first) == 2  # breach and owner step
+    # Without the lock and with a view that has not seen them: the store refuses both.
+    assert other.escalate(first) == 0
+    sla.runner.catch_up()
+    later = at("2026-01-07T12:00:00+08:00")
+    assert one.escalate(later) == 1  # the manager's step
+    assert other.escalate(later) == 0  # decided on the stored aggregate: already there
+    sla.runner.catch_up()
+    assert other.escalate(later) == 0
+    assert [s[1] for s in steps(sla)] == ["owner+0h", "manager+9h"]
+
+
 def test_a_deadline_at_closing_time_steps_to_the_next_working_days_close(
         sla: SlaHarness) -> None:
     # Opened Friday 09:00: due Friday 18:00; + 9 business hours = Monday 18:00.
