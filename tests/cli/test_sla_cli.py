@@ -66,3 +66,21 @@ def test_a_bad_at_names_the_option(tmp_path: Path) -> None:
     done = dealflow(tmp_path, "sla", "tick", "--at", "yesterday")
     assert done.returncode == 2
     assert "--at" in done.stdout + done.stderr
+
+
+def test_tick_while_another_timer_holds_the_lock_exits_1(tmp_path: Path, store_url: str) -> None:
+    from engine.bootstrap import bootstrap
+    from engine.settings import Settings
+
+    (tmp_path / "facts.jsonl").write_bytes(orjson.dumps(opened("C-1")) + b"\n")
+    assert dealflow(tmp_path, "ingest", "facts.jsonl", "-q", "--db", store_url).returncode == 0
+    engine = bootstrap(Settings(db=store_url))
+    try:
+        timer = engine.sla_timer()
+        assert timer.lock.acquire()
+        done = dealflow(tmp_path, "sla", "tick", "--db", store_url, "--at", "2026-01-09")
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "another SLA timer holds the lock" in done.stdout
+        timer.stop()
+    finally:
+        engine.close()
