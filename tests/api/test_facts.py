@@ -21,12 +21,13 @@ def test_single_fact_accepted_duplicate_conflict_and_rule(api: Api) -> None:
         assert body["outcome"] == {"index": 0, "status": "accepted", "source": "crm-web",
                                    "id": first["id"], "type": "deal.opened", "reason": None,
                                    "field": None, "message": None}
-        assert body["position"] == 1 and body["visible"] is None
+        # The opening, then the routing book's start and its record of the batch (1.1).
+        assert body["position"] == 3 and body["visible"] is None
 
         again = client.post("/v1/facts", json=first)
         assert again.status_code == 200
         assert again.json()["outcome"]["status"] == "duplicate"
-        assert again.json()["position"] == 1  # nothing appended: the head covers it
+        assert again.json()["position"] == 3  # nothing appended: the head covers it
 
         changed = dict(first, data={**first["data"], "amount": "1.00"})
         conflict = client.post("/v1/facts", json=changed)
@@ -71,11 +72,11 @@ def test_batch_gives_each_item_its_outcome_in_order(api: Api) -> None:
     assert response.status_code == 200
     body = response.json()
     assert (body["inputs"], body["accepted"], body["duplicates"], body["rejected"],
-            body["events"]) == (5, 2, 1, 2, 2)
+            body["events"]) == (5, 2, 1, 2, 4)  # 2 openings, the routing book's 2
     assert [(o["index"], o["status"], o["reason"]) for o in body["outcomes"]] == [
         (0, "accepted", None), (1, "accepted", None), (2, "rejected", "deal_not_found"),
         (3, "duplicate", None), (4, "rejected", "invalid:type")]
-    assert body["position"] == 2
+    assert body["position"] == 4
 
 
 def test_ndjson_batch_keeps_each_lines_bytes(api: Api) -> None:

@@ -94,18 +94,20 @@ def test_log_export_rejections_and_views(api: Api) -> None:
     with api.client(Role.ADMIN) as client:
         client.post("/v1/facts/batch", json=[opened("E-1"), opened("E-2"), *bad, {"id": 1}])
         log = _pages(client, "/v1/log", limit=1)
-        assert [e["position"] for p in log for e in p] == [1, 2]
-        assert [e["fields"]["account"] for p in log for e in p] == ["acct-E-1", "acct-E-2"]
+        # Two openings, then the routing book's start and its record of the batch (1.1).
+        assert [e["position"] for p in log for e in p] == [1, 2, 3, 4]
+        assert [e["fields"]["account"] for p in log for e in p
+                if "account" in e["fields"]] == ["acct-E-1", "acct-E-2"]
         rejected = _pages(client, "/v1/rejections", limit=2, reason="deal_not_found")
         assert [len(p) for p in rejected] == [2, 1]
         counts = client.get("/v1/rejections/counts").json()
         assert counts == {"total": 4, "by_reason": {"deal_not_found": 3,
                                                     "invalid:type": 1}}
         views = client.get("/v1/views").json()
-        assert views["head"] == 2 and views["views"]
-        before = client.get("/v1/pipeline/open", params={"min_position": 2}).json()["items"]
+        assert views["head"] == 4 and views["views"]
+        before = client.get("/v1/pipeline/open", params={"min_position": 4}).json()["items"]
         rebuilt = client.post("/v1/views/rebuild").json()
-        assert all(v["position"] == 2 and v["lag"] == 0 for v in rebuilt["views"])
+        assert all(v["position"] == 4 and v["lag"] == 0 for v in rebuilt["views"])
         assert client.get("/v1/pipeline/open").json()["items"] == before
         assert client.post("/v1/views/rebuild", params={"view": "nope"}).status_code == 404
 

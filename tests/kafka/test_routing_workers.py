@@ -12,6 +12,8 @@ import pytest
 
 from engine.bootstrap import bootstrap
 from engine.domain import Deal
+from engine.domain.routing_book import ROUTING_BOOK_ID
+from engine.ingest.batch import open_loads
 from engine.settings import Settings
 from tests.engine.facts import raw
 from tests.engine.routing.helpers import profile, unowned
@@ -73,6 +75,8 @@ def test_two_workers_never_give_a_deal_two_owners_or_exceed_capacity(
             assert d.reason["cursor"] == last
             assert d.reason["loads"][d.owner] == owners_before(decisions, d)
             last = d.owner
+        book = engine.app.repository.get(ROUTING_BOOK_ID)
+        assert {r: n for r, n in book.loads.items() if n} == open_loads(engine.app)
     finally:
         engine.close()
 
