@@ -75,7 +75,9 @@ def define(p: Projection) -> ForecastTables:
                          Column("expected_close", String(10)),  # ISO date as written
                          Column("category", String(16)),
                          Index(n("timeline_deal"), "deal_id", "occurred_at"),
-                         Index(n("timeline_close"), "expected_close")),
+                         # Candidates of a period: openings and moves by close date, and
+                         # openings without one, without touching the other kinds' rows.
+                         Index(n("timeline_close"), "kind", "expected_close")),
         credits=p.table("credits", *_fact(),
                         Column("line", Integer, primary_key=True, autoincrement=False),
                         Column("quarter", String(7), nullable=False),
