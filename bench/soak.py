@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -247,7 +248,8 @@ def main() -> int:
             thread.start()
         rows: list[tuple[int, float, int, float, float]] = []
         print(f"{'min':>4} {'RSS MB':>8} {'lag':>8} {'POST p99 ms':>12} "
-              f"{'visible p99 ms':>15} {'posted':>9} {'produced':>9} errors", flush=True)
+              f"{'visible p99 ms':>15} {'posted':>9} {'produced':>9} {'load':>5} errors",
+              flush=True)
         started = time.monotonic()
         try:
             for minute in range(1, args.minutes + 1):
@@ -258,7 +260,8 @@ def main() -> int:
                 rows.append(row)
                 print(f"{row[0]:>4} {row[1]:>8.1f} {row[2]:>8} {row[3]:>12.1f} "
                       f"{row[4]:>15.1f} {samples.posted:>9} {samples.produced:>9} "
-                      f"{len(errors)}{' ' + errors[0] if errors else ''}", flush=True)
+                      f"{os.getloadavg()[0]:>5.1f} {len(errors)}"
+                      f"{' ' + errors[0] if errors else ''}", flush=True)
         finally:
             stop.set()
             for thread in threads:
@@ -271,6 +274,18 @@ def main() -> int:
         print(f"  view lag: {slope(xs, [float(r[2]) for r in steady]):+.1f} events per min")
         print(f"  POST p99: {slope(xs, [r[3] for r in steady]):+.2f} ms per min")
         print(f"  append-to-visible p99: {slope(xs, [r[4] for r in steady]):+.2f} ms per min")
+        ingested: dict[str, float] = {}
+        with contextlib.suppress(httpx.HTTPError):
+            scrape = httpx.get(f"{server.url}/metrics", timeout=30,
+                               headers={"Authorization": f"Bearer {secret}"}).text
+            for line in scrape.splitlines():
+                if line.startswith("dealflow_facts_ingested_total{"):
+                    channel = line.split('channel="', 1)[1].split('"', 1)[0]
+                    ingested[channel] = ingested.get(channel, 0.0) + float(line.split()[-1])
+        seconds = 60.0 * args.minutes
+        print("accepted by serve: " + ", ".join(
+            f"{channel} {count:,.0f} ({count / seconds:,.0f}/s)"
+            for channel, count in sorted(ingested.items())) + f" of {args.rate}/s offered")
         breaches = server.text().count("Traceback")
         print(f"tracebacks in serve's output: {breaches}")
     return 0
