@@ -22,9 +22,9 @@ from projections.forecast.periods import (
     quarter_of,
 )
 from projections.forecast.projection import ForecastProjection
+from projections.forecast.report import exact_text
 from projections.formatting import NONE, ReportTable, moment, money
 from projections.pipeline.columns import visible
-from projections.pipeline.render import cents
 from projections.report import ReportParams
 
 __all__ = ["AccuracyReport", "build_accuracy_report", "load_calls"]
@@ -61,8 +61,8 @@ class AccuracyReport:
 
     def to_json(self) -> dict[str, Any]:
         """One item per rep: its ``calls`` and the ``latest``, each with ``actual`` (the
-        closed credit in the call's currency, shown rounded half-up to cents) and ``error``
-        (from the exact credit, 4 decimals, or null)."""
+        closed credit in the call's currency, exact: at least 2 decimals) and ``error`` (4
+        decimals, or null)."""
         return {
             "report": "accuracy", "title": self.title, "view": "forecast",
             "period": self.period, "actual_as_of": self.cutoff.isoformat(),
@@ -96,7 +96,7 @@ class AccuracyReport:
 def _judged(c: JudgedCall) -> dict[str, Any]:
     return {"time": c.call.occurred_at.astimezone(FORECAST_TIMEZONE).isoformat(),
             "source": c.call.source, "id": c.call.fact_id, "amount": str(c.call.amount),
-            "currency": c.call.currency, "actual": str(cents(c.actual)),
+            "currency": c.call.currency, "actual": exact_text(c.actual),
             "error": None if c.error is None else str(c.error)}
 
 

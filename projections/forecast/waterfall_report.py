@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
@@ -15,10 +14,10 @@ from sqlalchemy import Connection
 from engine.errors import ReportOptionError
 from projections.forecast.periods import check_period, period_bounds, quarter_of
 from projections.forecast.projection import ForecastProjection
+from projections.forecast.report import exact_text
 from projections.forecast.states import DealState, deal_states
 from projections.forecast.waterfall import TERMS, DealAt, Waterfall, compute_waterfall
 from projections.formatting import NONE, ReportTable, moment, money
-from projections.pipeline.render import cents
 from projections.report import ReportParams
 
 __all__ = ["WaterfallReport", "build_waterfall_report", "states_at"]
@@ -61,8 +60,9 @@ class WaterfallReport:
         return f"Waterfall of {self.waterfall.period}"
 
     def to_json(self) -> dict[str, Any]:
-        """Rows as decimal strings rounded half-up to cents; ``deals`` (with ``--deals``):
-        one item per deal and term, with the deal's state at both instants."""
+        """Rows as exact decimal strings (at least 2 decimals), as the forecast report;
+        ``deals`` (with ``--deals``): one item per deal and term, with the deal's state at
+        both instants."""
         w = self.waterfall
         counts = {label: 0 for label in ("stayed", "new", "pulled_in", "pushed", "won",
                                          "lost")}
@@ -73,14 +73,14 @@ class WaterfallReport:
             "period": w.period, "from": self.start.isoformat(), "to": self.end.isoformat(),
             "by": "owner" if w.by_owner else None, "labels": counts,
             "rows": [{**({"owner": r.owner} if w.by_owner else {}), "currency": r.currency,
-                      "start": _cents(r.start),
-                      **{t: _cents(v) for t, v in r.terms.items()},
-                      "end": _cents(r.end)} for r in w.rows],
+                      "start": exact_text(r.start),
+                      **{t: exact_text(v) for t, v in r.terms.items()},
+                      "end": exact_text(r.end)} for r in w.rows],
         }
         if self.with_deals:
             out["deals"] = [{
                 "deal": m.deal, "label": m.label, "term": m.term, "owner": m.owner,
-                "currency": m.currency, "amount": _cents(m.amount),
+                "currency": m.currency, "amount": exact_text(m.amount),
                 "from": _side(m.start), "to": _side(m.end),
             } for m in sorted(w.movements, key=lambda m: (TERMS.index(m.term), m.deal))]
         return out
@@ -110,15 +110,10 @@ class WaterfallReport:
         return out
 
 
-def _cents(value: Decimal) -> str:
-    # Sums are exact; shown (JSON too) rounded half-up to cents, as the forecast report.
-    return str(cents(value))
-
-
 def _side(state: DealAt | None) -> dict[str, Any] | None:
     if state is None:
         return None
-    return {"status": state.status, "period": state.period, "amount": _cents(state.amount),
+    return {"status": state.status, "period": state.period, "amount": exact_text(state.amount),
             "currency": state.currency, "owner": state.owner}
 
 
