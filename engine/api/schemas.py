@@ -92,11 +92,12 @@ class DealState(BaseModel):
     stage: str
     lost_from: str | None
     account: str
-    owner: str
+    owner: str | None = Field(description="None: no owner (opened unassigned by routing).")
     amount: str
     currency: str
     expected_close: str | None
     segment: str | None
+    territory: str | None = None
     partner: str | None
     splits: list[Split] | None
     cancelled: bool

@@ -36,3 +36,15 @@ def test_routing_gauges(api: Api) -> None:
         assert {r["rep"]: r["open_load"] for r in reps["items"]} == {"rep-a": 1, "rep-b": 2}
         bad = viewer.get("/v1/routing", params={"period": "2026-13"})
         assert bad.status_code in (400, 422)
+
+
+def test_a_deal_without_owner_reads_over_http(api: Api) -> None:
+    with api.client(Role.INGEST) as client:
+        posted = client.post("/v1/facts/batch?wait=true",
+                             json=[unowned("U-1", territory="north")])
+    assert posted.json()["accepted"] == 1
+    with api.client(Role.VIEWER) as viewer:
+        read = viewer.get("/v1/deals/U-1")
+        assert read.status_code == 200, read.text
+        assert (read.json()["owner"], read.json()["territory"]) == (None, "north")
+        assert viewer.get("/v1/deals/U-1/sla").status_code == 200
