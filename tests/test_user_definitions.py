@@ -347,7 +347,7 @@ def test_console_script_ingests_reports_and_rebuilds_with_user_definitions(
         assert result.pop("kind") == f"report.{name}"  # the CLI's envelope
         return result
 
-    # Two workers: each worker process bootstraps its own engine from the settings.
+    # Two workers: this process decides with the user's definitions; a helper only parses.
     ingested = _cli(db, folder, tmp_path, "ingest", str(facts), "--workers", "2", "--quiet")
     assert ingested.returncode == 0, ingested.stdout + ingested.stderr
     assert "accepted │ 11" in " ".join(ingested.stdout.split())
