@@ -100,14 +100,15 @@ def report(
     deal: Annotated[str | None, typer.Option(
         help="sla: one deal (its subject); every SLA instance of it is listed.")] = None,
     rep: Annotated[str | None, typer.Option(
-        help="sla, commissions, kpis, forecast, accuracy: one rep.")] = None,
+        help="sla, commissions, kpis, forecast, accuracy, routing: one rep.")] = None,
     team: Annotated[str | None, typer.Option(
-        help="kpis, forecast: one team (forecast: 'no team' for reps without a "
-        "profile).")] = None,
+        help="kpis, forecast, routing: one team (forecast: 'no team' for reps without a "
+        "profile; routing: the team of the profile in force).")] = None,
     rule: Annotated[str | None, typer.Option(help="sla: one SLA rule.")] = None,
     period: Annotated[str | None, typer.Option(
         help="commissions, kpis: one period, a quarter like 2026-Q1; forecast, waterfall, "
-        "accuracy: the quarter forecast \\[default: the quarter of --as-of].")] = None,
+        "accuracy: the quarter forecast \\[default: the quarter of --as-of]; routing: the "
+        "quarter whose routed deals are counted \\[default: all].")] = None,
     limit: Annotated[int | None, typer.Option(
         min=1, help="sla: list at most this many overdue and breached instances "
         "\\[default: all]", show_default=False)] = None,
