@@ -6,11 +6,10 @@ causes keep their provenance and business time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from engine.domain.facts import FactMeta
 
@@ -40,25 +39,30 @@ __all__ = [
 ]
 
 
-class Command(BaseModel):
-    """Base of all commands."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Base of all commands: plain frozen data. A command is built from a fact the contract
+    (pydantic) has already validated, so it is not validated again: on the ingest hot path
+    one command is made per fact."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
     meta: FactMeta
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DealCommand(Command):
     """A command addressed to one deal (by its contract ``subject``)."""
 
     deal: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RepCommand(Command):
     """A command addressed to one rep."""
 
     rep: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpenDeal(DealCommand):
     """Open a deal in its workflow's first stage (``owner`` None: the engine routes it)."""
 
@@ -74,12 +78,14 @@ class OpenDeal(DealCommand):
     splits: list[dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AdvanceStage(DealCommand):
     """Move the deal one stage forward."""
 
     to: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LogActivity(DealCommand):
     """Record an activity (call, e-mail, meeting, visit)."""
 
@@ -88,6 +94,7 @@ class LogActivity(DealCommand):
     outcome: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NoteFact(DealCommand):
     """Record a fact that exit criteria may need (needs, customer info, proposal, approval)."""
 
@@ -95,6 +102,7 @@ class NoteFact(DealCommand):
     details: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IssueQuote(DealCommand):
     """Record a quote; it sets the deal amount."""
 
@@ -102,6 +110,7 @@ class IssueQuote(DealCommand):
     currency: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignContract(DealCommand):
     """Win the deal at this amount."""
 
@@ -109,18 +118,21 @@ class SignContract(DealCommand):
     currency: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoseDeal(DealCommand):
     """Lose the deal, with a reason."""
 
     reason: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReopenDeal(DealCommand):
     """Bring a lost deal back."""
 
     stage: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReassignDeal(DealCommand):
     """Give the deal a new owner and credit splits."""
 
@@ -128,6 +140,7 @@ class ReassignDeal(DealCommand):
     splits: list[dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeAmount(DealCommand):
     """Set a new expected amount."""
 
@@ -135,18 +148,21 @@ class ChangeAmount(DealCommand):
     currency: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetForecastCategory(DealCommand):
     """Override an open deal's forecast category (``auto``: back to its stage's)."""
 
     category: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeExpectedClose(DealCommand):
     """Move an open deal's expected close date."""
 
     expected_close: date
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReceivePayment(DealCommand):
     """Record cash received on a won deal."""
 
@@ -154,6 +170,7 @@ class ReceivePayment(DealCommand):
     currency: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CancelContract(DealCommand):
     """Cancel (or refund) a won deal's contract."""
 
@@ -161,12 +178,14 @@ class CancelContract(DealCommand):
     refund_amount: Decimal | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordSurvey(DealCommand):
     """Record a customer satisfaction score."""
 
     score: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetQuota(RepCommand):
     """Set a rep's quota for a period."""
 
@@ -176,6 +195,7 @@ class SetQuota(RepCommand):
     team: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetProfile(RepCommand):
     """Replace a rep's routing profile (``active`` None means true)."""
 
@@ -187,6 +207,7 @@ class SetProfile(RepCommand):
     active: bool = True
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitForecast(RepCommand):
     """Record a rep's forecast call for a quarter."""
 
@@ -195,6 +216,7 @@ class SubmitForecast(RepCommand):
     currency: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssignPlan(RepCommand):
     """Assign a commission plan to a rep."""
 
