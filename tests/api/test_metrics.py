@@ -54,7 +54,8 @@ def test_scrape_after_known_traffic(api: Api) -> None:
     assert m['dealflow_ingest_batch_seconds_count{channel="http"}'] == 4
     assert m['dealflow_ingest_batch_inputs_sum{channel="http"}'] == 6 + 1 + 1 + 1
     assert m['dealflow_append_batch_events_count{channel="http"}'] == 2
-    assert m['dealflow_append_batch_events_sum{channel="http"}'] == head == 5
+    # 4 deal events, the routing book's start and its record of the first batch (1.1).
+    assert m['dealflow_append_batch_events_sum{channel="http"}'] == head == 7
 
     assert m['dealflow_http_requests_total{method="POST",route="/v1/facts/batch",'
              'status="200"}'] == 1

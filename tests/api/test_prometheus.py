@@ -129,7 +129,8 @@ def test_prometheus_scrapes_serve_with_the_compose_token_and_sees_the_traffic(
                 ("standard", "lead", "CNY"): 10000, ("standard", "contact", "CNY"): 10000,
                 ("channel", "registered", "CNY"): 10000}
             assert _by(server.query("dealflow_view_lag_events"), "view") == {
-                (view,): 0 for view in ("pipeline", "sla", "commissions", "kpis")}
+                (view,): 0 for view in ("pipeline", "sla", "commissions", "kpis", "forecast",
+                                         "routing", "segments")}
             assert _by(server.query("dealflow_view_exporter"), "job") == {("dealflow",): 1}
 
             # The SLA gauges: what the service itself exports, as Prometheus stored them.

@@ -33,12 +33,13 @@ def test_ready_only_once_the_views_caught_up(engine: Engine, store_url: str) -> 
                             registry=CollectorRegistry())
     try:
         state = service.readiness()
-        assert not state.ready and state.head == 30 and "catching up" in state.detail
+        # 30 openings, the routing book's start and its record of the batch (1.1).
+        assert not state.ready and state.head == 32 and "catching up" in state.detail
         service.runner.catch_up()
         assert service.readiness().ready
         send(engine, *[opened(f"Z-{i}") for i in range(10)])
         lagging = service.readiness()
-        assert not lagging.ready and "10 events behind" in lagging.detail
+        assert not lagging.ready and "11 events behind" in lagging.detail  # + book record
         service.runner.catch_up()
         assert service.readiness().ready
     finally:
@@ -113,11 +114,12 @@ def test_serve_and_token_commands(store_url: str, tmp_path: Path) -> None:
                             headers={"Authorization": f"Bearer {writer}"}, timeout=30)
         assert posted.json()["visible"] is True
         views = httpx.get(f"{url}/v1/views", headers=headers).json()
-        assert views["head"] == 1 and all(v["lag"] == 0 for v in views["views"])
+        # The opening, the routing book's start and its record of the batch (1.1).
+        assert views["head"] == 3 and all(v["lag"] == 0 for v in views["views"])
         assert httpx.get(f"{url}/v1/pipeline/open", headers=headers).json()["total"] == 1
         rebuilt = httpx.post(f"{url}/v1/views/rebuild", timeout=60,
                              headers={"Authorization": f"Bearer {auditor}"})
-        assert rebuilt.status_code == 200 and all(v["position"] == 1
+        assert rebuilt.status_code == 200 and all(v["position"] == 3
                                                   for v in rebuilt.json()["views"])
         assert httpx.get(f"{url}/v1/pipeline/open", headers=headers).json()["total"] == 1
         later = httpx.post(f"{url}/v1/facts?wait=true", json=opened("CLI-2"), timeout=30,
