@@ -373,3 +373,25 @@ def test_a_store_written_before_1_1_starts_its_book_with_the_open_loads(engine: 
          *(unowned(f"D-{i}", segment="high_value") for i in range(1, 4)))
     # Loads a2 b1 -> b (least loaded); a2 b2 -> a (tie by id); a3 b2 -> b.
     assert [owner_of(engine, f"D-{i}") for i in range(1, 4)] == ["rep-b", "rep-a", "rep-b"]
+
+
+def test_a_rule_with_team_and_match_takes_only_that_teams_reps(
+        make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    folder = tmp_path / "defs"
+    (folder / "routing").mkdir(parents=True)
+    (folder / "routing" / "default.yaml").write_text(
+        "name: default\nversion: 2\nrules:\n"
+        "  - {name: east_desk, match: {territory: east, workflow: standard}, team: east,"
+        " strategy: least_loaded}\n"
+        "  - {name: everyone, strategy: round_robin}\n")
+    engine = make_engine(definitions=folder)
+    send(engine, profile("rep-a", team="east"), profile("rep-b", team="west"),
+         opened("D-0", owner="rep-a"),
+         unowned("D-1", territory="east"), unowned("D-2", territory="east", workflow="channel",
+                                                   partner="p"),
+         unowned("D-3"))
+    first = routed(engine, "D-1")
+    assert (first.owner, first.rule, first.reason["eligible"]) == ("rep-a", "east_desk",
+                                                                  ["rep-a"])
+    # A channel deal does not match east_desk; a deal without territory neither.
+    assert [routed(engine, d).rule for d in ("D-2", "D-3")] == ["everyone", "everyone"]
