@@ -93,6 +93,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deals", type=int, default=5000, help="deals in the demo file")
+    parser.add_argument("--file", type=Path, default=None,
+                        help="ingest this JSONL file instead of writing the demo file (e.g. "
+                        "the base checkout's demo file, which both versions accept)")
     parser.add_argument("--runs", type=int, default=3, help="rounds (medians over them)")
     parser.add_argument("--naive-facts", type=int, default=6_000,
                         help="lines for the naive one-save-per-fact path (it is slow)")
@@ -112,12 +115,18 @@ def main() -> int:
     pg = None if args.no_postgres else PostgresDatabases(args.postgres)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        path = tmp / "facts.jsonl"
-        counts = write_jsonl(path, 7, args.deals)
-        lines = counts.lines
-        print(f"facts file: {lines:,} lines ({counts.good:,} good, {counts.duplicates:,} "
-              f"duplicates, {counts.bad:,} bad), {path.stat().st_size / 2**20:.1f} MiB; "
-              f"{args.runs} rounds, medians")
+        if args.file is not None:
+            path = args.file
+            lines = sum(1 for line in path.open("rb") if line.strip())
+            print(f"facts file: {path} ({lines:,} lines), "
+                  f"{path.stat().st_size / 2**20:.1f} MiB; {args.runs} rounds, medians")
+        else:
+            path = tmp / "facts.jsonl"
+            counts = write_jsonl(path, 7, args.deals)
+            lines = counts.lines
+            print(f"facts file: {lines:,} lines ({counts.good:,} good, {counts.duplicates:,} "
+                  f"duplicates, {counts.bad:,} bad), {path.stat().st_size / 2**20:.1f} MiB; "
+                  f"{args.runs} rounds, medians")
         fresh = iter(range(1_000_000))
 
         def sqlite() -> str:
