@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         default=None, ge=1, le=64,
         description="Ingest processes: one decides every fact in line order, the others "
         "parse and validate ahead of it; default: for files over 4 MiB 1 plus one per idle "
-        "core (up to 3), else 1.")
+        "core beyond two (up to 3), else 1.")
     cache_size: int = Field(default=20_000, ge=0,
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(

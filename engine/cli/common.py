@@ -154,8 +154,8 @@ def open_engine(db: str | None, *, create: bool = False, probe: bool = True,
 
 
 def auto_workers(size: int) -> int:
-    """The writer alone, plus one parsing helper per idle core (up to 3) for a file over
-    4 MiB (see :func:`engine.ingest.parallel.default_workers`)."""
+    """The writer alone, plus one parsing helper per idle core beyond two (up to 3) for a
+    file over 4 MiB (see :func:`engine.ingest.parallel.default_workers`)."""
     from engine.ingest.parallel import default_workers
 
     return default_workers(size, os.cpu_count() or 1, os.getloadavg()[0])

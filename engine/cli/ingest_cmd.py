@@ -44,8 +44,8 @@ def ingest(
     workers: Annotated[int | None, typer.Option(
         help="Processes: this one decides every fact in line order, the others parse and "
         "validate ahead of it \\[default: $DEALFLOW_WORKERS, or for files over 4 MiB 1 plus "
-        "one per idle core (up to 3), else 1 (1 for standard input)]", show_default=False,
-        min=1)] = None,
+        "one per idle core beyond two (up to 3), else 1 (1 for standard input)]",
+        show_default=False, min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Ingest a JSONL file of facts (docs/contract.md) into the store.

@@ -37,17 +37,19 @@ _BIG_INPUT = 4 * 2**20  # bytes: below this, a helper's start-up costs more than
 
 def default_workers(size: int, cores: int, load: float) -> int:
     """Processes for an input of ``size`` bytes on a machine of ``cores`` whose run queue
-    is ``load`` (1-minute average): the writer alone unless cores sit idle.
+    is ``load`` (1-minute average): the writer alone unless more than two cores sit idle.
 
     A helper saves the writer the parse (~16 us per fact) but costs ~28 us per fact of
-    pickling on its own core, so it pays only on a core that would otherwise idle: measured
-    on 2 cores under a load of 4-5, one process took 9.9-13.4 s for the 60k-line demo file
-    and two 13.7-16.0 s (docs/operations.md, Performance).
+    pickling, and the writer already keeps about two cores busy (it decides in one thread
+    and stores in another while the next batch is parsed), so a helper can pay only on a
+    third idle core. Measured on 2 cores, whole command on the 60k-line demo file: one
+    process 7,127 lines/s, two 5,091/s at load 1.3-2.4; 9.9-13.4 s against 13.7-16.0 s at
+    load 4-5 (docs/operations.md, "Write path performance"). Not measured on more cores.
     """
     if size <= _BIG_INPUT:
         return 1
     idle = int(cores - load)
-    return 1 + max(0, min(3, idle, cores - 1))
+    return 1 + max(0, min(3, idle - 2))
 
 
 def _batches(inputs: Iterable[tuple[bytes, str]], size: int) -> Iterator[list[RawInput]]:

@@ -41,9 +41,10 @@ def one_process(tmp_path: Path, path: Path, batch_size: int) -> Iterator[tuple[
 
 @pytest.mark.parametrize(("size", "cores", "load", "expected"), [
     (1_000, 8, 0.0, 1),            # a small file: no helper start-up
-    (50 * 2**20, 2, 0.1, 2),       # an idle core: one helper
-    (50 * 2**20, 2, 1.5, 1),       # no idle core: a helper would take the writer's
+    (50 * 2**20, 2, 0.0, 1),       # 2 idle cores: the writer keeps both busy itself
     (50 * 2**20, 2, 4.8, 1),
+    (50 * 2**20, 4, 0.5, 2),       # a third idle core: one helper
+    (50 * 2**20, 4, 2.5, 1),
     (50 * 2**20, 16, 0.0, 4),      # at most three helpers
     (50 * 2**20, 1, 0.0, 1),
 ])
