@@ -275,13 +275,16 @@ def main() -> int:
         print(f"  POST p99: {slope(xs, [r[3] for r in steady]):+.2f} ms per min")
         print(f"  append-to-visible p99: {slope(xs, [r[4] for r in steady]):+.2f} ms per min")
         ingested: dict[str, float] = {}
-        with contextlib.suppress(httpx.HTTPError):
-            scrape = httpx.get(f"{server.url}/metrics", timeout=30,
+        try:  # the scrape computes the view gauges: slow on a large store
+            scrape = httpx.get(f"{server.url}/metrics", timeout=120,
                                headers={"Authorization": f"Bearer {secret}"}).text
-            for line in scrape.splitlines():
-                if line.startswith("dealflow_facts_ingested_total{"):
-                    channel = line.split('channel="', 1)[1].split('"', 1)[0]
-                    ingested[channel] = ingested.get(channel, 0.0) + float(line.split()[-1])
+        except httpx.HTTPError as exc:
+            scrape = ""
+            print(f"metrics scrape failed: {exc!r}")
+        for line in scrape.splitlines():
+            if line.startswith("dealflow_facts_ingested_total{"):
+                channel = line.split('channel="', 1)[1].split('"', 1)[0]
+                ingested[channel] = ingested.get(channel, 0.0) + float(line.split()[-1])
         seconds = 60.0 * args.minutes
         print("accepted by serve: " + ", ".join(
             f"{channel} {count:,.0f} ({count / seconds:,.0f}/s)"
