@@ -23,7 +23,7 @@ from projections.forecast.periods import (
 )
 from projections.forecast.projection import ForecastProjection
 from projections.forecast.report import exact_text
-from projections.formatting import NONE, ReportTable, moment, money
+from projections.formatting import NONE, ReportTable, moment, money, percent
 from projections.pipeline.columns import visible
 from projections.report import ReportParams
 
@@ -88,7 +88,7 @@ class AccuracyReport:
                                 f"{moment(c.call.occurred_at, FORECAST_TIMEZONE)}{latest}",
                                 money(c.call.amount, c.call.currency),
                                 money(c.actual, c.call.currency),
-                                NONE if c.error is None else str(c.error),
+                                percent(c.error),  # tables show ratios as percents
                                 end_section=i == len(r.calls) - 1)
         return [table]
 

@@ -129,7 +129,7 @@ def _help(*command: str) -> str:
                  "[default: $DEALFLOW_API_PORT or 8080]",
                  "[default: $DEALFLOW_DB or sqlite:///dealflow.db]"]),
     (["ingest"], ["[default: $DEALFLOW_BATCH_SIZE or 1000]",
-                  "[default: $DEALFLOW_WORKERS, or one per core, up to 4"]),
+                  "[default: $DEALFLOW_WORKERS, or"]),
     (["consume"], ["[default: 1000]", "[default: dealflow-ingest]",
                    "[default: $DEALFLOW_KAFKA_BOOTSTRAP or 127.0.0.1:9092]"]),
     (["rejects"], ["[default: 50]", "[default: 0]"]),

@@ -53,7 +53,7 @@ def test_accuracy_json_and_tables(store: Path) -> None:
     table = dealflow(store, "report", "accuracy", "--period", ex.PERIOD, "--as-of",
                      ex.ACCURACY_AT, COLUMNS="80")
     assert table.returncode == 0, table.stdout + table.stderr
-    assert "(latest)" in table.stdout and "-0.1667" in table.stdout
+    assert "(latest)" in table.stdout and "-16.67 %" in table.stdout  # a ratio as a percent
 
 
 @pytest.mark.parametrize(("args", "message"), [
