@@ -29,11 +29,14 @@ def test_serve_killed_mid_ingest_loses_and_doubles_nothing(
     first = ServeProcess(store_url, tmp_path / "serve1.log", env=env).start()
     port = first.port
     unanswered = 0
+    answered = 0
+    total = sum((len(s) + 9) // 10 for s in streams)
+    a_third_answered = threading.Event()  # kill mid-stream, whatever the machine's speed
     lock = threading.Lock()
     headers = {"Authorization": f"Bearer {secret}", "content-type": "application/x-ndjson"}
 
     def post_all(stream: list[bytes]) -> None:
-        nonlocal unanswered
+        nonlocal unanswered, answered
         with httpx.Client(base_url=first.url, headers=headers, timeout=30) as client:
             for start in range(0, len(stream), 10):
                 body = b"\n".join(stream[start:start + 10])
@@ -46,6 +49,10 @@ def test_serve_killed_mid_ingest_loses_and_doubles_nothing(
                         time.sleep(0.2)
                         continue
                     if response.status_code == 200:
+                        with lock:
+                            answered += 1
+                            if answered * 3 >= total:
+                                a_third_answered.set()
                         break
                     assert response.status_code == 503, response.text
                     time.sleep(0.2)
@@ -55,7 +62,7 @@ def test_serve_killed_mid_ingest_loses_and_doubles_nothing(
     try:
         for thread in threads:
             thread.start()
-        time.sleep(1.5)
+        assert a_third_answered.wait(timeout=120), "the clients got no answers"
         assert first.proc is not None
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=30)
