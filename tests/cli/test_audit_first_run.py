@@ -109,11 +109,18 @@ def test_verify_without_a_key_names_the_file_and_keygen(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.glob("dealflow-audit.key*")) == []
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_follow_creates_the_key_when_asked(tmp_path: Path) -> None:
     ingest(tmp_path, "D-1")
+    # Ctrl-C's default action in the child even when this run was started in the background,
+    # where a shell hands SIGINT down ignored (Python then installs no KeyboardInterrupt).
     follower = subprocess.Popen([DEALFLOW, "audit", "follow", "--create-key"], cwd=tmp_path,
                                 env=environment(), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=_default_sigint)
     assert follower.stdout is not None
     lines = []
     for line in follower.stdout:  # up to "following ..." (printed once it runs)
