@@ -32,8 +32,8 @@ def serve_sla_timer(engine: Engine, runner: ProjectionRunner | None) -> SlaTimer
         appended = tick()
         follower.step = tick
         log.info("SLA timer: first tick judged %s deals and appended %s escalation events "
-                 "(breaches, corrections and escalation steps); next tick in %gs", f"{timer.judged_deals:,}",
-                 f"{appended:,}", engine.settings.sla_timer_interval)
+                 "(breaches, corrections and escalation steps); next tick in %gs",
+                 f"{timer.judged_deals:,}", f"{appended:,}", engine.settings.sla_timer_interval)
         return appended
 
     follower.step = first_tick
