@@ -37,6 +37,11 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     # this one (through ``stop``) once it has stopped serving; a child dying of it first
     # would be restarted by the watcher mid-shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The serving process's pid as spawn recorded it: a service killed while this one was
+    # still starting would otherwise leave init as the "parent" seen below, and this
+    # process would outlive it (holding the views' lock).
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
     configure_logging(log_level)
     settings = Settings.model_validate_json(settings_json)
     engine = bootstrap(settings)
@@ -47,7 +52,6 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
         timer = serve_sla_timer(engine, runner)
         timer.start()
     runner.start()
-    parent = os.getppid()
     try:
         # Also end if the service died without stopping us (killed): never outlive it.
         while not stop.wait(_REPORT_SECONDS):
