@@ -7,37 +7,24 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from engine.errors import WorkflowDefinitionError
+from workflows.documents import load_yaml, read_document
 from workflows.model import WorkflowDefinition
 from workflows.sla import MATCHER_TAGS
 
 __all__ = ["definition_from_mapping", "definition_from_yaml", "read_definition"]
 
-# libyaml's safe loader when PyYAML was built with it: the same documents, ~10x faster.
-_SafeLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)
-
-
 def read_definition(path: Path | Traversable) -> WorkflowDefinition:
     """Load and validate one YAML definition file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowDefinitionError(f"{path}: cannot read workflow definition: {exc}") from exc
+    text = read_document(path, WorkflowDefinitionError, "workflow definition")
     return definition_from_yaml(text, source=str(path))
 
 
 def definition_from_yaml(text: str, source: str = "<yaml>") -> WorkflowDefinition:
     """Validate a definition given as YAML text; ``source`` names it in error messages."""
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)  # a safe loader: plain data only
-    except yaml.YAMLError as exc:
-        raise WorkflowDefinitionError(f"{source}: not valid YAML: {exc}") from exc
-    return definition_from_mapping(data, source)
+    return definition_from_mapping(load_yaml(text, source, WorkflowDefinitionError), source)
 
 
 def definition_from_mapping(data: Any, source: str = "<data>") -> WorkflowDefinition:

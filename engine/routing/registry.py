@@ -12,11 +12,11 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from engine.errors import RoutingDefinitionError
 from engine.routing.model import ROUTING_NAME, RoutingDefinition
+from workflows.documents import load_yaml, read_document
 
 __all__ = ["RoutingRegistry", "routing_from_mapping"]
 
@@ -58,15 +58,8 @@ def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
 
 
 def _read(path: Path | Traversable) -> RoutingDefinition:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RoutingDefinitionError(f"{path}: cannot read routing definition: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RoutingDefinitionError(f"{path}: not valid YAML: {exc}") from exc
-    return routing_from_mapping(data, str(path))
+    text = read_document(path, RoutingDefinitionError, "routing definition")
+    return routing_from_mapping(load_yaml(text, str(path), RoutingDefinitionError), str(path))
 
 
 class RoutingRegistry:

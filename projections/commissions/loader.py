@@ -7,36 +7,24 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from projections.commissions.plans import CommissionPlanError, PlanVersion
+from workflows.documents import load_yaml, read_document
 
 __all__ = ["plan_from_mapping", "plan_from_yaml", "read_plan"]
 
-_SafeLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)
-
-
 def read_plan(path: Path | Traversable) -> PlanVersion:
     """Load and validate one YAML plan file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CommissionPlanError(f"{path}: cannot read commission plan: {exc}") from exc
-    return plan_from_yaml(text, source=str(path))
+    return plan_from_yaml(read_document(path, CommissionPlanError, "commission plan"),
+                          source=str(path))
 
 
 def plan_from_yaml(text: str, source: str = "<yaml>") -> PlanVersion:
     """Validate a plan version given as YAML text; ``source`` names it in error messages."""
-    try:
-        # The safe loader keeps timestamps as datetimes and numbers as int/float; amounts
-        # and rates are written as strings in the shipped files so no float is involved.
-        data = yaml.load(text, Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        raise CommissionPlanError(f"{source}: not valid YAML: {exc}") from exc
-    return plan_from_mapping(data, source)
+    # The safe loader keeps timestamps as datetimes and numbers as int/float; amounts and
+    # rates are written as strings in the shipped files so no float is involved.
+    return plan_from_mapping(load_yaml(text, source, CommissionPlanError), source)
 
 
 def plan_from_mapping(data: Any, source: str = "<data>") -> PlanVersion:
