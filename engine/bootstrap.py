@@ -169,12 +169,14 @@ def bootstrap(
     ``observer`` (e.g. the metrics) is told about every stored batch.
     """
     definitions = load_definitions(settings.definitions)
-    app = DealflowApplication(settings.db, create_tables=create_tables)
+    app = DealflowApplication(settings.db, create_tables=create_tables,
+                              busy_timeout=settings.store_busy_timeout)
     stored = _Stored(observer)
     ingestor = Ingestor(app, definitions.workflows, routing=definitions.routing,
                         cache_size=settings.cache_size,
                         observer=stored, limits=settings.input_limits())
     views = {v.name: v for v in shipped_views(definitions.workflows, definitions.plans)}
-    return Engine(settings=settings, app=app, sql=sql_engine(settings.db),
+    return Engine(settings=settings, app=app,
+                  sql=sql_engine(settings.db, busy_timeout=settings.store_busy_timeout),
                   definitions=definitions, ingestor=ingestor, reader=LogReader(app),
                   stored=stored, views=views)

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         description="Ingest processes: one decides every fact in line order, the others "
         "parse and validate ahead of it; default: for files over 4 MiB 1 plus one per idle "
         "core beyond two (up to 3), else 1.")
+    store_busy_timeout: int = Field(
+        default=30, ge=1, le=3600,
+        description="Seconds a SQLite write waits for another writer's lock before it "
+        "fails (`serve` then answers 503 with Retry-After and marks the store down until "
+        "the lock is given back); PostgreSQL waits on its own lock timeout.")
     cache_size: int = Field(default=20_000, ge=0,
                             description="Aggregates kept in memory between batches.")
     definitions: Path | None = Field(

@@ -20,6 +20,15 @@ a dead letter to be published twice, never lost (at-least-once).
 
 A topic deleted and created again (its topic id changed, or the fetched log end stays below
 the stored offset) is read from its start.
+
+Pipelining: a batch is decided and stored in a second thread while this one polls the next
+records (kafka-python's fetch and record decoding, and SQLite's or psycopg's database work,
+release the interpreter lock for part of their time). Everything else happens with no batch
+in flight: the stored batch's dead letters are published and its offsets noted, then
+assignment changes are acted on (a revoked partition's fence is released only once the
+batch that was in flight has committed or failed), then the polled records of partitions
+no longer owned are dropped, then pending partitions are taken (positioned at the store's
+offset), and only then is the next batch handed to the deciding thread.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -69,6 +79,16 @@ class ConsumerStats:
     duplicates: int = 0
     rejected: int = 0
     dead_letters: int = 0
+
+
+@dataclass
+class _InFlight:
+    """A batch handed to the deciding thread, and what its follow-up needs."""
+
+    records: list[Any]
+    markers: list[Any]
+    started: float
+    stored: Future[list[Any]]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -117,6 +137,8 @@ class KafkaIngestWorker:
         self._topics_at = 0.0
         self._check_all_topics = False
         self._thread: threading.Thread | None = None
+        self._decider: ThreadPoolExecutor | None = None
+        self._inflight: _InFlight | None = None
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -145,6 +167,7 @@ class KafkaIngestWorker:
     def run(self) -> ConsumerStats:
         """Consume until stopped."""
         ensure_tables(self.db)
+        self._decider = ThreadPoolExecutor(1, thread_name_prefix="dealflow-kafka-decide")
         try:
             if self._connect():
                 while not self.stop_event.is_set():
@@ -208,6 +231,13 @@ class KafkaIngestWorker:
     def _shutdown(self) -> None:
         partitions = self.partitions
         try:
+            self._settle()  # the batch in flight commits (or fails) before fences go
+        except Exception:
+            log.exception("while finishing the last batch")
+        if self._decider is not None:
+            self._decider.shutdown()
+            self._decider = None
+        try:
             if partitions.owned or partitions.pending:
                 partitions.give_up(list(partitions.owned | partitions.pending))
         except Exception:
@@ -233,48 +263,67 @@ class KafkaIngestWorker:
     # ------------------------------------------------------------------ the loop
     def _step(self) -> None:
         partitions = self.partitions
-        self._apply_notes()
-        failed = partitions.claim()
-        if failed is not None:
-            self._publisher_failed(failed)
-        self._check_topics()
-        timeout = min(self.settings.poll_timeout_ms, 200) if partitions.pending else \
-            self.settings.poll_timeout_ms
+        if self._inflight is not None:
+            timeout = min(self.settings.poll_timeout_ms, 100)  # its follow-up is waiting
+        elif partitions.pending:
+            timeout = min(self.settings.poll_timeout_ms, 200)
+        else:
+            timeout = self.settings.poll_timeout_ms
         try:
-            polled = self._consumer.poll(timeout_ms=timeout)
+            polled = self._consumer.poll(timeout_ms=timeout)  # the batch in flight is decided
         except KafkaError as exc:
             log.warning("poll failed: %r", exc)
+            self._settle()
             self.stop_event.wait(1.0)
             return
+        self._settle()
         self._apply_notes()
-        # Records of partitions not (yet) taken are dropped: taking one seeks it to the
+        # Records of partitions not owned now are dropped: revoked ones, those given back
+        # after a failed batch, and those not (yet) taken: taking one seeks it to the
         # store's offset, which discards what was fetched before. (No pause()/resume():
         # kafka-python 3.0.12 never again returns records a partition had buffered when it
         # was paused.)
         records = [r for tp, batch in polled.items() if tp in partitions.owned for r in batch]
-        if records:
-            self._process(records)
-        else:
-            partitions.flush_markers(idle=True)
+        failed = partitions.claim()
+        if failed is not None:
+            self._publisher_failed(failed)
+        self._check_topics()
         now = time.monotonic()
         if now >= self._watch_at:
             self._watch_at = now + _WATCH_SECONDS
             partitions.watch()
+        if records:
+            self._submit(records)
+        else:
+            partitions.flush_markers(idle=True)
 
-    def _process(self, records: Sequence[Any]) -> None:
-        started = time.perf_counter()
+    def _submit(self, records: list[Any]) -> None:
+        """Hand ``records`` to the deciding thread; :meth:`_settle` finishes them."""
         partitions = self.partitions
-        nexts = {TP(r.topic, r.partition): r.offset + 1 for r in records}
         partitions.reading(records)
         markers = partitions.markers()
+        assert self._decider is not None
+        stored = self._decider.submit(store_batch, self.ingestor, self.group, records, markers)
+        self._inflight = _InFlight(records, markers, time.perf_counter(), stored)
+
+    def _settle(self) -> None:
+        """Wait for the batch in flight; publish its dead letters and note its offsets."""
+        batch, self._inflight = self._inflight, None
+        if batch is None:
+            return
+        records = batch.records
+        partitions = self.partitions
+        nexts = {TP(r.topic, r.partition): r.offset + 1 for r in records}
         try:
-            outcomes = store_batch(self.ingestor, self.group, records, markers)
+            outcomes = batch.stored.result()
         except Exception as exc:
+            # unclaim() backs off (0.5 s doubling to 5 s) before the store is asked again.
+            self.metrics.store_errors.inc()
             log.error("storing a batch of %d records failed (%r); resuming from the store's "
                       "offsets", len(records), exc)
             partitions.unclaim(partitions.owned)
             return
-        partitions.recorded(markers)
+        partitions.recorded(batch.markers)
         now = datetime.now(UTC).isoformat()
         letters = [
             DeadLetter(raw=r.value if r.value is not None else b"",
@@ -293,7 +342,7 @@ class KafkaIngestWorker:
             return
         partitions.published(nexts)
         self._commit_to_kafka(nexts)
-        self._count(records, outcomes, letters, time.perf_counter() - started)
+        self._count(records, outcomes, letters, time.perf_counter() - batch.started)
 
     def _count(self, records: Sequence[Any], outcomes: Sequence[Any],
                letters: Sequence[DeadLetter], seconds: float) -> None:

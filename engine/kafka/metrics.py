@@ -26,6 +26,10 @@ class ConsumerMetrics:
         self.batch_seconds = Histogram("dealflow_kafka_batch_seconds",
                                        "Time to store one polled batch.",
                                        registry=self.registry)
+        self.store_errors = Counter("dealflow_kafka_store_errors",
+                                    "Polled batches the store did not take (database "
+                                    "down or locked); read again from the store's offsets.",
+                                    registry=self.registry)
         self.rebalances = Counter("dealflow_kafka_rebalances",
                                   "Partition assignment changes seen.", registry=self.registry)
 

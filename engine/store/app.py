@@ -38,13 +38,16 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-def store_env(url: str) -> dict[str, str]:
+def store_env(url: str, *, busy_timeout: int = 30) -> dict[str, str]:
     """eventsourcing environment for a store URL (see :func:`parse_store_url`); creates the
-    SQLite file's folder, so that the store can be created there."""
+    SQLite file's folder, so that the store can be created there. ``busy_timeout``: seconds
+    a SQLite write waits for another writer's lock."""
     env = parse_store_url(url)
     path = env.get("SQLITE_DBNAME")
-    if path is not None and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if path is not None:
+        env["SQLITE_LOCK_TIMEOUT"] = str(busy_timeout)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     return env
 
 
@@ -104,14 +107,15 @@ class DealflowApplication(Application[UUID]):
 
     name = "dealflow"
 
-    def __init__(self, url: str, *, create_tables: bool = True) -> None:
-        """Open the store at ``url``, creating its tables unless ``create_tables`` is False.
+    def __init__(self, url: str, *, create_tables: bool = True, busy_timeout: int = 30) -> None:
+        """Open the store at ``url``, creating its tables unless ``create_tables`` is False;
+        a SQLite write waits ``busy_timeout`` seconds for another writer's lock.
 
         Several processes starting at once on PostgreSQL may race on the DDL ("tuple
         concurrently updated"); that is retried a few times.
         """
         self.url = url
-        env = store_env(url)
+        env = store_env(url, busy_timeout=busy_timeout)
         if not create_tables:
             env["CREATE_TABLE"] = "false"
         for attempt in range(5):

@@ -31,11 +31,13 @@ def sqlite_engine(path: str, *pragmas: str, timeout: float = 30) -> Engine:
     return engine
 
 
-def sql_engine(store_url: str) -> Engine:
-    """A SQLAlchemy engine on the database of the store at ``store_url``."""
+def sql_engine(store_url: str, *, busy_timeout: int = 30) -> Engine:
+    """A SQLAlchemy engine on the database of the store at ``store_url`` (a SQLite write
+    waits ``busy_timeout`` seconds for another writer's lock)."""
     env = store_env(store_url)
     if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-        return sqlite_engine(env["SQLITE_DBNAME"], "journal_mode=WAL", "synchronous=NORMAL")
+        return sqlite_engine(env["SQLITE_DBNAME"], "journal_mode=WAL", "synchronous=NORMAL",
+                             timeout=busy_timeout)
     password = f":{env['POSTGRES_PASSWORD']}" if env["POSTGRES_PASSWORD"] else ""
     url = (f"postgresql+psycopg://{env['POSTGRES_USER']}{password}@{env['POSTGRES_HOST']}:"
            f"{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}")
