@@ -24,6 +24,9 @@ from tests.infra.prometheus import PrometheusBinaries, PrometheusUnavailable, fi
 
 __all__ = ["Api", "engine", "make_engine"]
 
+#: A fact in the contract's JSON shape, as the tests post it.
+Fact = dict[str, Any]
+
 #: One TLS context for every test client (httpx builds a new one per client otherwise, at
 #: ~60 ms each); the servers are plain HTTP on loopback anyway.
 _TLS = ssl.create_default_context()
@@ -78,6 +81,23 @@ def parse_metrics(text: str) -> dict[str, float]:
     return found
 
 
+def all_pages(client: httpx.Client, path: str, **params: Any) -> list[list[Any]]:
+    """Every page of a paged list (``items``, ``next_cursor``), following the cursor."""
+    found, cursor = [], None
+    while True:
+        body = client.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert body.status_code == 200, body.text
+        found.append(body.json()["items"])
+        cursor = body.json()["next_cursor"]
+        if cursor is None:
+            return found
+
+
+def every_item(client: httpx.Client, path: str, **params: Any) -> list[Any]:
+    """The items of every page of a paged list, in order."""
+    return [item for page in all_pages(client, path, **params) for item in page]
+
+
 def start_api(store_url: str, **overrides: Any) -> Api:
     """Build, start and serve a service; make a token per role."""
     service = Service.build(api_settings(store_url, **overrides), registry=CollectorRegistry())
@@ -119,6 +139,25 @@ def make_api(store_url: str) -> Iterator[Callable[..., Api]]:
 def api(make_api: Callable[..., Api]) -> Api:
     """A running server on the test's store (SQLite file or PostgreSQL database)."""
     return make_api()
+
+
+@pytest.fixture
+def admin_with(api: Api) -> Iterator[Callable[[list[Fact]], httpx.Client]]:
+    """Post facts to the test's server (``wait=true``: the views have them), check that every
+    one was accepted, and hand back an admin client (closed at the end of the test)."""
+    clients: list[httpx.Client] = []
+
+    def post(facts: list[Fact]) -> httpx.Client:
+        client = api.client(Role.ADMIN)
+        clients.append(client)
+        done = client.post("/v1/facts/batch?wait=true", json=facts)
+        assert done.status_code == 200, done.text
+        assert done.json()["accepted"] == len(facts), done.text
+        return client
+
+    yield post
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture(scope="session")

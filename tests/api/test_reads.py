@@ -6,22 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
 from engine.serve.tokens import Role
-from tests.api.conftest import Api
+from tests.api.conftest import Api, all_pages
 from tests.engine.facts import STANDARD_PATH, fact, opened
-
-
-def _pages(client: httpx.Client, path: str, **params: Any) -> list[list[Any]]:
-    pages, cursor = [], None
-    while True:
-        body = client.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
-        assert body.status_code == 200, body.text
-        pages.append(body.json()["items"])
-        cursor = body.json()["next_cursor"]
-        if cursor is None:
-            return pages
 
 
 def _won_deal(subject: str, owner: str = "rep-01") -> list[dict[str, Any]]:
@@ -38,7 +25,7 @@ def test_deal_state_and_history(api: Api) -> None:
         assert (state["stage"], state["amount"], state["signed_amount"], state["version"]) == (
             "won", "11500.00", "11500.00", 12)
         assert "proposal.sent" in state["facts_seen"]
-        pages = _pages(client, "/v1/deals/S-1/history", limit=5)
+        pages = all_pages(client, "/v1/deals/S-1/history", limit=5)
         assert [len(p) for p in pages] == [5, 5, 2]
         events = [e for page in pages for e in page]
         assert [e["version"] for e in events] == list(range(1, 13))
@@ -60,7 +47,7 @@ def test_reports_as_of_and_paged(api: Api) -> None:
         assert summary["position"] == position
         sections = {s["name"]: s for s in summary["sections"]}
         assert sections["open"]["items"] == 5 and sections["open"]["href"] == "/v1/pipeline/open"
-        pages = _pages(client, "/v1/pipeline/open", limit=2)
+        pages = all_pages(client, "/v1/pipeline/open", limit=2)
         assert [len(p) for p in pages] == [2, 2, 1]
         assert sorted(r["owner"] for p in pages for r in p) == [f"rep-{i:02d}" for i in range(5)]
         assert client.get("/v1/pipeline/nope").status_code == 404
@@ -93,12 +80,12 @@ def test_log_export_rejections_and_views(api: Api) -> None:
     bad = [fact("deal.stage_changed", f"G-{i}", {"to": "contact"}) for i in range(3)]
     with api.client(Role.ADMIN) as client:
         client.post("/v1/facts/batch", json=[opened("E-1"), opened("E-2"), *bad, {"id": 1}])
-        log = _pages(client, "/v1/log", limit=1)
+        log = all_pages(client, "/v1/log", limit=1)
         # Two openings, then the routing book's start and its record of the batch (1.1).
         assert [e["position"] for p in log for e in p] == [1, 2, 3, 4]
         assert [e["fields"]["account"] for p in log for e in p
                 if "account" in e["fields"]] == ["acct-E-1", "acct-E-2"]
-        rejected = _pages(client, "/v1/rejections", limit=2, reason="deal_not_found")
+        rejected = all_pages(client, "/v1/rejections", limit=2, reason="deal_not_found")
         assert [len(p) for p in rejected] == [2, 1]
         counts = client.get("/v1/rejections/counts").json()
         assert counts == {"total": 4, "by_reason": {"deal_not_found": 3,
