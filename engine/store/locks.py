@@ -3,22 +3,39 @@ the outbox relay, the SLA timer), named by ``name``.
 
 SQLite (one machine): an exclusive ``flock`` on ``<file>.<name>.lock``. PostgreSQL (several
 workers): a session advisory lock, keyed by the name, held on a dedicated connection.
+
+A session lock dies with its session: when the server restarts or the lock's connection is
+cut, another process may take the lock while this one still believes it holds it. So on
+PostgreSQL every :meth:`SingletonLock.acquire` of a held lock (the loops call it before each
+step) first asks the lock's own connection whether its session still holds it (in
+``pg_locks``); if not, or if the connection is gone, the lock is counted as lost and given
+up here, and taken again only if it is free: the holder steps down rather than become a
+second singleton.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from engine.store.app import store_env
 
 __all__ = ["SingletonLock"]
+
+log = logging.getLogger(__name__)
+
+#: Whether this session holds the advisory lock with the given bigint key (stored in
+#: pg_locks as two 32-bit halves, objsubid 1).
+_HOLDS = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+              "AND pid = pg_backend_pid() AND objsubid = 1 "
+              "AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid)")
 
 
 def _advisory_key(name: str) -> int:
@@ -40,6 +57,7 @@ class SingletonLock:
             self._path = f"{env['SQLITE_DBNAME']}.{name}.lock"
         self._fd: int | None = None
         self._conn: Connection | None = None
+        self.losses = 0
 
     @property
     def held(self) -> bool:
@@ -47,8 +65,11 @@ class SingletonLock:
         return self._fd is not None or self._conn is not None
 
     def acquire(self, *, blocking: bool = False, timeout: float = 0.0) -> bool:
-        """Take the lock if free (or wait up to ``timeout`` seconds when ``blocking``)."""
-        if self.held:
+        """Take the lock if free (or wait up to ``timeout`` seconds when ``blocking``).
+
+        A lock held here is checked first (PostgreSQL): one found lost is given up, then
+        taken again only if free."""
+        if self.held and self._still_held():
             return True
         deadline = time.monotonic() + timeout
         while True:
@@ -79,6 +100,33 @@ class SingletonLock:
             self._conn = conn
             return True
         conn.close()
+        return False
+
+    def _still_held(self) -> bool:
+        """Whether the lock this object holds is still its own (always, on SQLite)."""
+        conn = self._conn
+        if conn is None:
+            return True
+        unsigned = self._key & 0xFFFF_FFFF_FFFF_FFFF
+        try:
+            held = conn.execute(_HOLDS, {"hi": unsigned >> 32,
+                                         "lo": unsigned & 0xFFFF_FFFF}).scalar()
+            conn.commit()
+        except SQLAlchemyError as exc:
+            held, why = 0, f"its connection is gone ({' '.join(str(exc).split())[:200]})"
+        else:
+            why = "its session no longer holds it"
+        if held:
+            return True
+        self.losses += 1
+        log.warning("the %r lock was lost: %s; stepping down until it is taken again",
+                    self.name, why)
+        self._conn = None
+        try:
+            conn.invalidate()  # never back into the pool
+            conn.close()
+        except SQLAlchemyError:
+            pass
         return False
 
     def release(self) -> None:
