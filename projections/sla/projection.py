@@ -136,37 +136,19 @@ class SlaProjection(Projection):
             Column("owner", String()),
         )
         Index(self.table_name("facts_deal"), self.facts.c.deal, self.facts.c.position)
-        self.escalations = self.table(
-            "escalations",
-            Column("position", BigInteger, primary_key=True, autoincrement=False),
-            Column("deal", String(36), nullable=False),
-            Column("rule", String(), nullable=False),
-            Column("instance", String(), nullable=False),
-            Column("status", String(), nullable=False),
-            Column("occurred_at", UtcInstant, nullable=False),
-            Column("recorded_at", UtcInstant, nullable=False),
-        )
-        Index(self.table_name("escalations_deal"), self.escalations.c.deal)
-        Index(self.table_name("escalations_occurred_at"), self.escalations.c.occurred_at)
+        self.escalations = self._escalation_table(
+            "escalations", Column("status", String(), nullable=False))
         # Escalation steps: status recorded/corrected; ``outcome`` what a recorded step
         # does (notify, no_owner, no_manager) or why a correction undid it (ended, lost,
         # cancelled); ``at`` the step's instant.
-        self.steps = self.table(
+        self.steps = self._escalation_table(
             "steps",
-            Column("position", BigInteger, primary_key=True, autoincrement=False),
-            Column("deal", String(36), nullable=False),
-            Column("rule", String(), nullable=False),
-            Column("instance", String(), nullable=False),
             Column("step", String(), nullable=False),
             Column("status", String(), nullable=False),
             Column("outcome", String(), nullable=False),
             Column("recipient", String()),
             Column("at", UtcInstant, nullable=False),
-            Column("occurred_at", UtcInstant, nullable=False),
-            Column("recorded_at", UtcInstant, nullable=False),
         )
-        Index(self.table_name("steps_deal"), self.steps.c.deal)
-        Index(self.table_name("steps_occurred_at"), self.steps.c.occurred_at)
         # Rep profiles (``rep.profile_set``) by the rep aggregate's id: whose manager an
         # escalation step notifies, the profile in force at the deadline.
         self.profiles = self.table(
@@ -197,6 +179,23 @@ class SlaProjection(Projection):
             Column("value", Integer, nullable=False),
         )
         self._due_ready = False  # per instance and generation: checked on the first batch
+
+    def _escalation_table(self, base: str, *columns: Column[Any]) -> Table:
+        """A table of escalation rows (escalations, their steps): position, deal, rule and
+        instance, then ``columns``, then the fact's times; indexed by deal and by time."""
+        table = self.table(
+            base,
+            Column("position", BigInteger, primary_key=True, autoincrement=False),
+            Column("deal", String(36), nullable=False),
+            Column("rule", String(), nullable=False),
+            Column("instance", String(), nullable=False),
+            *columns,
+            Column("occurred_at", UtcInstant, nullable=False),
+            Column("recorded_at", UtcInstant, nullable=False),
+        )
+        Index(self.table_name(f"{base}_deal"), table.c.deal)
+        Index(self.table_name(f"{base}_occurred_at"), table.c.occurred_at)
+        return table
 
     def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
         """Insert one row per deal fact (and per opening, per escalation event); replace
