@@ -284,6 +284,8 @@ class KafkaIngestWorker:
         # kafka-python 3.0.12 never again returns records a partition had buffered when it
         # was paused.)
         records = [r for tp, batch in polled.items() if tp in partitions.owned for r in batch]
+        if records and partitions.fences_lost():  # checked before each batch
+            records = [r for r in records if TP(r.topic, r.partition) in partitions.owned]
         failed = partitions.claim()
         if failed is not None:
             self._publisher_failed(failed)

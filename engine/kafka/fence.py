@@ -7,8 +7,10 @@ stored offset it takes the partition's fence, and it holds it until it has given
 up (after its last batch committed), so a new owner always starts from the final offset.
 
 PostgreSQL: session advisory locks, all on one dedicated connection (a worker that dies loses
-its connection and with it its locks). SQLite (one machine): an exclusive ``flock`` per
-partition on a file beside the database.
+its connection and with it its locks; so does one whose connection is cut or whose server
+restarted, while it still runs: :meth:`PartitionFence.lost` finds that out before each
+batch). SQLite (one machine): an exclusive ``flock`` per partition on a file beside the
+database.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from engine.store.app import store_env
+from engine.store.locks import held_advisory_keys
 
 __all__ = ["PartitionFence"]
 
@@ -77,6 +80,23 @@ class PartitionFence:
         if got:
             self._keys[key] = lock_key
         return bool(got)
+
+    def lost(self) -> set[tuple[str, int]]:
+        """The fences this object held but its session no longer does (PostgreSQL: the
+        connection was cut or the server restarted); they are forgotten here, so that
+        :meth:`acquire` takes them again only if free."""
+        if not self._keys:
+            return set()
+        try:
+            held = held_advisory_keys(self._conn)
+        except Exception:  # the connection is gone, and its session's locks with it
+            gone = set(self._keys)
+            self._drop_connection()
+            return gone
+        gone = {key for key, lock_key in self._keys.items() if lock_key not in held}
+        for key in gone:
+            del self._keys[key]
+        return gone
 
     def release(self, topic: str, partition: int) -> None:
         """Give the partition's fence up (no-op if not held)."""

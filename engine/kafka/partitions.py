@@ -99,6 +99,18 @@ class Partitions:
         self._claim_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, 5.0)
 
+    def fences_lost(self) -> bool:
+        """Whether fences of owned partitions were lost with their session (the store's
+        connection cut, the server restarted): those partitions are unclaimed, and
+        :meth:`claim` takes them again only if their fences are free."""
+        lost = self.fence.lost()
+        tps = [tp for tp in self.owned if (tp.topic, tp.partition) in lost]
+        if tps:
+            log.warning("partition fences lost with their session: %s; taking them again "
+                        "before reading on", ", ".join(f"{t.topic}:{t.partition}" for t in tps))
+            self.unclaim(tps)
+        return bool(tps)
+
     def claim(self) -> DeadLetterError | None:
         """Take what pending partitions can be taken now; the dead-letter error, if any."""
         if not self.pending or time.monotonic() < self._claim_at:

@@ -27,15 +27,23 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from engine.store.app import store_env
 
-__all__ = ["SingletonLock"]
+__all__ = ["SingletonLock", "held_advisory_keys"]
 
 log = logging.getLogger(__name__)
 
-#: Whether this session holds the advisory lock with the given bigint key (stored in
-#: pg_locks as two 32-bit halves, objsubid 1).
-_HOLDS = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-              "AND pid = pg_backend_pid() AND objsubid = 1 "
-              "AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid)")
+#: The advisory locks of this session with bigint keys (pg_locks shows such a key as two
+#: 32-bit halves, objsubid 1).
+_HELD = text("SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+             "AND pid = pg_backend_pid() AND objsubid = 1")
+
+
+def held_advisory_keys(conn: Connection) -> set[int]:
+    """The (signed bigint) keys of the advisory locks that ``conn``'s session holds."""
+    keys = set()
+    for hi, lo in conn.execute(_HELD):
+        unsigned = (int(hi) << 32) | int(lo)
+        keys.add(unsigned - (1 << 64) if unsigned >= 1 << 63 else unsigned)
+    return keys
 
 
 def _advisory_key(name: str) -> int:
@@ -107,13 +115,11 @@ class SingletonLock:
         conn = self._conn
         if conn is None:
             return True
-        unsigned = self._key & 0xFFFF_FFFF_FFFF_FFFF
         try:
-            held = conn.execute(_HOLDS, {"hi": unsigned >> 32,
-                                         "lo": unsigned & 0xFFFF_FFFF}).scalar()
+            held = self._key in held_advisory_keys(conn)
             conn.commit()
         except SQLAlchemyError as exc:
-            held, why = 0, f"its connection is gone ({' '.join(str(exc).split())[:200]})"
+            held, why = False, f"its connection is gone ({' '.join(str(exc).split())[:200]})"
         else:
             why = "its session no longer holds it"
         if held:

@@ -50,6 +50,7 @@ def test_a_holder_whose_lock_connection_was_cut_steps_down(engine: Engine) -> No
     second = Follower("second", step("second"), engine.lock(NAME), idle=0.01, full=None)
     try:
         assert first.run_once() == 1
+        assert first.run_once() == 1 and first.lock.losses == 0  # checked, still its own
         assert second.run_once() == 0  # standby while the first holds it
         pid = _holder_pid(engine, NAME)
         assert pid is not None
@@ -59,10 +60,10 @@ def test_a_holder_whose_lock_connection_was_cut_steps_down(engine: Engine) -> No
         # The first still thinks it holds the lock: it must find out and stand by.
         assert first.run_once() == 0
         assert not first.lock.held and first.lock.losses == 1
-        assert steps == ["first", "second"]
+        assert steps == ["first", "first", "second"]
         second.stop()
         assert first.run_once() == 1  # taken again once free
-        assert first.lock.held and steps == ["first", "second", "first"]
+        assert first.lock.held and steps == ["first", "first", "second", "first"]
     finally:
         first.close()
         second.close()
