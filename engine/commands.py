@@ -24,6 +24,7 @@ __all__ = [
     "IssueQuote",
     "LogActivity",
     "LoseDeal",
+    "MoneyCommand",
     "NoteFact",
     "OpenDeal",
     "ReassignDeal",
@@ -60,6 +61,15 @@ class RepCommand(Command):
     """A command addressed to one rep."""
 
     rep: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoneyCommand(DealCommand):
+    """A command that puts an amount of money on a deal (quote, contract, new amount,
+    payment)."""
+
+    amount: Decimal
+    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,19 +113,13 @@ class NoteFact(DealCommand):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class IssueQuote(DealCommand):
+class IssueQuote(MoneyCommand):
     """Record a quote; it sets the deal amount."""
-
-    amount: Decimal
-    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SignContract(DealCommand):
+class SignContract(MoneyCommand):
     """Win the deal at this amount."""
-
-    amount: Decimal
-    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,11 +145,8 @@ class ReassignDeal(DealCommand):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ChangeAmount(DealCommand):
+class ChangeAmount(MoneyCommand):
     """Set a new expected amount."""
-
-    amount: Decimal
-    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,11 +164,8 @@ class ChangeExpectedClose(DealCommand):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReceivePayment(DealCommand):
+class ReceivePayment(MoneyCommand):
     """Record cash received on a won deal."""
-
-    amount: Decimal
-    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

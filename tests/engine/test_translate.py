@@ -1,0 +1,100 @@
+"""Facts into commands: every contract type has its command, field for field."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from engine import commands as c
+from engine.contract.data import DATA_MODELS
+from engine.contract.envelope import parse_fact
+from engine.translate import to_command
+from tests.engine.facts import fact, raw
+
+# One valid data object per contract type, each optional field given a value.
+SAMPLES = {
+    "deal.opened": {"workflow": "standard", "account": "acme", "owner": "rep-01",
+                    "amount": "1200.50", "currency": "EUR", "expected_close": "2026-03-31",
+                    "segment": "smb", "territory": "north", "partner": "p-1",
+                    "splits": [{"rep": "rep-01", "share": "0.6"},
+                               {"rep": "rep-02", "share": "0.4"}]},
+    "deal.stage_changed": {"to": "first_contact"},
+    "activity.logged": {"kind": "call", "purpose": "first_call", "outcome": "reached"},
+    "deal.needs_recorded": {"summary": "wants a pilot"},
+    "deal.customer_info_captured": {"contact_name": "Li", "phone": "123"},
+    "proposal.sent": {"document": "p.pdf"},
+    "deal.registration_approved": {},
+    "quote.issued": {"amount": "99.99", "currency": "EUR"},
+    "contract.signed": {"amount": "100", "currency": "EUR"},
+    "deal.amount_changed": {"amount": "5", "currency": "USD"},
+    "payment.received": {"amount": "7.10", "currency": "EUR"},
+    "deal.lost": {"reason": "price"},
+    "deal.reopened": {"stage": "proposal"},
+    "deal.reassigned": {"owner": "rep-02", "splits": [{"rep": "rep-02", "share": "1"}]},
+    "contract.cancelled": {"reason": "refund", "refund_amount": "10"},
+    "survey.responded": {"score": 4},
+    "rep.quota_set": {"period": "2026-Q1", "amount": "50000", "currency": "EUR",
+                      "team": "north"},
+    "rep.plan_assigned": {"plan": "standard", "effective_from": "2026-01-01"},
+    "rep.profile_set": {"team": "north", "manager": "m-1", "territories": ["north"],
+                        "segments": ["smb"], "capacity": 30, "active": False},
+    "deal.forecast_set": {"category": "commit"},
+    "deal.expected_close_changed": {"expected_close": "2026-04-30"},
+    "forecast.submitted": {"period": "2026-Q2", "amount": "12000", "currency": "EUR"},
+}
+
+
+def test_every_contract_type_has_a_sample() -> None:
+    assert set(SAMPLES) == set(DATA_MODELS)
+
+
+@pytest.mark.parametrize("fact_type", sorted(SAMPLES))
+def test_a_command_takes_each_data_field_under_its_name(fact_type: str) -> None:
+    parsed = parse_fact(raw(fact(fact_type, "d-1", SAMPLES[fact_type])))
+    command = to_command(parsed)
+    assert command.meta.source == parsed.source
+    assert command.meta.fact_id == parsed.id
+    assert command.meta.occurred_at == parsed.time
+    assert command.meta.extra == {}
+    names = {f.name for f in dataclasses.fields(command)}
+    subject = "rep" if isinstance(command, c.RepCommand) else "deal"
+    assert getattr(command, subject) == "d-1"
+    if isinstance(command, c.NoteFact):
+        assert command.fact_type == fact_type
+        assert command.details == parsed.data.model_dump(exclude_none=True)
+        return
+    for name in type(parsed.data).model_fields:
+        assert name in names, f"{fact_type}: the command has no field {name}"
+        value = getattr(command, name)
+        given = getattr(parsed.data, name)
+        if name == "splits":
+            assert value == [{"rep": s.rep, "share": s.share} for s in given]
+        else:
+            assert value == given
+
+
+def test_an_absent_active_flag_means_active() -> None:
+    data = {"team": "north"}
+    command = to_command(parse_fact(raw(fact("rep.profile_set", "rep-9", data))))
+    assert isinstance(command, c.SetProfile)
+    assert command.active is True
+    assert command.territories is None
+
+
+def test_unknown_fields_travel_in_the_meta_and_not_in_details() -> None:
+    obj = fact("deal.needs_recorded", "d-1", {"summary": "pilot", "budget_hint": "high"},
+               trace="abc")
+    command = to_command(parse_fact(raw(obj)))
+    assert isinstance(command, c.NoteFact)
+    assert command.details == {"summary": "pilot"}
+    assert command.meta.extra == {"data": {"budget_hint": "high"},
+                                  "envelope": {"trace": "abc"}}
+
+
+def test_money_commands_keep_the_exact_amount() -> None:
+    command = to_command(parse_fact(raw(fact("quote.issued", "d-1", SAMPLES["quote.issued"]))))
+    assert isinstance(command, c.MoneyCommand)
+    assert command.amount == Decimal("99.99")
+    assert command.currency == "EUR"
