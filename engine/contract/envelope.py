@@ -149,6 +149,17 @@ def _text_fault(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """Where the first error of ``exc`` is (``data.amount``) and what it says.
+
+    A function of its own so that no frame of :func:`parse_fact` keeps the error dict: its
+    context holds the validator's exception, whose traceback holds that frame, a cycle
+    that would keep the whole calling batch alive until the collector runs."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in ("data", *error["loc"]))
+    return where, error["msg"].removeprefix("Value error, ")
+
+
 def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
     """Validate one contract object; raise ``InvalidFactError`` naming the field (or the
     limit of :mod:`engine.contract.limits` it exceeds)."""
@@ -186,9 +197,7 @@ def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in ("data", *error["loc"]))
-        message = error["msg"].removeprefix("Value error, ")
+        where, message = _first_error(exc)
         raise InvalidFactError(f"{where}: {message}", field=where) from exc
     extra = {k: v for k, v in obj.items() if k not in ENVELOPE_FIELDS}
     return Fact(
