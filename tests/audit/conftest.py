@@ -14,6 +14,7 @@ from engine.audit.keys import Ed25519PrivateKey, Ed25519PublicKey
 from engine.bootstrap import Engine
 from tests.audit.helpers import populate
 from tests.engine.conftest import engine, make_engine
+from tests.infra.factory import closing_factory
 
 __all__ = ["engine", "make_engine"]
 
@@ -51,17 +52,12 @@ def other_keys(tmp_path: Path) -> KeyPair:
 @pytest.fixture
 def make_follower(engine: Engine, keys: KeyPair) -> Iterator[Callable[..., ChainFollower]]:
     """Chain followers on the test's store (signing with ``keys``); stopped at the end."""
-    made: list[ChainFollower] = []
 
     def make(**options: object) -> ChainFollower:
-        follower = ChainFollower(engine.app, engine.sql, engine.lock(LOCK_NAME),
-                                 signer=keys.private, **options)  # type: ignore[arg-type]
-        made.append(follower)
-        return follower
+        return ChainFollower(engine.app, engine.sql, engine.lock(LOCK_NAME),
+                             signer=keys.private, **options)  # type: ignore[arg-type]
 
-    yield make
-    for follower in made:
-        follower.stop()
+    yield from closing_factory(make, ChainFollower.stop)
 
 
 @pytest.fixture

@@ -11,21 +11,17 @@ from engine.bootstrap import Engine, bootstrap
 from engine.ingest.batch import BatchResult, RawInput
 from engine.settings import Settings
 from tests.engine.facts import raw
+from tests.infra.factory import closing_factory
 
 
 @pytest.fixture
 def make_engine(store_url: str) -> Iterator[Callable[..., Engine]]:
     """Open engines on the test's store (several may be open at once); closed at the end."""
-    opened: list[Engine] = []
 
     def make(**settings: Any) -> Engine:
-        engine = bootstrap(Settings(db=store_url, **settings))
-        opened.append(engine)
-        return engine
+        return bootstrap(Settings(db=store_url, **settings))
 
-    yield make
-    for engine in opened:
-        engine.close()
+    yield from closing_factory(make, Engine.close)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ Every test that talks to the broker is marked ``kafka``. The session broker
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
 from tests.engine.conftest import engine, make_engine
 from tests.infra.common import stop_process, tail
+from tests.infra.factory import closing_factory
 
 __all__ = ["engine", "make_engine"]
 
@@ -280,13 +282,9 @@ class Worker:
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Make ``dealflow`` subprocesses; all are stopped at the end of the test."""
-    made: list[Worker] = []
+    count = itertools.count()
 
     def make(args: list[str], settings: KafkaSettings, name: str = "worker") -> Worker:
-        worker = Worker(args, settings_env(settings), tmp_path / f"{name}-{len(made)}.log")
-        made.append(worker)
-        return worker
+        return Worker(args, settings_env(settings), tmp_path / f"{name}-{next(count)}.log")
 
-    yield make
-    for worker in made:
-        worker.stop()
+    yield from closing_factory(make, Worker.stop)

@@ -20,6 +20,7 @@ from projections.runner import ProjectionRunner
 from projections.sla import SlaInstance, SlaProjection, SlaReport, SlaTimer, build_report
 from projections.sla import instances as sla_instances
 from tests.engine.conftest import engine, make_engine
+from tests.infra.factory import closing_factory
 
 __all__ = ["SlaHarness", "engine", "make_engine", "without_ladder"]
 
@@ -131,16 +132,11 @@ class SlaHarness:
 @pytest.fixture
 def make_sla(make_engine: Callable[..., Engine]) -> Iterator[Callable[..., SlaHarness]]:
     """Build harnesses on the test's store (engine settings as keyword arguments)."""
-    made: list[SlaHarness] = []
 
     def make(batch_size: int = 1000, **settings: Any) -> SlaHarness:
-        harness = SlaHarness(make_engine(**settings), batch_size=batch_size)
-        made.append(harness)
-        return harness
+        return SlaHarness(make_engine(**settings), batch_size=batch_size)
 
-    yield make
-    for harness in made:
-        harness.close()
+    yield from closing_factory(make, SlaHarness.close)
 
 
 @pytest.fixture
