@@ -10,7 +10,9 @@ run, interleaved round by round, each median over --runs:
   idempotence, one request in flight, same linger and batch size), then flushing;
 - dealflow relay: ``OutboxRelay.run(until_idle=True)`` from position 0 to the head (reading
   the log, decoding, resolving keys, encoding, sending, waiting for acks, saving positions),
-  in a process of its own (timed from ``run`` to its return);
+  in a process of its own (timed from ``run`` to its return), as configured by default (the
+  messages prepared in a child process), and with ``relay_prepare_process`` off (all in the
+  relay's process);
 - with --base, the same for the checkout at DIR (e.g. ``git archive 7140c4d | tar -x -C
   /tmp/base``; it runs with this project's .venv), on the same store.
 Each relay publishes to a fresh topic. Prints every run, the load average before each round,
@@ -105,8 +107,11 @@ def relay_rate(engine: Engine, settings: KafkaSettings, events: int) -> float:
 
 def measure_relay(db: str, settings_json: str) -> None:
     """In the measuring subprocess: one relay run from position 0; prints its rate."""
+    from engine.store.gc import freeze_startup
+
     settings = KafkaSettings.model_validate_json(settings_json)
     engine = bootstrap(Settings(db=db))
+    freeze_startup()  # as ``dealflow relay`` does once it has started
     try:
         ensure_tables(engine.sql)
         with engine.sql.begin() as conn:  # each run starts at position 0
@@ -166,16 +171,19 @@ def main() -> int:
               f"idempotence={base.enable_idempotence}, linger {base.linger_ms} ms, batch "
               f"{base.producer_batch_size:,} B; {args.runs} runs each, medians; "
               f"{os.cpu_count()} cores", flush=True)
-        runs: dict[str, list[float]] = {"raw": [], "relay": [], "base": []}
+        runs: dict[str, list[float]] = {"raw": [], "relay": [], "in-process": [], "base": []}
         for round_ in range(args.runs):
             print(f"round {round_ + 1}: load average {load()}", flush=True)
             settings = base.model_copy(update={"events_topic": f"bench-{secrets.token_hex(4)}"})
             admin = TopicAdmin(settings)
             admin.ensure([settings.events_topic, f"{settings.events_topic}.raw",
-                          f"{settings.events_topic}.base"])
+                          f"{settings.events_topic}.local", f"{settings.events_topic}.base"])
             admin.close()
             runs["raw"].append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
             runs["relay"].append(relay_in_process(ROOT, db, settings))
+            runs["in-process"].append(relay_in_process(ROOT, db, settings.model_copy(
+                update={"events_topic": f"{settings.events_topic}.local",
+                        "relay_prepare_process": False})))
             if args.base is not None:
                 runs["base"].append(relay_in_process(args.base.resolve(), db, settings.model_copy(
                     update={"events_topic": f"{settings.events_topic}.base"})))
@@ -188,6 +196,8 @@ def main() -> int:
         ("raw kafka-python production (same messages, same settings)", raw, "baseline"),
         ("dealflow relay (log -> Kafka, acked, position saved)", medians["relay"],
          f"= {medians['relay'] / raw:.2f}x raw"),
+        ("the same, prepared in the relay's process", medians["in-process"],
+         f"= {medians['in-process'] / raw:.2f}x raw"),
     ]
     if "base" in medians:
         rows.append((f"relay of {args.base}", medians["base"],

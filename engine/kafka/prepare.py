@@ -24,7 +24,7 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka.partitioner.default import murmur2
@@ -32,6 +32,7 @@ from kafka.partitioner.default import murmur2
 from engine.kafka.keys import EventKeys
 from engine.kafka.schema import encode_event
 from engine.store.app import DealflowApplication
+from engine.store.gc import batches, freeze_startup
 from engine.store.log import LogReader
 
 __all__ = ["LocalPreparer", "Prepared", "PreparingProcess", "prepare", "preparer_for"]
@@ -45,6 +46,8 @@ _WATCH_SECONDS = 0.5
 #: Chunks requested ahead of the one being sent: the child prepares while the relay sends.
 _AHEAD = 3
 _PARTITIONS_OF_KEYS = 100_000  # keys whose partition is kept
+#: The child's first message: it has opened the store.
+_READY = (-1, None, "ready")
 
 
 class PreparerGoneError(Exception):
@@ -103,7 +106,8 @@ class LocalPreparer:
     def seek(self, position: int, partitions: Sequence[int]) -> None:
         """The next chunk starts after ``position``; keys go to ``partitions``."""
         self._after = position
-        self._partitions = Partitions(partitions)
+        if sorted(partitions) != self._partitions.partitions:
+            self._partitions = Partitions(partitions)
 
     def next(self) -> list[Prepared]:
         """The next chunk (empty: the log has no more now)."""
@@ -133,34 +137,16 @@ def _serve(url: str, batch_size: int, conn: Any, log_level: int
     app = DealflowApplication(url, create_tables=False)
     sql = sql_engine(url)
     reader, keys = LogReader(app), EventKeys(app, sql)
-    partitions = Partitions([0])
-    after, gen = 0, 0
+    freeze_startup()
+    conn.send(_READY)
     # At most the chunks the relay asked for wait here (a few): memory stays flat.
     answers: queue.SimpleQueue[tuple[int, list[Prepared] | None, str | None] | None] = (
         queue.SimpleQueue())
     sender = threading.Thread(target=_forward, args=(answers, conn), daemon=True)
     sender.start()
     try:
-        while True:
-            if not conn.poll(_WATCH_SECONDS):
-                if os.getppid() != parent:
-                    break  # the relay was killed: never outlive it
-                continue
-            request = conn.recv()
-            if request[0] == "stop":
-                break
-            if request[0] == "seek":
-                _, after, numbers, gen = request
-                partitions = Partitions(numbers)
-                continue
-            try:
-                chunk = prepare(reader, keys, partitions, after, batch_size)
-            except Exception as exc:
-                answers.put((gen, None, repr(exc)))
-                continue
-            if chunk:
-                after = chunk[-1][0]
-            answers.put((gen, chunk, None))
+        _answer(conn, parent, answers, lambda partitions, after: prepare(
+            reader, keys, partitions, after, batch_size))
     except (EOFError, OSError):
         pass  # the relay's end is closed: it is gone
     finally:
@@ -172,6 +158,35 @@ def _serve(url: str, batch_size: int, conn: Any, log_level: int
     os._exit(0)
 
 
+def _answer(conn: Any, parent: int, answers: queue.SimpleQueue[Any],
+            prepare_after: Callable[[Partitions, int], list[Prepared]]
+            ) -> None:  # pragma: no cover - runs in the child
+    partitions = Partitions([0])
+    after, gen = 0, 0
+    with batches() as collect:  # a chunk's objects die together: collect between chunks
+        while True:
+            if not conn.poll(_WATCH_SECONDS):
+                if os.getppid() != parent:
+                    return  # the relay was killed: never outlive it
+                continue
+            request = conn.recv()
+            if request[0] == "stop":
+                return
+            if request[0] == "seek":
+                _, after, numbers, gen = request
+                partitions = Partitions(numbers)
+                continue
+            try:
+                chunk = prepare_after(partitions, after)
+            except Exception as exc:
+                answers.put((gen, None, repr(exc)))
+                continue
+            if chunk:
+                after = chunk[-1][0]
+            answers.put((gen, chunk, None))
+            collect()
+
+
 def _forward(answers: queue.SimpleQueue[Any], conn: Any) -> None:  # pragma: no cover
     while (answer := answers.get()) is not None:
         try:
@@ -181,14 +196,20 @@ def _forward(answers: queue.SimpleQueue[Any], conn: Any) -> None:  # pragma: no 
 
 
 class PreparingProcess:
-    """A child process that prepares the relay's messages; see the module docstring."""
+    """A child process that prepares the relay's messages; see the module docstring.
 
-    def __init__(self, url: str, batch_size: int) -> None:
+    Until the child has opened the store (a spawned process imports dealflow first, which
+    takes a moment), chunks are prepared in the calling thread by ``local``; the child
+    then takes over from the position reached."""
+
+    def __init__(self, url: str, batch_size: int, local: LocalPreparer) -> None:
         """Prepare chunks of ``batch_size`` events from the store at ``url``; nothing runs
         until :meth:`start`."""
         self.url = url
         self.batch_size = batch_size
+        self.local = local
         self._context = multiprocessing.get_context("spawn")
+        self._ready = False  # the child has said it is ready
         self._process: Any = None
         self._conn: Any = None
         self._gen = 0
@@ -221,6 +242,7 @@ class PreparingProcess:
         theirs.close()  # only the child holds it: the child's death closes our end's peer
         self._conn = ours
         self._pending = self._stale = 0
+        self._ready = False
 
     def seek(self, position: int, partitions: Sequence[int] | None = None) -> None:
         """The next chunk starts after ``position`` (keys go to ``partitions``, by default
@@ -231,11 +253,19 @@ class PreparingProcess:
         self._stale += self._pending
         self._pending = 0
         self._after = position
-        self._send(("seek", position, self._partitions, self._gen))
+        if self._ready:
+            self._send(("seek", position, self._partitions, self._gen))
 
     def next(self) -> list[Prepared]:
         """The next chunk in log order (empty: the log has no more now); asks for the
         following ones ahead. ``PreparerGoneError`` if the child failed or died."""
+        if not self._ready:
+            if self._conn is None or not self._conn.poll(0):
+                return self._next_here()
+            if self._receive() != _READY:
+                raise PreparerGoneError("the preparing process did not start")
+            self._ready = True
+            self.seek(self._after)
         if self._pending == 0:
             self._request(1)
         while True:
@@ -257,10 +287,18 @@ class PreparingProcess:
             self.seek(self._after)
         return chunk
 
+    def _next_here(self) -> list[Prepared]:
+        self.local.seek(self._after, self._partitions)
+        chunk = self.local.next()
+        if chunk:
+            self._after = chunk[-1][0]
+        return chunk
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop the child and wait for it (killing it if it does not end in time)."""
         process, conn = self._process, self._conn
         self._process = self._conn = None
+        self._ready = False
         if conn is not None:
             with contextlib.suppress(OSError):  # already gone
                 conn.send(("stop",))
@@ -300,9 +338,11 @@ class PreparingProcess:
         return reply
 
 
-def preparer_for(app: DealflowApplication, keys: EventKeys, batch_size: int
-                 ) -> LocalPreparer | PreparingProcess:
-    """A child process for a store other processes can open; in-process for one in memory."""
-    if ":memory:" in app.url:
-        return LocalPreparer(app, keys, batch_size)
-    return PreparingProcess(app.url, batch_size)
+def preparer_for(app: DealflowApplication, keys: EventKeys, batch_size: int, *,
+                 process: bool = True) -> LocalPreparer | PreparingProcess:
+    """A child process (with ``process``) for a store other processes can open; else (and
+    for a store in memory) in the calling thread."""
+    local = LocalPreparer(app, keys, batch_size)
+    if not process or ":memory:" in app.url:
+        return local
+    return PreparingProcess(app.url, batch_size, local)

@@ -38,6 +38,10 @@ _EVENT_ID_NS_BYTES = _EVENT_ID_NS.bytes
 _BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 _FACT_FIELDS = frozenset({"source", "fact_id", "actor", "occurred_at", "extra"})
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS
+# Headers that repeat are one object each: a chunk of messages handed between processes
+# then carries (and rebuilds) each of them once.
+_VERSION_HEADER = ("dealflow.schema_version", _SCHEMA_HEADER)
+_TYPE_HEADERS: dict[str, tuple[str, bytes]] = {}
 
 
 def event_id(originator_id: UUID, originator_version: int) -> UUID:
@@ -101,10 +105,13 @@ def encode_event(
         "extra": extra,
         "data": data,
     }
+    type_header = _TYPE_HEADERS.get(topic)
+    if type_header is None:
+        type_header = _TYPE_HEADERS[topic] = ("dealflow.type", topic.encode())
     headers = [
         ("dealflow.event_id", the_id.encode()),
-        ("dealflow.type", topic.encode()),
+        type_header,
         ("dealflow.position", str(position).encode()),
-        ("dealflow.schema_version", _SCHEMA_HEADER),
+        _VERSION_HEADER,
     ]
     return orjson.dumps(payload, default=_default, option=_OPTIONS), headers
