@@ -10,9 +10,9 @@ run, interleaved round by round, each median over --runs:
   idempotence, one request in flight, same linger and batch size), then flushing;
 - dealflow relay: ``OutboxRelay.run(until_idle=True)`` from position 0 to the head (reading
   the log, decoding, resolving keys, encoding, sending, waiting for acks, saving positions),
-  in a process of its own (timed from ``run`` to its return), as configured by default (the
-  messages prepared in a child process), and with ``relay_prepare_process`` off (all in the
-  relay's process);
+  in a process of its own (timed from ``run`` to its return), once with the messages
+  prepared in a child process (``relay_prepare_process`` always) and once all in the
+  relay's process (never; ``auto`` picks one of the two by the idle cores);
 - with --base, the same for the checkout at DIR (e.g. ``git archive 7140c4d | tar -x -C
   /tmp/base``; it runs with this project's .venv), on the same store.
 Each relay publishes to a fresh topic. Prints every run, the load average before each round,
@@ -180,10 +180,11 @@ def main() -> int:
                           f"{settings.events_topic}.local", f"{settings.events_topic}.base"])
             admin.close()
             runs["raw"].append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
-            runs["relay"].append(relay_in_process(ROOT, db, settings))
+            runs["relay"].append(relay_in_process(ROOT, db, settings.model_copy(
+                update={"relay_prepare_process": "always"})))
             runs["in-process"].append(relay_in_process(ROOT, db, settings.model_copy(
                 update={"events_topic": f"{settings.events_topic}.local",
-                        "relay_prepare_process": False})))
+                        "relay_prepare_process": "never"})))
             if args.base is not None:
                 runs["base"].append(relay_in_process(args.base.resolve(), db, settings.model_copy(
                     update={"events_topic": f"{settings.events_topic}.base"})))
@@ -194,9 +195,9 @@ def main() -> int:
     raw = medians["raw"]
     rows = [
         ("raw kafka-python production (same messages, same settings)", raw, "baseline"),
-        ("dealflow relay (log -> Kafka, acked, position saved)", medians["relay"],
+        ("dealflow relay, messages prepared in a child process", medians["relay"],
          f"= {medians['relay'] / raw:.2f}x raw"),
-        ("the same, prepared in the relay's process", medians["in-process"],
+        ("dealflow relay, all in one process", medians["in-process"],
          f"= {medians['in-process'] / raw:.2f}x raw"),
     ]
     if "base" in medians:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from sqlalchemy import Engine
 from engine.errors import BrokerUnreachableError, StoreError
 from engine.kafka.keys import EventKeys
 from engine.kafka.metrics import RelayMetrics
-from engine.kafka.prepare import Prepared, preparer_for
+from engine.kafka.prepare import Prepared, preparer_for, use_process
 from engine.kafka.reach import check_reachable, is_bootstrap_failure, unreachable
 from engine.kafka.settings import KafkaSettings
 from engine.kafka.state import advance_relay_position, ensure_tables, relay_position
@@ -93,7 +94,9 @@ class OutboxRelay:
         self.keys = EventKeys(app, self.db)
         # Reading, decoding, keying and encoding run in a child process ahead of the sends.
         self.preparer = preparer_for(app, self.keys, settings.relay_batch_size,
-                                     process=settings.relay_prepare_process)
+                                     process=use_process(settings.relay_prepare_process,
+                                                         os.cpu_count() or 1,
+                                                         os.getloadavg()[0]))
         self.follower = Follower(LOCK_NAME, self._step, lock,
                                  idle=settings.relay_idle_ms / 1000, full=1,
                                  backoff=0.5, max_backoff=10.0,

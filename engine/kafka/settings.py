@@ -95,10 +95,10 @@ class KafkaSettings(BaseSettings):
     relay_idle_ms: int = Field(default=200, ge=1, description="Wait when the log has no more.")
     relay_commit_ms: int = Field(default=500, ge=0,
                                  description="Longest delay before the acked position is saved.")
-    relay_prepare_process: bool = Field(
-        default=True, description="Read, decode, key and encode the relay's messages in a "
-        "child process, overlapping kafka-python's own work on another core; off: in the "
-        "relay's process (less CPU in all, for a machine with no core to spare).")
+    relay_prepare_process: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Read, decode, key and encode the relay's messages in a "
+        "child process, overlapping kafka-python's own work on another core (costs more CPU "
+        "in all); auto: only when two cores sit idle as the relay starts.")
 
     client_options: dict[str, Any] = Field(
         default_factory=dict,
