@@ -41,6 +41,8 @@ def test_pg_database_is_reachable_and_empty(pg_database_url: str, postgres_url: 
         assert pg_database_url != postgres_url
         assert conn.execute(_USER_TABLES).fetchone() == (0,)
         conn.execute("create table scratch (id int primary key)")  # and it is ours to use
+        # A test database's commits do not wait for the WAL flush (tests.infra.postgres).
+        assert conn.execute("show synchronous_commit").fetchone() == ("off",)
 
 
 @pytest.mark.postgres

