@@ -185,17 +185,23 @@ def kill_mid_stream(worker: Worker, engine: Engine, total: int, *, timeout: floa
     assert processed(engine) < total, "killed too late to be mid-stream"
 
 
-def kill_restart_and_drain(worker: Worker, engine: Engine, total: int) -> dict[str, Any]:
-    """Start ``worker``, SIGKILL it mid-stream (:func:`kill_mid_stream`), start it again and
-    let it decide all ``total`` inputs; stop it and return the store's :func:`snapshot`."""
-    worker.start()
-    kill_mid_stream(worker, engine, total)
-    worker.start()
-    wait_until(lambda: processed(engine) >= total, timeout=120,
-               what="every input decided after the restart", on_timeout=worker.output)
-    time.sleep(1.0)  # anything applied twice would show up now
-    worker.stop()
-    return snapshot(engine)
+def consume_killed_once(worker: Worker, db: str, total: int) -> tuple[dict[str, Any], set[str]]:
+    """Start ``worker`` (a ``consume`` into ``db``), SIGKILL it mid-stream
+    (:func:`kill_mid_stream`), start it again and let it decide all ``total`` inputs; stop
+    it. Returns the store's :func:`snapshot` and the origins of its stored rejections."""
+    engine = bootstrap(Settings(db=db))
+    try:
+        worker.start()
+        kill_mid_stream(worker, engine, total)
+        worker.start()
+        wait_until(lambda: processed(engine) >= total, timeout=120,
+                   what="every input decided after the restart", on_timeout=worker.output)
+        time.sleep(1.0)  # anything applied twice would show up now
+        worker.stop()
+        rejected = {row.origin for row in engine.app.store.select_rejections(limit=10_000)}
+        return snapshot(engine), rejected
+    finally:
+        engine.close()
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:

@@ -22,9 +22,9 @@ from tests.kafka.conftest import (
     DEALFLOW,
     Worker,
     consume_all,
+    consume_killed_once,
     create_topics,
     kafka_settings,
-    kill_restart_and_drain,
     letter_origin,
     snapshot,
     subject_key,
@@ -99,14 +99,9 @@ def test_facts_from_confluent_kafka_are_applied_once_in_order_per_deal(
 
     expected = _file_ingest(tmp_path, values)
     db = f"sqlite:///{tmp_path}/kafka.db"
-    engine = bootstrap(Settings(db=db))
-    try:
-        worker = workers(["consume", "--db", db], settings)
-        # once each, each deal's events in order
-        assert kill_restart_and_drain(worker, engine, len(values)) == expected
-        rejected = {row.origin for row in engine.app.store.select_rejections(limit=10_000)}
-    finally:
-        engine.close()
+    got, rejected = consume_killed_once(workers(["consume", "--db", db], settings), db,
+                                        len(values))
+    assert got == expected  # once each, each deal's events in order
 
     letters = consume_all(kafka_bootstrap, settings.dead_letter_topic, expect=len(rejected))
     assert {str(letter_origin(letter)) for letter in letters} == rejected

@@ -22,9 +22,9 @@ from tests.kafka.conftest import (
     DEALFLOW,
     Worker,
     consume_all,
+    consume_killed_once,
     create_topics,
     kafka_settings,
-    kill_restart_and_drain,
     letter_origin,
     processed,
     produce,
@@ -130,13 +130,9 @@ def test_a_worker_killed_mid_stream_and_restarted_applies_every_fact_exactly_onc
     produce(kafka_bootstrap, settings.topics[0], values)
     expected, _ = reference_run(tmp_path, values)
     db = f"sqlite:///{tmp_path}/store.db"
-    engine = bootstrap(Settings(db=db))
-    try:
-        worker = workers(["consume", "--db", db], settings)
-        assert kill_restart_and_drain(worker, engine, len(values)) == expected
-        rejected = {row.origin for row in engine.app.store.select_rejections(limit=10_000)}
-    finally:
-        engine.close()
+    got, rejected = consume_killed_once(workers(["consume", "--db", db], settings), db,
+                                        len(values))
+    assert got == expected
     letters = consume_all(kafka_bootstrap, settings.dead_letter_topic, expect=len(rejected))
     assert {str(letter_origin(r)) for r in letters} == rejected  # each at least once
 
