@@ -16,13 +16,14 @@ import copy
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from sqlalchemy import Connection, MetaData, Table
 
 from engine.store.log import LoggedEvent
+from workflows import WorkflowRegistry
 
-__all__ = ["BulkLoad", "Projection"]
+__all__ = ["BulkLoad", "FactRowsProjection", "Projection", "RowBatch"]
 
 
 class BulkLoad:
@@ -114,3 +115,52 @@ class Projection(ABC):
     @abstractmethod
     def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
         """Apply a batch of events (in log order) inside the runner's transaction."""
+
+
+class RowBatch(Protocol):
+    """Builds and writes one batch's rows on ``conn``, remembering what it read back."""
+
+    conn: Connection
+
+    def apply(self, events: Sequence[LoggedEvent]) -> None:
+        """Write the rows of ``events``."""
+
+
+class FactRowsProjection(Projection):
+    """A view over ``workflows`` that writes rows per fact through a :class:`RowBatch`.
+
+    Live, each batch gets a fresh :meth:`new_batch` (what it reads back is read in that
+    batch's transaction); a rebuild keeps one for the whole log, so what it learned (names,
+    workflows) is not read back batch after batch.
+    """
+
+    def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
+        """The view over ``workflows`` (the registry ``bootstrap`` loaded), on ``generation``."""
+        self.workflows = workflows
+        super().__init__(generation)
+
+    @abstractmethod
+    def new_batch(self, conn: Connection) -> RowBatch:
+        """A batch writing on ``conn``."""
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        """Write the batch's rows inside the runner's transaction."""
+        self.new_batch(conn).apply(events)
+
+    def bulk_load(self) -> BulkLoad:
+        """A rebuild keeps one batch (and what it read back) for the whole log."""
+        return _KeptBatchLoad(self)
+
+
+class _KeptBatchLoad(BulkLoad):
+    view: FactRowsProjection
+
+    def __init__(self, view: FactRowsProjection) -> None:
+        super().__init__(view)
+        self.batch: RowBatch | None = None
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        if self.batch is None:
+            self.batch = self.view.new_batch(conn)
+        self.batch.conn = conn
+        self.batch.apply(events)

@@ -11,11 +11,10 @@ from sqlalchemy import Connection, select
 
 from engine.domain import Deal, Rep
 from engine.store.log import LoggedEvent
-from projections.base import BulkLoad, Projection
+from projections.base import FactRowsProjection
 from projections.forecast.tables import ForecastTables, define
 from projections.kpi.periods import KPI_TIMEZONE, QuarterOf
 from projections.pipeline.columns import chunks, insert_rows, instant_encoder, money
-from workflows import WorkflowRegistry
 
 __all__ = ["ForecastProjection"]
 
@@ -40,7 +39,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {  # the order each table's row tuples ar
 Row = tuple[Any, ...]
 
 
-class ForecastProjection(Projection):
+class ForecastProjection(FactRowsProjection):
     """One row per fact the forecast reads (see :mod:`projections.forecast.tables`); the
     forecast and the waterfall fold them as of any time, as known at any time.
 
@@ -55,36 +54,13 @@ class ForecastProjection(Projection):
     timezone: ClassVar[ZoneInfo] = KPI_TIMEZONE
     tables: ForecastTables
 
-    def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
-        """The view over ``workflows`` (the registry ``bootstrap`` loaded), on ``generation``."""
-        self.workflows = workflows
-        super().__init__(generation)
-
     def define_tables(self) -> None:
         """Declare the tables (see :mod:`projections.forecast.tables`)."""
         self.tables = define(self)
 
-    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
-        """Record the batch's forecast facts inside the runner's transaction."""
-        _Batch(self, conn).apply(events)
-
-    def bulk_load(self) -> BulkLoad:
-        """A rebuild keeps each rep's name in memory instead of reading it back."""
-        return _ForecastBulkLoad(self)
-
-
-class _ForecastBulkLoad(BulkLoad):
-    view: ForecastProjection
-
-    def __init__(self, view: ForecastProjection) -> None:
-        super().__init__(view)
-        self.batch: _Batch | None = None
-
-    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
-        if self.batch is None:
-            self.batch = _Batch(self.view, conn)
-        self.batch.conn = conn
-        self.batch.apply(events)
+    def new_batch(self, conn: Connection) -> _Batch:
+        """Rows of one batch (a rebuild keeps each rep's name in memory)."""
+        return _Batch(self, conn)
 
 
 class _Batch:

@@ -11,11 +11,10 @@ from sqlalchemy import Connection, Table, select
 
 from engine.domain import Deal, Rep
 from engine.store.log import LoggedEvent
-from projections.base import BulkLoad, Projection
+from projections.base import FactRowsProjection
 from projections.kpi.periods import KPI_TIMEZONE, QuarterOf
 from projections.kpi.tables import KpiTables, define
 from projections.pipeline.columns import chunks, insert_rows, instant_encoder, money
-from workflows import WorkflowRegistry
 
 __all__ = ["KpiProjection"]
 
@@ -25,7 +24,7 @@ _HANDLED = (Deal.Opened, *_NEEDS_DEAL, Deal.Reassigned, Deal.Routed, Deal.Contra
 # (each handled type has a handler in ``_HANDLERS``, at the end of the module)
 
 
-class KpiProjection(Projection):
+class KpiProjection(FactRowsProjection):
     """Facts for the KPIs, one row each with business time, recorded time, log position
     and quarter; nothing is aggregated here, so the view does not depend on the order facts
     arrived in, and the report can answer as of any time.
@@ -40,37 +39,14 @@ class KpiProjection(Projection):
     timezone: ClassVar[ZoneInfo] = KPI_TIMEZONE
     tables: KpiTables
 
-    def __init__(self, workflows: WorkflowRegistry, generation: str = "a") -> None:
-        """The view over ``workflows`` (the registry ``bootstrap`` loaded), on ``generation``."""
-        self.workflows = workflows
-        super().__init__(generation)
-
     def define_tables(self) -> None:
         """Declare the tables (see :mod:`projections.kpi.tables`)."""
         self.tables = define(self)
 
-    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
-        """Record the batch's KPI facts inside the runner's transaction."""
-        _Batch(self, conn).apply(events)
-
-    def bulk_load(self) -> BulkLoad:
-        """A rebuild keeps each deal's workflow and each rep's name in memory instead of
-        reading them back batch after batch."""
-        return _KpiBulkLoad(self)
-
-
-class _KpiBulkLoad(BulkLoad):
-    view: KpiProjection
-
-    def __init__(self, view: KpiProjection) -> None:
-        super().__init__(view)
-        self.batch: _Batch | None = None
-
-    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
-        if self.batch is None:
-            self.batch = _Batch(self.view, conn)
-        self.batch.conn = conn
-        self.batch.apply(events)
+    def new_batch(self, conn: Connection) -> _Batch:
+        """Rows of one batch (a rebuild keeps each deal's workflow and each rep's name in
+        memory instead of reading them back batch after batch)."""
+        return _Batch(self, conn)
 
 
 _FACT = ("position", "occurred_at", "recorded_at")
