@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import Engine as SqlEngine
 
 from engine.bootstrap import Engine, bootstrap
 from engine.demo import generate
@@ -39,6 +40,14 @@ def ingest(engine: Engine, lines: list[bytes]) -> None:
 def head(engine: Engine) -> int:
     """The last log position."""
     return int(engine.app.recorder.max_notification_id() or 0)
+
+
+def saved_position(sql: SqlEngine, name: str) -> int:
+    """The relay's saved position (0 before its table exists)."""
+    try:
+        return relay_position(sql, name)
+    except Exception:  # its table may not exist yet
+        return 0
 
 
 def check_published(engine: Engine, records: list[Any]) -> int:
@@ -104,10 +113,7 @@ def test_a_relay_killed_mid_stream_resumes_with_every_event_in_log_order_per_dea
         relay = workers(["relay", "--db", db], settings, "relay").start()
 
         def progress() -> int:
-            try:
-                return relay_position(sql, name)
-            except Exception:  # its table may not exist yet
-                return 0
+            return saved_position(sql, name)
 
         wait_until(lambda: progress() >= 100, timeout=60, what="the relay to get going",
                    on_timeout=relay.output)
