@@ -355,10 +355,11 @@ def use_process(choice: str, cores: int, load: float) -> bool:
     machine of ``cores`` whose run queue is ``load`` (1-minute average).
 
     The relay keeps about one core busy itself (its loop and kafka-python's sender thread
-    share the GIL); the child pays only on a second idle core. Without one it competes for
-    the same CPU and costs more in all (the chunks are pickled and unpickled): measured on
-    2 cores at load 3.6-5, the relay in one process reached 0.6-0.8x raw production, with
-    the child 0.4-0.6x (docs/kafka.md)."""
+    share the GIL), so the child can only pay on a second idle core. Without one it
+    competes for the same CPU and costs more in all (the chunks are pickled and unpickled,
+    the child imports and opens the store): on 2 cores at load 6-7 (bench/relay.py, medians
+    of 3) the relay in one process reached 0.78x raw production, with the child 0.69x.
+    Not measured on a machine with idle cores."""
     if choice == "auto":
         return cores - load >= 2
     return choice == "always"
