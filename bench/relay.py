@@ -215,6 +215,9 @@ def main() -> int:
     width = max(len(r[0]) for r in rows)
     for label, rate, ratio in rows:
         print(f"{label:<{width}}  {rate:>10,.0f} events/s  {ratio}")
+    print("per round, x raw of the same round: " + "; ".join(
+        f"{name} {', '.join(f'{v / r:.2f}' for v, r in zip(values, runs['raw'], strict=True))}"
+        for name, values in runs.items() if values and name != "raw"))
     from engine.kafka.prepare import use_process  # not in a base checkout's engine
 
     one = os.getloadavg()[0]

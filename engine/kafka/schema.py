@@ -78,7 +78,7 @@ def encode_event(
 ) -> tuple[bytes, list[tuple[str, bytes]]]:
     """The JSON value (schema version 2) and the Kafka headers of one decoded domain event
     (``originator_text``: ``str(event.originator_id)`` when the caller has it)."""
-    state: dict[str, Any] = dict(event.__dict__)
+    state: dict[str, Any] = event.__dict__  # only read
     the_id = _event_id_text(originator_text or str(event.originator_id),
                             event.originator_version)
     fact = None
