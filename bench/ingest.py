@@ -1,15 +1,17 @@
 """Whole-command ingest throughput beside its baselines, interleaved in one run.
 
     python3 dev.py bench ingest [--deals 5000] [--runs 3] [--naive-facts 6000]
-                                [--base /tmp/base] [--postgres URL | --no-postgres]
+                                [--base /tmp/base [/tmp/other ...]]
+                                [--postgres URL | --no-postgres]
                                 [--workers 1 2]
 
 The demo file (seed 7, --deals deals: the 60k-line file for 5,000) is written once; then each
 round runs, one after the other (so that a busy machine slows all of them alike):
 - ``dealflow ingest FILE -q`` (default workers) into a fresh SQLite file, as a subprocess:
   the whole command, start-up included; and with each ``--workers`` value asked for;
-- the same command of the checkout at --base (e.g. ``git worktree add /tmp/base d9b6309``
-  with its own ``.venv``), when given;
+- the same command of each checkout given with --base (e.g. ``git archive d9b6309 | tar -x
+  -C /tmp/base`` with its own ``.venv``; several: e.g. main at d9b6309 and this branch
+  before a change, measured in the same rounds);
 - ``bench/naive_baseline.py``: a minimal eventsourcing application, one save per fact, on
   the first --naive-facts lines (it is slow), into a fresh SQLite file;
 - ``dealflow ingest FILE -q`` into a fresh PostgreSQL database (unless --no-postgres).
@@ -99,8 +101,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="rounds (medians over them)")
     parser.add_argument("--naive-facts", type=int, default=6_000,
                         help="lines for the naive one-save-per-fact path (it is slow)")
-    parser.add_argument("--base", type=Path, default=None,
-                        help="a checkout with its own .venv to compare with (e.g. /tmp/base)")
+    parser.add_argument("--base", type=Path, nargs="+", default=[],
+                        help="checkouts with their own .venv to compare with (e.g. /tmp/base)")
     parser.add_argument("--workers", type=int, nargs="*", default=[],
                         help="also run the command with --workers N for each N")
     parser.add_argument("--postgres", default=os.environ.get(
@@ -110,7 +112,8 @@ def main() -> int:
 
     dealflow = ROOT / ".venv" / "bin" / "dealflow"
     python = ROOT / ".venv" / "bin" / "python"
-    base = args.base / ".venv" / "bin" / "dealflow" if args.base else None
+    bases = {f"sqlite: base checkout {b}, same command": b / ".venv" / "bin" / "dealflow"
+             for b in args.base}
     rates: dict[str, list[float]] = defaultdict(list)
     pg = None if args.no_postgres else PostgresDatabases(args.postgres)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -142,9 +145,9 @@ def main() -> int:
                     measured[f"sqlite: dealflow ingest -q --workers {n}"] = partial(
                         lambda w: command_rate(dealflow, path, sqlite(), lines,
                                                "--workers", str(w)), n)
-                if base is not None:
-                    measured["sqlite: base checkout, same command"] = (
-                        lambda: command_rate(base, path, sqlite(), lines))
+                for label, command in bases.items():
+                    measured[label] = partial(
+                        lambda c: command_rate(c, path, sqlite(), lines), command)
                 measured["sqlite: naive, one eventsourcing save per fact"] = (
                     lambda: naive_rate(python, path, sqlite(), args.naive_facts))
                 if pg is not None:
@@ -164,9 +167,9 @@ def main() -> int:
     width = max(map(len, medians))
     for label, rate in medians.items():
         print(f"{label:<{width}}  {rate:>9,.0f} lines/s  = {rate / naive:5.1f}x naive")
-    if base is not None:
-        base_rate = medians["sqlite: base checkout, same command"]
-        print(f"dealflow / base checkout (SQLite): {main_rate / base_rate:.2f}x")
+    for label, command in bases.items():
+        print(f"dealflow / base checkout {command.parents[2]} (SQLite): "
+              f"{main_rate / medians[label]:.2f}x")
     if pg is not None:
         pg_rate = medians["postgres: dealflow ingest -q (default workers)"]
         print(f"PostgreSQL / SQLite (same command): {pg_rate / main_rate:.2f}x")
