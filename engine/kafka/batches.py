@@ -23,6 +23,7 @@ import psycopg
 from eventsourcing.persistence import DataError as StoreDataError
 from eventsourcing.persistence import PersistenceError
 
+from engine.contract.envelope import Fact
 from engine.errors import StoreError
 from engine.ingest.batch import Ingestor, Outcome, RawInput
 from engine.kafka.origin import KafkaOrigin
@@ -61,10 +62,13 @@ def store_batch(
     group: str,
     records: Sequence[Any],
     extra_offsets: Sequence[KafkaOffset] = (),
+    parsed: Sequence[Fact | None] | None = None,
 ) -> list[Outcome]:
     """Store ``records`` (Kafka ``ConsumerRecord``s, in offset order per partition).
 
     Returns one outcome per record. ``extra_offsets`` are written with every transaction.
+    ``parsed``: the records' facts as already validated (``parse_chunk``), None for each
+    record to parse here.
     """
     if not records:
         return []
@@ -72,7 +76,7 @@ def store_batch(
               for r in records]
     offsets = [*_offsets(group, records), *extra_offsets]
     try:
-        return ingestor.ingest(inputs, offsets=offsets).outcomes
+        return ingestor.ingest(inputs, offsets=offsets, parsed=parsed).outcomes
     except Exception as exc:
         # A failed attempt may have changed cached aggregates that were never saved.
         ingestor.forget()
@@ -83,8 +87,10 @@ def store_batch(
         log.warning("a batch of %d records failed (%r); storing it in halves to isolate "
                     "the input", len(records), exc)
         middle = len(records) // 2
-        return (store_batch(ingestor, group, records[:middle], extra_offsets)
-                + store_batch(ingestor, group, records[middle:], extra_offsets))
+        return (store_batch(ingestor, group, records[:middle], extra_offsets,
+                            parsed[:middle] if parsed is not None else None)
+                + store_batch(ingestor, group, records[middle:], extra_offsets,
+                              parsed[middle:] if parsed is not None else None))
 
 
 def _quarantine(

@@ -22,13 +22,14 @@ A topic deleted and created again (its topic id changed, or the fetched log end 
 the stored offset) is read from its start.
 
 Pipelining: a batch is decided and stored in a second thread while this one polls the next
-records (kafka-python's fetch and record decoding, and SQLite's or psycopg's database work,
-release the interpreter lock for part of their time). Everything else happens with no batch
-in flight: the stored batch's dead letters are published and its offsets noted, then
-assignment changes are acted on (a revoked partition's fence is released only once the
-batch that was in flight has committed or failed), then the polled records of partitions
-no longer owned are dropped, then pending partitions are taken (positioned at the store's
-offset), and only then is the next batch handed to the deciding thread.
+records and parses them against the contract (kafka-python's fetch, and SQLite's or
+psycopg's database work, release the interpreter lock for part of their time). Everything
+else happens with no batch in flight: the stored batch's dead letters are published and its
+offsets noted, then assignment changes are acted on (a revoked partition's fence is
+released only once the batch that was in flight has committed or failed), then the polled
+records of partitions no longer owned are dropped, then pending partitions are taken
+(positioned at the store's offset), and only then is the next batch handed to the deciding
+thread.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Offse
 from kafka import TopicPartition as TP
 from kafka.errors import KafkaError
 
+from engine.contract.envelope import Fact
 from engine.errors import BrokerUnreachableError
+from engine.ingest.parsing import parse_chunk
 from engine.kafka.batches import store_batch
 from engine.kafka.deadletters import DeadLetter, DeadLetterError, DeadLetterPublisher
 from engine.kafka.fence import PartitionFence
@@ -276,6 +279,10 @@ class KafkaIngestWorker:
             self._settle()
             self.stop_event.wait(1.0)
             return
+        # Parsing needs no state: it runs here while the batch in flight is still decided.
+        limits = self.ingestor.limits
+        facts = {tp: parse_chunk([r.value if r.value is not None else b"" for r in batch],
+                                 limits) for tp, batch in polled.items()}
         self._settle()
         self._apply_notes()
         # Records of partitions not owned now are dropped: revoked ones, those given back
@@ -285,7 +292,9 @@ class KafkaIngestWorker:
         # was paused.)
         records = [r for tp, batch in polled.items() if tp in partitions.owned for r in batch]
         if records and partitions.fences_lost():  # checked before each batch
-            records = [r for r in records if TP(r.topic, r.partition) in partitions.owned]
+            records = [r for tp, batch in polled.items() if tp in partitions.owned
+                       for r in batch]
+        parsed = [f for tp in polled if tp in partitions.owned for f in facts[tp]]
         failed = partitions.claim()
         if failed is not None:
             self._publisher_failed(failed)
@@ -295,17 +304,19 @@ class KafkaIngestWorker:
             self._watch_at = now + _WATCH_SECONDS
             partitions.watch()
         if records:
-            self._submit(records)
+            self._submit(records, parsed)
         else:
             partitions.flush_markers(idle=True)
 
-    def _submit(self, records: list[Any]) -> None:
-        """Hand ``records`` to the deciding thread; :meth:`_settle` finishes them."""
+    def _submit(self, records: list[Any], parsed: list[Fact | None]) -> None:
+        """Hand ``records`` (and their ``parsed`` facts) to the deciding thread;
+        :meth:`_settle` finishes them."""
         partitions = self.partitions
         partitions.reading(records)
         markers = partitions.markers()
         assert self._decider is not None
-        stored = self._decider.submit(store_batch, self.ingestor, self.group, records, markers)
+        stored = self._decider.submit(store_batch, self.ingestor, self.group, records, markers,
+                                      parsed)
         self._inflight = _InFlight(records, markers, time.perf_counter(), stored)
 
     def _settle(self) -> None:

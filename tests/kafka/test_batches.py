@@ -9,7 +9,9 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from engine.bootstrap import Engine
+from engine.contract.envelope import Fact
 from engine.ingest.batch import BatchResult, Ingestor, RawInput
+from engine.ingest.parsing import parse_chunk
 from engine.kafka.batches import UNPROCESSABLE, is_input_error, store_batch
 from engine.store.recorders import KafkaOffset
 from tests.engine.facts import STANDARD_PATH, fact, opened, raw
@@ -29,11 +31,11 @@ class TrippingIngestor(Ingestor):
 
     error: Exception = TypeError("unsupported operand")
 
-    def ingest(self, inputs: Sequence[RawInput], *,
-               offsets: Sequence[KafkaOffset] = ()) -> BatchResult:
+    def ingest(self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = (),
+               parsed: Sequence[Fact | None] | None = None) -> BatchResult:
         if any(b"boom" in item.raw for item in inputs):
             raise self.error
-        return super().ingest(inputs, offsets=offsets)
+        return super().ingest(inputs, offsets=offsets, parsed=parsed)
 
 
 def records(*values: bytes | None, partition: int = 0) -> list[Record]:
@@ -51,13 +53,18 @@ def test_a_batch_commits_its_offsets_with_its_events(engine: Engine) -> None:
     assert (row.origin, row.raw) == ("kafka:facts:0:2", b"")
 
 
+@pytest.mark.parametrize("parsed_ahead", [False, True], ids=["parsed-here", "parsed-ahead"])
 def test_an_input_that_trips_the_engine_is_isolated_and_stored_as_a_rejection(
-    engine: Engine,
+    engine: Engine, parsed_ahead: bool
 ) -> None:
     ingestor = TrippingIngestor(engine.app, engine.workflows, routing=engine.definitions.routing)
     batch = records(raw(opened("D-1")), b'{"boom": 1}', raw(opened("D-2")),
                     raw(opened("D-3")), partition=4)
-    outcomes = store_batch(ingestor, "g", batch)
+    # The consumer parses a batch ahead, while the one before is decided: the halves of a
+    # failed batch keep each record's own fact.
+    parsed = parse_chunk([r.value or b"" for r in batch], ingestor.limits) \
+        if parsed_ahead else None
+    outcomes = store_batch(ingestor, "g", batch, (), parsed)
     assert [(o.status, o.reason) for o in outcomes] == [
         ("accepted", None), ("rejected", UNPROCESSABLE), ("accepted", None), ("accepted", None)]
     assert engine.app.store.committed_offsets("g", "facts") == {4: 4}

@@ -68,10 +68,10 @@ class _Gate:
         if not seen:
             self._patience = 0.0  # one sequential batch is proof enough; do not stall more
 
-    def decide(self, ingestor: Any, group: str, records: Sequence[Any], markers: Any) -> Any:
+    def decide(self, ingestor: Any, group: str, records: Sequence[Any], *rest: Any) -> Any:
         """``store_batch``, held until a poll ran beside it."""
         self.hold(records)
-        return store_batch(ingestor, group, records, markers)
+        return store_batch(ingestor, group, records, *rest)
 
 
 def test_a_batch_is_decided_while_the_next_poll_is_fetched(
