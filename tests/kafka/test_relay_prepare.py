@@ -3,6 +3,9 @@ relay prepares itself; the child ends with the relay, also when the relay is SIG
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -179,5 +182,41 @@ def test_a_one_shot_relay_with_its_child_publishes_the_log_and_ends_it(
         assert not relay.preparer.alive
         records = consume_all(kafka_bootstrap, settings.events_topic, expect=head(engine))
         assert check_published(engine, records) == 0
+    finally:
+        engine.close()
+
+
+@pytest.mark.kafka
+def test_a_killed_child_is_replaced_and_the_relay_resends_from_its_saved_position(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    lines = list(generate(9, deals=40))
+    engine = bootstrap(Settings(db=f"sqlite:///{tmp_path}/store.db"))
+    try:
+        ingest(engine, lines[: len(lines) // 2])
+        settings = kafka_settings(kafka_bootstrap, relay_batch_size=50,
+                                  relay_prepare_process="always")
+        relay = engine.relay(settings)
+        preparer = relay.preparer
+        assert isinstance(preparer, PreparingProcess)
+        thread = threading.Thread(target=relay.run, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: relay.stats.position == head(engine) and preparer.ready,
+                       timeout=60, what="the relay to publish the log through its child")
+            first = preparer.pid
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            ingest(engine, lines[len(lines) // 2:])
+            wait_until(lambda: relay.stats.position == head(engine), timeout=60,
+                       what="the relay to publish the rest")
+            assert relay.stats.resends >= 1
+            assert preparer.pid not in (None, first)  # a new child took over
+        finally:
+            relay.follower.request_stop()
+            thread.join(30)
+        assert not preparer.alive
+        records = consume_all(kafka_bootstrap, settings.events_topic, expect=head(engine))
+        check_published(engine, records)  # repeats allowed (at-least-once), nothing lost
     finally:
         engine.close()
