@@ -26,6 +26,14 @@ from tests.kafka.test_relay import check_published, head, ingest, saved_position
 PARTITIONS = [0, 1, 2]
 
 
+def half_filled(tmp_path: Path, seed: int, deals: int) -> tuple[Engine, list[bytes]]:
+    """A SQLite store holding the first half of a demo's facts, and the other half."""
+    lines = list(generate(seed, deals=deals))
+    engine = bootstrap(Settings(db=f"sqlite:///{tmp_path}/store.db"))
+    ingest(engine, lines[: len(lines) // 2])
+    return engine, lines[len(lines) // 2:]
+
+
 def drain(preparer: LocalPreparer | PreparingProcess) -> list[Prepared]:
     """Every chunk up to the first empty one, joined."""
     out: list[Prepared] = []
@@ -94,7 +102,7 @@ def test_a_chunk_asked_ahead_at_the_head_is_asked_afresh(tmp_path: Path) -> None
     engine = bootstrap(Settings(db=f"sqlite:///{tmp_path}/store.db"))
     lines = list(generate(4, deals=10))
     try:
-        ingest(engine, lines[:60])
+        ingest(engine, lines[:60])  # the first ~60 events
         preparer = started(engine, 1000)
         try:
             preparer.seek(0, PARTITIONS)
@@ -132,14 +140,12 @@ def _gone(process: Any) -> bool:
 def test_a_relay_killed_with_its_child_loses_nothing_and_leaves_no_process(
     kafka_bootstrap: str, tmp_path: Path, workers: Any
 ) -> None:
-    lines = list(generate(6, deals=80))
-    engine = bootstrap(Settings(db=f"sqlite:///{tmp_path}/store.db"))
+    engine, rest = half_filled(tmp_path, 6, 80)
     sql = sql_engine(engine.app.url)
     # Slow (small windows, long linger) so the kill lands mid-stream, and with the child.
     settings = kafka_settings(kafka_bootstrap, relay_batch_size=20, relay_max_in_flight=20,
                               linger_ms=40, relay_commit_ms=0, relay_prepare_process="always")
     try:
-        ingest(engine, lines[: len(lines) // 2])
         relay: Worker = workers(["relay", "--db", engine.app.url], settings, "relay").start()
         assert relay.proc is not None
 
@@ -156,9 +162,9 @@ def test_a_relay_killed_with_its_child_loses_nothing_and_leaves_no_process(
                    what="the killed relay's children to end")
 
         # The rest, from the saved position, by a relay that prepares in its own process.
-        ingest(engine, lines[len(lines) // 2:])
-        rest = engine.relay(settings.model_copy(update={"relay_prepare_process": "never"}))
-        assert rest.run(until_idle=True).position == progress() == head(engine)
+        ingest(engine, rest)
+        other = engine.relay(settings.model_copy(update={"relay_prepare_process": "never"}))
+        assert other.run(until_idle=True).position == progress() == head(engine)
         check_published(engine, consume_all(kafka_bootstrap, settings.events_topic,
                                             expect=head(engine)))
     finally:
@@ -190,10 +196,8 @@ def test_a_one_shot_relay_with_its_child_publishes_the_log_and_ends_it(
 def test_a_killed_child_is_replaced_and_the_relay_resends_from_its_saved_position(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    lines = list(generate(9, deals=40))
-    engine = bootstrap(Settings(db=f"sqlite:///{tmp_path}/store.db"))
+    engine, rest = half_filled(tmp_path, 9, 40)
     try:
-        ingest(engine, lines[: len(lines) // 2])
         settings = kafka_settings(kafka_bootstrap, relay_batch_size=50,
                                   relay_prepare_process="always")
         relay = engine.relay(settings)
@@ -207,7 +211,7 @@ def test_a_killed_child_is_replaced_and_the_relay_resends_from_its_saved_positio
             first = preparer.pid
             assert first is not None
             os.kill(first, signal.SIGKILL)
-            ingest(engine, lines[len(lines) // 2:])
+            ingest(engine, rest)
             wait_until(lambda: relay.stats.position == head(engine), timeout=60,
                        what="the relay to publish the rest")
             assert relay.stats.resends >= 1
