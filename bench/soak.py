@@ -17,6 +17,12 @@ slowest view's position, from /readyz), the p99 of batch POST latency and the p9
 append-to-visible (from a POST's answer to the views reaching its position, probed every
 20 ms). It prints a row per minute and, after ``--warmup`` minutes, the least-squares slope
 of each (RSS in MB per 10 minutes: flat means < 1). Never part of the test suite.
+
+``--probe-memory`` finds what grows: serve and its views child then start with a
+``sitecustomize`` (this run's only) that traces allocations (one frame) and, on SIGUSR2,
+writes the live objects by type and the allocations by source line; the soak signals each
+process after the warm-up and at the end and prints, per process, what grew most between
+the two. Tracing slows both processes: measure slopes without it.
 """
 
 from __future__ import annotations
@@ -41,10 +47,32 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.overload import rss_mb  # noqa: E402
+from bench.overload import _children, _rss_kb, rss_mb  # noqa: E402
 from tests.api.serving import ServeProcess, token  # noqa: E402
 
 TOPIC = "soak.facts"
+
+#: The ``sitecustomize`` of ``--probe-memory``: on SIGUSR2 a process writes its live objects
+#: by type and its traced allocations by line to ``$DEALFLOW_BENCH_MEMPROBE/mem-PID-N.json``.
+MEMPROBE = """
+import os
+if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
+    import collections, gc, itertools, json, signal, tracemalloc
+    tracemalloc.start(1)
+    _n = itertools.count()
+
+    def _dump(_signum, _frame):
+        types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        lines = tracemalloc.take_snapshot().statistics("lineno")
+        path = os.path.join(os.environ["DEALFLOW_BENCH_MEMPROBE"],
+                            f"mem-{os.getpid()}-{next(_n)}.json")
+        with open(path + ".tmp", "w") as out:
+            json.dump({"types": dict(types), "lines": {str(s.traceback[0]): s.size
+                                                       for s in lines[:2000]}}, out)
+        os.replace(path + ".tmp", path)
+
+    signal.signal(signal.SIGUSR2, _dump)
+"""
 
 
 def _stamp(at: datetime) -> str:
@@ -204,6 +232,48 @@ def view_lag(base: str) -> int:
     return -1
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, oldest first (serve, then its views child, ...)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop(0)
+        found.append(current)
+        todo.extend(sorted(_children(current)))
+    return found
+
+
+def _signal_dumps(pids: list[int]) -> None:
+    import signal
+
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGUSR2)
+    time.sleep(15)  # a snapshot of a few hundred MB takes seconds
+
+
+def _growth(folder: Path) -> None:
+    """Per process, what grew most between its first and its last dump."""
+    dumps: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("mem-*.json"), key=lambda p: int(p.stem.split("-")[2])):
+        dumps.setdefault(path.stem.split("-")[1], []).append(path)
+    for pid, paths in dumps.items():
+        if len(paths) < 2:
+            continue
+        first, last = (json.loads(p.read_text()) for p in (paths[0], paths[-1]))
+        print(f"process {pid}: objects that grew most (count first -> last)")
+        grew = sorted(((last["types"][k] - first["types"].get(k, 0), k)
+                       for k in last["types"]), reverse=True)[:12]
+        for delta, name in grew:
+            print(f"  {name:<40} {first['types'].get(name, 0):>10,} -> "
+                  f"{last['types'][name]:>10,} (+{delta:,})")
+        print(f"process {pid}: allocations that grew most, by line (KB first -> last)")
+        lines = sorted(((size - first["lines"].get(k, 0), k)
+                        for k, size in last["lines"].items()), reverse=True)[:15]
+        for delta, where in lines:
+            print(f"  {where:<70} {first['lines'].get(where, 0) / 1e3:>9,.0f} -> "
+                  f"{last['lines'][where] / 1e3:>9,.0f} (+{delta / 1e3:,.0f})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=int, default=30)
@@ -211,6 +281,8 @@ def main() -> int:
     parser.add_argument("--kafka-share", type=float, default=0.5)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--db", default=None)
+    parser.add_argument("--probe-memory", action="store_true",
+                        help="trace allocations in serve and its child; print what grew")
     args = parser.parse_args()
     from tests.infra import TansuBroker
 
@@ -226,6 +298,13 @@ def main() -> int:
         env = {"DEALFLOW_SERVE_KAFKA": "true", "DEALFLOW_KAFKA_BOOTSTRAP": broker.bootstrap,
                "DEALFLOW_KAFKA_TOPICS": TOPIC, "DEALFLOW_KAFKA_PARTITIONS": "2",
                "DEALFLOW_SLA_TIMER_INTERVAL": "5"}
+        probes = tmp / "memprobe"
+        if args.probe_memory:
+            probes.mkdir()
+            (probes / "sitecustomize.py").write_text(MEMPROBE)
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(probes), *filter(None, [os.environ.get("PYTHONPATH")])])
+            env["DEALFLOW_BENCH_MEMPROBE"] = str(probes)
         server = ServeProcess(db, tmp / "serve.log", env=env, args=("--log-level", "warning"))
         server.start(ready_within=120)
         stack.callback(server.stop)
@@ -247,7 +326,7 @@ def main() -> int:
         for thread in threads:
             thread.start()
         rows: list[tuple[int, float, int, float, float]] = []
-        print(f"{'min':>4} {'RSS MB':>8} {'lag':>8} {'POST p99 ms':>12} "
+        print(f"{'min':>4} {'RSS MB':>8} {'per process':>16} {'lag':>8} {'POST p99 ms':>12} "
               f"{'visible p99 ms':>15} {'posted':>9} {'produced':>9} {'load':>5} errors",
               flush=True)
         started = time.monotonic()
@@ -258,10 +337,13 @@ def main() -> int:
                 row = (minute, rss_mb(server.proc.pid), view_lag(server.url),
                        p99(posts) * 1000, p99(visible) * 1000)
                 rows.append(row)
-                print(f"{row[0]:>4} {row[1]:>8.1f} {row[2]:>8} {row[3]:>12.1f} "
+                each = "/".join(f"{_rss_kb(p) / 1e3:.0f}" for p in _tree(server.proc.pid))
+                print(f"{row[0]:>4} {row[1]:>8.1f} {each:>16} {row[2]:>8} {row[3]:>12.1f} "
                       f"{row[4]:>15.1f} {samples.posted:>9} {samples.produced:>9} "
                       f"{os.getloadavg()[0]:>5.1f} {len(errors)}"
                       f"{' ' + errors[0] if errors else ''}", flush=True)
+                if args.probe_memory and minute in (args.warmup, args.minutes):
+                    _signal_dumps(_tree(server.proc.pid))
         finally:
             stop.set()
             for thread in threads:
@@ -291,6 +373,8 @@ def main() -> int:
             for channel, count in sorted(ingested.items())) + f" of {args.rate}/s offered")
         breaches = server.text().count("Traceback")
         print(f"tracebacks in serve's output: {breaches}")
+        if args.probe_memory:
+            _growth(probes)
     return 0
 
 

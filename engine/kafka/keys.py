@@ -49,7 +49,7 @@ class EventKeys:
     """Resolves (and caches, LRU) the message key of each aggregate's events."""
 
     def __init__(self, app: DealflowApplication, engine: Engine, *,
-                 cache_size: int = 200_000) -> None:
+                 cache_size: int = 20_000) -> None:
         """``engine`` is a SQLAlchemy engine on the store's database."""
         self.app = app
         self.engine = engine

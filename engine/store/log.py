@@ -24,7 +24,9 @@ from engine.store.app import DealflowApplication
 
 __all__ = ["LogReader", "LoggedEvent"]
 
-_IDS = 100_000  # originator ids parsed and kept (an aggregate's events share one)
+# Originator ids parsed and kept (an aggregate's events share one); ~300 bytes each, so a
+# live service's cache stays within ~6 MB instead of growing for an hour to 30 MB.
+_IDS = 20_000
 
 
 class LoggedEvent(NamedTuple):

@@ -147,8 +147,10 @@ Encoder = Callable[[Any], Any]
 # Texts of recent instants and instants of recent texts: a batch writes the same instants
 # many times over (a fact's row in several tables, a deal's times again when it is written),
 # and a rebuild writes a stay's entry long after the fact. Two generations each: when the
-# young one is full it moves to the old one, so the recent half is always kept.
-_MEMO = 100_000
+# young one is full it moves to the old one, so the recent half is always kept. Live
+# instants are nearly all new, so a service fills both generations within minutes: about
+# 190 bytes an entry, four maps, so this bound keeps them within ~25 MB.
+_MEMO = 32_768
 _TEXTS: dict[datetime, str] = {}
 _OLD_TEXTS: dict[datetime, str] = {}
 _TIMES: dict[str, datetime] = {}
