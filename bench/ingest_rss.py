@@ -1,12 +1,12 @@
 """Peak RSS while ingesting a large JSONL file (default 1,000,000 facts) into SQLite.
 
-    python3 dev.py bench ingest_rss [--facts 1000000]
+    python3 dev.py bench ingest_rss [--facts 1000000] [--batch-size 5000]
 
-Streams the file in batches exactly as `dealflow ingest` does (``ingest_stream``) and
-samples this process's resident set size after every batch. Prints RSS at each tenth of
-the file, the peak, the baseline RSS after start-up (before the first batch), and the peak
-over the whole file beside the peak over its first 100,000 facts (the same run's baseline:
-what growing the store and the run from 100k to 1M facts adds).
+Streams the file in batches exactly as `dealflow ingest` does (``ingest_stream``, batches of
+the command's default size) and samples this process's resident set size after every batch.
+Prints RSS at each tenth of the file, the peak, the baseline RSS after start-up (before the
+first batch), and the peak over the whole file beside the peak over its first 100,000 facts
+(the same run's baseline: what growing the store and the run from 100k to 1M facts adds).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from engine.bootstrap import bootstrap
+from engine.cli.ingest_cmd import FILE_BATCH_SIZE
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
 from engine.ingest.stream import ingest_stream
@@ -35,6 +36,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--facts", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=FILE_BATCH_SIZE,
+                        help="facts per transaction (default: dealflow ingest's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -43,7 +46,8 @@ def main() -> int:
         counts = write_jsonl(path, 11, max(1, round(args.facts / 12)))
         print(f"wrote {counts.lines:,} facts ({path.stat().st_size / 2**20:,.0f} MiB) in "
               f"{time.perf_counter() - started:.0f} s")
-        engine = bootstrap(Settings(db=f"sqlite:///{tmp / 'rss.db'}"))
+        engine = bootstrap(Settings(db=f"sqlite:///{tmp / 'rss.db'}",
+                                    batch_size=args.batch_size))
         baseline = rss_mb()
         peak = baseline
         peak_100k: float | None = None
