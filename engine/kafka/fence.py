@@ -74,9 +74,15 @@ class PartitionFence:
             self._files[key] = fd
             return True
         lock_key = int.from_bytes(digest[:8], "big", signed=True)
-        if self._conn is None:
-            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key}).scalar()
+        try:
+            if self._conn is None:
+                self._conn = self._engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT")
+            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                     {"k": lock_key}).scalar()
+        except Exception:
+            self._drop_connection()  # the database is down: try on a new one next time
+            raise
         if got:
             self._keys[key] = lock_key
         return bool(got)

@@ -27,8 +27,9 @@ class ConsumerMetrics:
                                        "Time to store one polled batch.",
                                        registry=self.registry)
         self.store_errors = Counter("dealflow_kafka_store_errors",
-                                    "Polled batches the store did not take (database "
-                                    "down or locked); read again from the store's offsets.",
+                                    "Times the store did not answer the consumer (database "
+                                    "down or locked): a polled batch not stored, or a "
+                                    "partition not taken; asked again after a backoff.",
                                     registry=self.registry)
         self.rebalances = Counter("dealflow_kafka_rebalances",
                                   "Partition assignment changes seen.", registry=self.registry)

@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafka import TopicPartition as TP
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.ingest.batch import Ingestor
+from engine.kafka.batches import is_input_error
 from engine.kafka.deadletters import DeadLetter, DeadLetterError, DeadLetterPublisher
 from engine.kafka.fence import PartitionFence
 from engine.kafka.metrics import ConsumerMetrics
@@ -118,14 +120,16 @@ class Partitions:
         topic_ids: dict[str, str | None] | None = None
         failed: Exception | None = None
         for tp in sorted(self.pending):
-            if not self.fence.acquire(tp.topic, tp.partition):
-                continue  # its previous owner has not given it up yet
-            try:
+            try:  # taking the fence needs the database too: it may be down
+                if not self.fence.acquire(tp.topic, tp.partition):
+                    continue  # its previous owner has not given it up yet
                 if topic_ids is None:
                     topic_ids = self.admin.topic_ids({t.topic for t in self.pending})
                 self._take(tp, topic_ids.get(tp.topic))
             except Exception as exc:
                 log.warning("cannot take %s:%d yet: %r", tp.topic, tp.partition, exc)
+                if isinstance(exc, SQLAlchemyError) or not is_input_error(exc):  # the store's
+                    self.metrics.store_errors.inc()
                 failed = exc
                 break
             self.pending.discard(tp)

@@ -100,10 +100,20 @@ class SingletonLock:
                 return False
             self._fd = fd
             return True
-        conn = self._engine.connect()
-        got: Any = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                {"k": self._key}).scalar()
-        conn.commit()
+        try:
+            conn = self._engine.connect()
+        except SQLAlchemyError as exc:  # the database is down: not taken, asked again later
+            log.debug("the %r lock cannot be asked for: %r", self.name, exc)
+            return False
+        try:
+            got: Any = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                    {"k": self._key}).scalar()
+            conn.commit()
+        except SQLAlchemyError as exc:
+            log.debug("the %r lock cannot be asked for: %r", self.name, exc)
+            conn.invalidate()
+            conn.close()
+            return False
         if got:
             self._conn = conn
             return True
