@@ -13,6 +13,9 @@ from sqlalchemy import text
 
 from engine.bootstrap import Engine
 from engine.store.follower import Follower
+from engine.store.locks import SingletonLock
+from engine.store.sql import sql_engine
+from tests.infra.common import free_loopback_port
 
 NAME = "test-lost-lock"
 
@@ -67,3 +70,13 @@ def test_a_holder_whose_lock_connection_was_cut_steps_down(engine: Engine) -> No
     finally:
         first.close()
         second.close()
+
+
+def test_a_lock_asked_for_while_the_database_is_down_is_not_taken() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_loopback_port()}/nothing"  # nobody listens
+    sql = sql_engine(url)
+    try:
+        lock = SingletonLock(url, sql, NAME)
+        assert not lock.acquire() and not lock.held  # stands by; no exception for the loop
+    finally:
+        sql.dispose()
