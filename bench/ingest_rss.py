@@ -1,9 +1,9 @@
 """Peak RSS while ingesting a large JSONL file (default 1,000,000 facts) into SQLite.
 
-    python3 dev.py bench ingest_rss [--facts 1000000] [--batch-size 5000]
+    python3 dev.py bench ingest_rss [--facts 1000000] [--batch-size 1000]
 
 Streams the file in batches exactly as `dealflow ingest` does (``ingest_stream``, batches of
-the command's default size) and samples this process's resident set size after every batch.
+the setting's default size) and samples this process's resident set size after every batch.
 Prints RSS at each tenth of the file, the peak, the baseline RSS after start-up (before the
 first batch), and the peak over the whole file beside the peak over its first 100,000 facts
 (the same run's baseline: what growing the store and the run from 100k to 1M facts adds).
@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from engine.bootstrap import bootstrap
-from engine.cli.ingest_cmd import FILE_BATCH_SIZE
 from engine.demo import write_jsonl
 from engine.ingest.jsonl import read_batches
 from engine.ingest.stream import ingest_stream
@@ -36,8 +35,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--facts", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=FILE_BATCH_SIZE,
-                        help="facts per transaction (default: dealflow ingest's)")
+    parser.add_argument("--batch-size", type=int,
+                        default=Settings.model_fields["batch_size"].default,
+                        help="facts per transaction (default: the setting's, as ingest)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
 import time
 from pathlib import Path
@@ -29,13 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["REASON_FORMAT", "ingest", "rejects"]
 
-#: Facts per transaction for ``dealflow ingest`` unless ``--batch-size`` or
-#: ``DEALFLOW_BATCH_SIZE`` says otherwise (the setting's default, 1,000, serves HTTP and Kafka
-#: batches). A file is read as fast as it can be decided: five times fewer commits write the
-#: events' primary-key pages to the log five times less often (demo file, interleaved runs:
-#: ~8 % less CPU, 40 % fewer page writes than 1,000; docs/operations.md).
-FILE_BATCH_SIZE = 5000
-
 #: What a reason code looks like: a rule name or error code (``stage_jump``, ``conflict``,
 #: ``unprocessable``) or ``invalid:<field>`` (``invalid:data.amount``, ``invalid:(body)``).
 REASON_FORMAT = re.compile(r"[a-z][a-z0-9_]*|invalid:\S+")
@@ -48,7 +40,7 @@ def ingest(
     db: DbOption = None,
     batch_size: Annotated[int | None, typer.Option(
         help="Facts decided and saved per transaction \\[default: $DEALFLOW_BATCH_SIZE or "
-        f"{FILE_BATCH_SIZE}]", show_default=False, min=1)] = None,
+        "1000]", show_default=False, min=1)] = None,
     workers: Annotated[int | None, typer.Option(
         help="Processes: this one decides every fact in line order, the others parse and "
         "validate ahead of it \\[default: $DEALFLOW_WORKERS, or for files over 4 MiB 1 plus "
@@ -67,8 +59,6 @@ def ingest(
         console.print(f"[red]error:[/red] no file {escape(str(file))} (name a JSONL file, or "
                       "- to read standard input)", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
-    if batch_size is None and not _batch_size_in_environment():
-        batch_size = FILE_BATCH_SIZE
     with open_engine(db, create=True, batch_size=batch_size, workers=workers) as engine:
         started = time.perf_counter()
         summary = ingest_file(engine, file, quiet=quiet)
@@ -77,11 +67,6 @@ def ingest(
         rate = summary.inputs / elapsed if elapsed > 0 else 0.0
         console.print(f"{summary.inputs:,} inputs in {elapsed:.1f} s ({rate:,.0f}/s) "
                       f"into {engine.app.url}")
-
-
-def _batch_size_in_environment() -> bool:
-    # As the settings read it: DEALFLOW_BATCH_SIZE, in any case.
-    return any(name.upper() == "DEALFLOW_BATCH_SIZE" for name in os.environ)
 
 
 def rejects(

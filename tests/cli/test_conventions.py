@@ -128,7 +128,7 @@ def _help(*command: str) -> str:
     (["serve"], ["[default: $DEALFLOW_API_HOST or 127.0.0.1]",
                  "[default: $DEALFLOW_API_PORT or 8080]",
                  "[default: $DEALFLOW_DB or sqlite:///dealflow.db]"]),
-    (["ingest"], ["[default: $DEALFLOW_BATCH_SIZE or 5000]",
+    (["ingest"], ["[default: $DEALFLOW_BATCH_SIZE or 1000]",
                   "[default: $DEALFLOW_WORKERS, or"]),
     (["consume"], ["[default: 1000]", "[default: dealflow-ingest]",
                    "[default: $DEALFLOW_KAFKA_BOOTSTRAP or 127.0.0.1:9092]"]),

@@ -1,5 +1,5 @@
-"""``dealflow ingest`` decides a file in transactions of ``FILE_BATCH_SIZE`` facts unless
-``--batch-size`` or ``DEALFLOW_BATCH_SIZE`` (in any case) says otherwise."""
+"""``dealflow ingest`` decides a file in transactions of the setting's default size unless
+``--batch-size`` or ``DEALFLOW_BATCH_SIZE`` (in any case) says otherwise, the option first."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import engine.ingest.jsonl as jsonl
-from engine.cli.ingest_cmd import FILE_BATCH_SIZE
 from engine.cli.main import app
+from engine.settings import Settings
 from tests.engine.facts import opened, raw
 
 
@@ -33,7 +33,7 @@ def sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize(("args", "env", "expected"), [
-    ([], {}, FILE_BATCH_SIZE),
+    ([], {}, Settings.model_fields["batch_size"].default),
     (["--batch-size", "3"], {}, 3),
     ([], {"DEALFLOW_BATCH_SIZE": "7"}, 7),
     ([], {"dealflow_batch_size": "9"}, 9),
