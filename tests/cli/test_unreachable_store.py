@@ -1,6 +1,7 @@
 """A PostgreSQL store that cannot be reached (a closed port, a missing database): a one-shot
-command stops within 3 s with exit 3 and one line naming the cause, never a traceback after
-the connection pool's wait. Runs the installed ``dealflow`` console script."""
+command stops at once with exit 3 and one line naming the cause, never a traceback after
+eventsourcing's pool has waited and retried (``POSTGRES_CONNECT_TIMEOUT``). Runs the
+installed ``dealflow`` console script."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ ONE_SHOT = [
     ["token", "create", "--role", "admin", "--name", "ops"],
 ]
 
+#: "At once": over a loaded machine's start-up time (1-4 s), under the pool's 10 s wait.
+_AT_ONCE = 8.0
+
 
 def run(folder: Path, command: list[str], db: str) -> tuple[int, list[str], str, float]:
     (folder / "facts.jsonl").write_bytes(raw(opened("D-1")) + b"\n")
@@ -39,7 +43,7 @@ def test_a_closed_port_is_connection_refused(tmp_path: Path, command: list[str])
     assert lines == [f"error: cannot reach the store at postgresql://postgres@127.0.0.1:{port}"
                      f"/sales: connection refused at 127.0.0.1:{port} (is PostgreSQL running "
                      "there?)"]
-    assert seconds < 3
+    assert seconds < _AT_ONCE
     assert {name for name in snapshot(tmp_path)} == {"facts.jsonl"}
 
 
@@ -54,7 +58,7 @@ def test_a_missing_database_is_named(postgres_url: str, tmp_path: Path,
     [line] = lines
     assert line.startswith(f"error: cannot reach the store at {store_location(url)}: "
                            f'database "{name}" does not exist (create it first: createdb ')
-    assert seconds < 3
+    assert seconds < _AT_ONCE
     with psycopg.connect(postgres_url) as conn:  # not even a write command created it
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                             (name,)).fetchone() is None
