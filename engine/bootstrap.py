@@ -5,17 +5,20 @@ commands) calls :func:`bootstrap` and takes what it needs from the returned grap
 store, the SQL engine on the store's database, the definitions (shipped plus the user's),
 the views configured with them, runners, singleton locks. Nothing is built at import time
 and nothing below this module falls back to defaults of its own.
+
+The graph is wired here but its read side is built when first asked for: the SQL engine,
+the log reader and the views (with SQLAlchemy and every projection module) load on first
+use of :attr:`Engine.sql`, :attr:`Engine.reader` or :attr:`Engine.views`, so that a command
+that only writes (``dealflow ingest``) starts without them (about a third of its start-up).
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Engine as SqlEngine
 
 import engine.domain  # noqa: F401  (registers the events' fixed stored names)
 from engine.definitions import Definitions, load_definitions
@@ -23,23 +26,21 @@ from engine.ingest.batch import BatchResult, IngestObserver, Ingestor
 from engine.ingest.parallel import ParallelIngest
 from engine.settings import Settings
 from engine.store.app import DealflowApplication
-from engine.store.locks import SingletonLock
-from engine.store.log import LogReader
-from engine.store.sql import sql_engine
-from projections.base import Projection
-from projections.registry import shipped_views
-from projections.runner import LOCK_NAME, ProjectionRunner
-from projections.sla import SlaProjection
-from projections.sla.timer import LOCK_NAME as TIMER_LOCK
-from projections.sla.timer import SlaTimer, wall_clock
-from workflows import WorkflowRegistry
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine as SqlEngine
+
     from engine.audit.follower import ChainFollower
     from engine.audit.keys import Ed25519PrivateKey
     from engine.kafka.metrics import RelayMetrics
     from engine.kafka.relay import OutboxRelay
     from engine.kafka.settings import KafkaSettings
+    from engine.store.locks import SingletonLock
+    from engine.store.log import LogReader
+    from projections.base import Projection
+    from projections.runner import ProjectionRunner
+    from projections.sla.timer import SlaTimer
+    from workflows import WorkflowRegistry
 
 __all__ = ["Engine", "bootstrap"]
 
@@ -61,19 +62,41 @@ class _Stored:
                 runner.nudge()
 
 
-@dataclass
 class Engine:
-    """The wired engine: settings, store, definitions, views and the ingestor."""
+    """The wired engine: settings, store, definitions and the ingestor; the SQL engine,
+    the log reader and the views, built on first use (see the module docstring)."""
 
-    settings: Settings
-    app: DealflowApplication
-    sql: SqlEngine
-    definitions: Definitions
-    ingestor: Ingestor
-    reader: LogReader
-    stored: _Stored
-    views: dict[str, Projection] = field(default_factory=dict)
-    _locks: list[SingletonLock] = field(default_factory=list)
+    def __init__(self, *, settings: Settings, app: DealflowApplication,
+                 definitions: Definitions, ingestor: Ingestor, stored: _Stored) -> None:
+        """Wire the parts :func:`bootstrap` built (use it rather than this)."""
+        self.settings = settings
+        self.app = app
+        self.definitions = definitions
+        self.ingestor = ingestor
+        self.stored = stored
+        self._locks: list[SingletonLock] = []
+
+    @cached_property
+    def sql(self) -> SqlEngine:
+        """The SQLAlchemy engine on the store's database (views, positions, side tables)."""
+        from engine.store.sql import sql_engine
+
+        return sql_engine(self.settings.db, busy_timeout=self.settings.store_busy_timeout)
+
+    @cached_property
+    def reader(self) -> LogReader:
+        """Reads the log in batches, decoded once for every follower."""
+        from engine.store.log import LogReader
+
+        return LogReader(self.app)
+
+    @cached_property
+    def views(self) -> dict[str, Projection]:
+        """The shipped views, configured with this engine's definitions, by name."""
+        from projections.registry import shipped_views
+
+        definitions = self.definitions
+        return {v.name: v for v in shipped_views(definitions.workflows, definitions.plans)}
 
     @property
     def workflows(self) -> WorkflowRegistry:
@@ -83,6 +106,8 @@ class Engine:
     def lock(self, name: str) -> SingletonLock:
         """The singleton lock ``name`` on this store (one holder per store); released at
         :meth:`close` at the latest."""
+        from engine.store.locks import SingletonLock
+
         lock = SingletonLock(self.app.url, self.sql, name)
         self._locks.append(lock)
         return lock
@@ -105,23 +130,29 @@ class Engine:
     def runner_of(self, views: Sequence[Projection], *, batch_size: int = 1000
                   ) -> ProjectionRunner:
         """A runner over configured view instances (e.g. a view a test defines)."""
+        from projections.runner import LOCK_NAME, ProjectionRunner
+
         runner = ProjectionRunner(self.reader, self.sql, views, lock=self.lock(LOCK_NAME),
                                   batch_size=batch_size)
         self.stored.runners.add(runner)
         return runner
 
     def sla_timer(self, runner: ProjectionRunner | None = None, *,
-                  clock: Callable[[], datetime] = wall_clock,
+                  clock: Callable[[], datetime] | None = None,
                   interval: float | None = None) -> SlaTimer:
         """The SLA timer over this engine's SLA view, ticking on ``clock`` every
         ``interval`` seconds (default ``settings.sla_timer_interval``) once started;
         ``runner`` (one that applies the SLA view in this process) brings the view up to
-        date before each tick."""
+        date before each tick. ``clock`` defaults to the wall clock."""
+        from projections.sla import SlaProjection
+        from projections.sla.timer import LOCK_NAME as TIMER_LOCK
+        from projections.sla.timer import SlaTimer, wall_clock
+
         view = self.views[SlaProjection.name]
         assert isinstance(view, SlaProjection)
         return SlaTimer(self.app, view, self.sql, self.lock(TIMER_LOCK), runner=runner,
                         interval=self.settings.sla_timer_interval if interval is None
-                        else interval, clock=clock)
+                        else interval, clock=wall_clock if clock is None else clock)
 
     def chain_follower(self, signer: Ed25519PrivateKey | None = None, *,
                        batch_size: int = 5000, periodic: bool = True) -> ChainFollower:
@@ -157,7 +188,8 @@ class Engine:
         for lock in self._locks:
             lock.release()
         self._locks.clear()
-        self.sql.dispose()
+        if "sql" in self.__dict__:  # built (see ``sql``): its pool's connections
+            self.sql.dispose()
         self.app.close()
 
 
@@ -175,8 +207,5 @@ def bootstrap(
     ingestor = Ingestor(app, definitions.workflows, routing=definitions.routing,
                         cache_size=settings.cache_size,
                         observer=stored, limits=settings.input_limits())
-    views = {v.name: v for v in shipped_views(definitions.workflows, definitions.plans)}
-    return Engine(settings=settings, app=app,
-                  sql=sql_engine(settings.db, busy_timeout=settings.store_busy_timeout),
-                  definitions=definitions, ingestor=ingestor, reader=LogReader(app),
-                  stored=stored, views=views)
+    return Engine(settings=settings, app=app, definitions=definitions, ingestor=ingestor,
+                  stored=stored)

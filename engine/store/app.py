@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -15,12 +15,19 @@ from eventsourcing.persistence import InternalError, JSONTranscoder, Transcoder,
 from eventsourcing.utils import get_topic
 
 from engine.errors import ConfigurationError
-from engine.store.recorders import DealflowPostgresRecorder, DealflowSQLiteRecorder
+from engine.store.recorders import DealflowSQLiteRecorder
 from engine.store.transcoder import FastJSONTranscoder
 
-__all__ = ["DealflowApplication", "DealflowRecorder", "parse_store_url", "store_env"]
+if TYPE_CHECKING:
+    from engine.store.postgres import DealflowPostgresRecorder
 
-DealflowRecorder = DealflowSQLiteRecorder | DealflowPostgresRecorder
+    DealflowRecorder: TypeAlias = DealflowSQLiteRecorder | DealflowPostgresRecorder
+
+__all__ = ["DealflowApplication", "parse_store_url", "store_env"]
+
+# By topic, not by class: eventsourcing imports the PostgreSQL recorder (and psycopg) only
+# for a PostgreSQL store.
+_POSTGRES_RECORDER = "engine.store.postgres:DealflowPostgresRecorder"
 
 
 class DateAsISO(Transcoding):
@@ -72,7 +79,7 @@ def parse_store_url(url: str) -> dict[str, str]:
             raise ConfigurationError(f"store URL {url!r}: no database name")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": get_topic(DealflowPostgresRecorder),
+            "APPLICATION_RECORDER_TOPIC": _POSTGRES_RECORDER,
             "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -152,9 +159,9 @@ class DealflowApplication(Application[UUID]):
     @property
     def store(self) -> DealflowRecorder:
         """The recorder, with dealflow's extra queries."""
-        return cast(DealflowRecorder, self.recorder)
+        return cast("DealflowRecorder", self.recorder)
 
     @property
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``."""
-        return "postgresql" if isinstance(self.recorder, DealflowPostgresRecorder) else "sqlite"
+        return "sqlite" if isinstance(self.recorder, DealflowSQLiteRecorder) else "postgresql"

@@ -12,9 +12,6 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path, PurePath
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
 from engine.errors import StoreError
 from engine.store.app import DealflowApplication, parse_store_url
 
@@ -81,6 +78,9 @@ def _sqlite_has_events(path: Path) -> bool:
 
 
 def _postgres_has_events(env: dict[str, str]) -> bool:
+    import psycopg  # only for a PostgreSQL store: a SQLite one never loads it
+    from psycopg.conninfo import make_conninfo
+
     options = {"host": env["POSTGRES_HOST"], "port": env["POSTGRES_PORT"],
                "dbname": env["POSTGRES_DBNAME"], "user": env["POSTGRES_USER"],
                "connect_timeout": env["POSTGRES_CONNECT_TIMEOUT"]}

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import re
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
 from engine.errors import StoreError
 from engine.store.app import parse_store_url
 from engine.store.existing import store_location
@@ -35,6 +32,9 @@ def probe_store(url: str, *, timeout: int = PROBE_TIMEOUT) -> None:
     env = parse_store_url(url)
     if "SQLITE_DBNAME" in env:
         return
+    import psycopg  # only for a PostgreSQL store: a SQLite one never loads it
+    from psycopg.conninfo import make_conninfo
+
     options = {"host": env["POSTGRES_HOST"], "port": env["POSTGRES_PORT"],
                "dbname": env["POSTGRES_DBNAME"], "user": env["POSTGRES_USER"],
                "connect_timeout": str(max(timeout, 2))}

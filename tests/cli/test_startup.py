@@ -86,6 +86,22 @@ def test_help_and_version_import_nothing_heavy(tmp_path: Path, args: tuple[str, 
     assert sorted(imported & set(HEAVY)) == []
 
 
+def test_ingest_into_sqlite_loads_no_read_side(tmp_path: Path) -> None:
+    """A command that only writes a SQLite store loads no view, SQLAlchemy or psycopg
+    (engine/bootstrap.py builds the read side on first use)."""
+    line = ('{"id": "s-1", "type": "deal.opened", "source": "crm", "time": '
+            '"2026-01-05T09:00:00+08:00", "subject": "D-1", "data": {"account": "acct", '
+            '"owner": "rep-01", "amount": "1000.00", "currency": "CNY"}}')
+    (tmp_path / "facts.jsonl").write_text(line + "\n")
+    done = dealflow(tmp_path, "ingest", "facts.jsonl", "-q", "--db", "sqlite:///s.db",
+                    PYTHONPROFILEIMPORTTIME="1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "accepted" in done.stdout and "1 inputs" in done.stdout
+    imported = _imported(done.stderr)
+    assert {"eventsourcing", "pydantic"} <= imported  # the report was read
+    assert sorted(imported & {"sqlalchemy", "psycopg", "projections"}) == []
+
+
 # The help texts spell out what lives in heavy modules; these keep them equal.
 
 def test_the_report_help_names_the_reports() -> None:

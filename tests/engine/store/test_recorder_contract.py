@@ -22,7 +22,8 @@ from eventsourcing.tests.persistence import (
 )
 
 from engine.store.app import parse_store_url
-from engine.store.recorders import DealflowPostgresRecorder, DealflowSQLiteRecorder
+from engine.store.postgres import DealflowPostgresRecorder
+from engine.store.recorders import DealflowSQLiteRecorder
 
 
 class TestSQLiteApplicationRecorderContract(
