@@ -26,6 +26,7 @@ __all__ = [
     "deals_with_facts_after",
     "due_times_ready",
     "evaluate",
+    "evaluate_each",
     "histories",
     "instances",
     "manager_at",
@@ -40,18 +41,48 @@ _FACT_FIELDS = [f.name for f in fields(SlaFact)]
 
 def histories(conn: Connection, view: SlaProjection,
               only: Collection[str] | None = None,
-              params: ReportParams | None = None) -> Iterator[DealHistory]:
+              params: ReportParams | None = None, *,
+              chunked: bool = False) -> Iterator[DealHistory]:
     """Every deal the view knows (or the deals ``only`` names, by aggregate id), with its
     facts in log order (streamed deal by deal, in order of aggregate id). With ``params``,
     only the deals whose opening counts as of them (opened by ``as_of``, recorded by
     ``known_at``): no other deal has a clock then, so a report's cost follows the deals it
-    can show, not the whole log."""
+    can show, not the whole log.
+
+    ``chunked``: read every deal ``_CHUNK`` deals at a time (by aggregate id), so memory
+    holds one chunk's rows however many deals there are (the /metrics gauges read so);
+    otherwise every deal's opening and escalations are read at once (fewer queries)."""
+    if only is None and chunked:
+        for deals in _deal_chunks(conn, view, params):
+            yield from _histories(conn, view, deals, params)
+        return
     if only is None:
         yield from _histories(conn, view, None, params)
         return
     ordered = sorted(only)
     for start in range(0, len(ordered), _CHUNK):
         yield from _histories(conn, view, ordered[start:start + _CHUNK], params)
+
+
+def _deal_chunks(conn: Connection, view: SlaProjection,
+                 params: ReportParams | None) -> Iterator[list[str]]:
+    """The view's deals (opened as of ``params``), ``_CHUNK`` aggregate ids at a time in
+    order (keyset pagination on the primary key)."""
+    opened = view.deals
+    last: str | None = None
+    while True:
+        query = select(opened.c.deal).order_by(opened.c.deal).limit(_CHUNK)
+        if last is not None:
+            query = query.where(opened.c.deal > last)
+        if params is not None:
+            query = query.where(opened.c.opened_at <= params.as_of)
+            if params.known_at is not None:
+                query = query.where(opened.c.opened_recorded_at <= params.known_at)
+        deals = list(conn.execute(query).scalars())
+        if not deals:
+            return
+        yield deals
+        last = deals[-1]
 
 
 def _histories(conn: Connection, view: SlaProjection, deals: list[str] | None,
@@ -105,16 +136,20 @@ def evaluate(view: SlaProjection, found: Iterable[DealHistory],
              params: ReportParams) -> list[SlaInstance]:
     """The instances of the deals ``found`` as of ``params``, sorted by deal, rule, start and
     instance; rules and calendars from the view's workflows (each deal's name and version)."""
+    return sorted(evaluate_each(view, found, params), key=lambda i: i.sort_key)
+
+
+def evaluate_each(view: SlaProjection, found: Iterable[DealHistory],
+                  params: ReportParams) -> Iterator[SlaInstance]:
+    """The instances of the deals ``found`` as of ``params``, deal by deal as ``found``
+    yields them (nothing kept: a caller that only counts holds one deal at a time)."""
     registry = view.workflows
     compiled: dict[tuple[str, int], CompiledWorkflow] = {}
-    result: list[SlaInstance] = []
     for history in found:
         key = (history.workflow, history.workflow_version)
         if key not in compiled:
             compiled[key] = registry.get(*key)
-        result.extend(evaluate_deal(history, compiled[key], params))
-    result.sort(key=lambda i: i.sort_key)
-    return result
+        yield from evaluate_deal(history, compiled[key], params)
 
 
 def instances(

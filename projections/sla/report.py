@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 from rich.table import Table
@@ -19,7 +20,8 @@ from projections.sla.model import Outcome, SlaInstance, StepState
 from projections.sla.projection import SlaProjection
 from projections.sla.query import instances
 
-__all__ = ["RuleCounts", "SlaReport", "StepCounts", "build_report"]
+__all__ = ["RuleCounts", "SlaReport", "SlaTally", "StepCounts", "build_report",
+           "escalations_json", "rules_json"]
 
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
@@ -57,6 +59,92 @@ class StepCounts:
     corrected: int = 0
 
 
+_STEP_STATES = ("recorded", "notified", "no_owner", "no_manager", "corrected")
+
+
+class SlaTally:
+    """Outcome counts per (workflow, rule), overdue counts per (workflow, rule) and
+    escalation-step counts per (workflow, rule, step) of instances added one at a time: the
+    report's counts, and the /metrics gauges, which count without keeping instances."""
+
+    def __init__(self) -> None:
+        """An empty tally."""
+        self.outcomes: Counter[tuple[str, str, str]] = Counter()
+        self.late: Counter[tuple[str, str]] = Counter()
+        self.steps: dict[tuple[str, str, str], Counter[str]] = {}
+
+    @classmethod
+    def of(cls, found: Iterable[SlaInstance]) -> SlaTally:
+        """The tally of ``found``."""
+        tally = cls()
+        for i in found:
+            tally.add(i)
+        return tally
+
+    def add(self, i: SlaInstance, sign: int = 1) -> None:
+        """Count instance ``i`` (``sign`` -1: take it out again; a count that reaches zero
+        is dropped, so adding and taking out leaves the tally as it was)."""
+        _bump(self.outcomes, (i.workflow, i.rule, i.outcome), sign)
+        if i.overdue:
+            _bump(self.late, (i.workflow, i.rule), sign)
+        for s in i.steps:
+            key = (i.workflow, i.rule, s.step)
+            counter = self.steps.setdefault(key, Counter())
+            _bump(counter, "recorded", sign)
+            _bump(counter, "notified" if s.outcome == "notify" else s.outcome, sign)
+            if s.status == "corrected":
+                _bump(counter, "corrected", sign)
+            if not counter:
+                del self.steps[key]
+
+    def copy(self) -> SlaTally:
+        """An independent copy."""
+        other = SlaTally()
+        other.outcomes = self.outcomes.copy()
+        other.late = self.late.copy()
+        other.steps = {k: c.copy() for k, c in self.steps.items()}
+        return other
+
+    @property
+    def counts(self) -> list[RuleCounts]:
+        """Outcome counts per (workflow, rule), sorted."""
+        keys = sorted({(w, r) for w, r, _ in self.outcomes})
+        return [RuleCounts(w, r, **{o: self.outcomes[(w, r, o)] for o in OUTCOMES})
+                for w, r in keys]
+
+    @property
+    def overdue(self) -> dict[tuple[str, str], int]:
+        """Instances breached and still outstanding per (workflow, rule), sorted."""
+        return dict(sorted(self.late.items()))
+
+    @property
+    def escalations(self) -> list[StepCounts]:
+        """Escalation steps per (workflow, rule, step), sorted."""
+        return [StepCounts(w, r, st, **{k: c[k] for k in _STEP_STATES})
+                for (w, r, st), c in sorted(self.steps.items())]
+
+
+K = TypeVar("K")
+
+
+def _bump(counter: Counter[K], key: K, sign: int) -> None:
+    value = counter[key] + sign
+    if value:
+        counter[key] = value
+    else:
+        del counter[key]
+
+
+def rules_json(counts: list[RuleCounts]) -> list[dict[str, Any]]:
+    return [{"workflow": c.workflow, "rule": c.rule, "met": c.met, "breached": c.breached,
+             "open": c.open, "cancelled": c.cancelled, "total": c.total} for c in counts]
+
+
+def escalations_json(steps: list[StepCounts]) -> list[dict[str, Any]]:
+    return [{"workflow": c.workflow, "rule": c.rule, "step": c.step,
+             **{k: getattr(c, k) for k in _STEP_STATES}} for c in steps]
+
+
 @dataclass(frozen=True)
 class SlaReport:
     """SLA compliance as of ``params`` (see :class:`projections.report.Report`).
@@ -74,25 +162,12 @@ class SlaReport:
     @property
     def counts(self) -> list[RuleCounts]:
         """Outcome counts per (workflow, rule), sorted."""
-        tally: Counter[tuple[str, str, str]] = Counter(
-            (i.workflow, i.rule, i.outcome) for i in self.instances
-        )
-        keys = sorted({(w, r) for w, r, _ in tally})
-        return [RuleCounts(w, r, **{o: tally[(w, r, o)] for o in OUTCOMES}) for w, r in keys]
+        return SlaTally.of(self.instances).counts
 
     @property
     def escalations(self) -> list[StepCounts]:
         """Escalation steps per (workflow, rule, step), sorted."""
-        tally: dict[tuple[str, str, str], Counter[str]] = {}
-        for i in self.instances:
-            for s in i.steps:
-                counter = tally.setdefault((i.workflow, i.rule, s.step), Counter())
-                counter["recorded"] += 1
-                counter["notified" if s.outcome == "notify" else s.outcome] += 1
-                counter["corrected"] += s.status == "corrected"
-        return [StepCounts(w, r, st, **{k: c[k] for k in (
-                    "recorded", "notified", "no_owner", "no_manager", "corrected")})
-                for (w, r, st), c in sorted(tally.items())]
+        return SlaTally.of(self.instances).escalations
 
     @property
     def overdue(self) -> list[SlaInstance]:
@@ -112,17 +187,12 @@ class SlaReport:
             "report": "sla",
             "as_of": self.params.as_of.isoformat(),
             "known_at": None if self.params.known_at is None else self.params.known_at.isoformat(),
-            "rules": [{"workflow": c.workflow, "rule": c.rule, "met": c.met,
-                       "breached": c.breached, "open": c.open, "cancelled": c.cancelled,
-                       "total": c.total} for c in self.counts],
+            "rules": rules_json(self.counts),
             "overdue": [instance_json(i) for i in self._cap(self.overdue)],
             "breaches": [instance_json(i) for i in self._cap(self.breaches)],
             "overdue_total": len(self.overdue),
             "breaches_total": len(self.breaches),
-            "escalations": [{"workflow": c.workflow, "rule": c.rule, "step": c.step,
-                             "recorded": c.recorded, "notified": c.notified,
-                             "no_owner": c.no_owner, "no_manager": c.no_manager,
-                             "corrected": c.corrected} for c in self.escalations],
+            "escalations": escalations_json(self.escalations),
             **({} if self.deal is None else {
                 "deal": self.deal, "instances": [instance_json(i) for i in self.instances]}),
         }
