@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     metrics_view_cache_seconds: float = Field(
         default=10.0, ge=0, le=3600,
         description="Seconds the pipeline/SLA gauges read from the views are reused.")
+    metrics_first_read_seconds: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="How long a /metrics scrape waits for a view gauge's first reading "
+                    "(the SLA counts' first pass over a big store); past it the scrape "
+                    "answers without those gauges and the reading goes on in the "
+                    "background.")
     ready_max_lag: int = Field(
         default=10_000, ge=0,
         description="/readyz fails while a view is more than this many events behind.")

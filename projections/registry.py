@@ -14,18 +14,21 @@ from projections.base import Projection
 from projections.commissions import CommissionsProjection, PlanRegistry
 from projections.forecast import ForecastProjection
 from projections.forecast.accuracy_report import build_accuracy_report
+from projections.forecast.report import build_gauges as build_forecast_gauges
 from projections.forecast.waterfall_report import build_waterfall_report
 from projections.kpi import KpiProjection
 from projections.pipeline import PipelineProjection
+from projections.pipeline.gauges import build_gauges as build_pipeline_gauges
 from projections.report import Report, ReportParams
 from projections.routing import RoutingProjection
 from projections.routing import build_report as build_routing_report
 from projections.segments import SegmentsProjection
 from projections.sla import SlaProjection
+from projections.sla.gauges import SlaCounts, SlaGauges
 from workflows import WorkflowRegistry
 
-__all__ = ["FILTERS", "REPORTS", "ReportBuilder", "build", "builder_options", "report_filters",
-           "shipped_views"]
+__all__ = ["FILTERS", "REPORTS", "ReportBuilder", "build", "builder_options", "gauge_builders",
+           "report_filters", "shipped_views"]
 
 ReportBuilder = Callable[..., Report]
 REPORTS: dict[str, tuple[str, ReportBuilder]] = {
@@ -40,6 +43,28 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
     "segments": (SegmentsProjection.name, segments.build_report),
 }
 """Report name -> (the view it reads, builder(conn, view, params, **options))."""
+
+
+
+
+def gauge_builders() -> dict[str, tuple[str, ReportBuilder]]:
+    """What the /metrics gauges read, by name: like :data:`REPORTS`, but reads whose cost
+    does not grow with the log (``pipeline``: the current-state tables and the completed
+    stays' times, streamed; ``sla``: counts kept incrementally, :class:`SlaCounts`, whose
+    state this table owns: call once per exporting process; ``forecast``: a period's rows
+    without the "no close date" deals, so only deals closing in the period are read), and
+    the ``routing`` report, which reads per rep and rule."""
+    counts = SlaCounts()
+
+    def sla_counts(conn: Connection, view: SlaProjection, params: ReportParams) -> SlaGauges:
+        return counts.refresh(conn, view, params.as_of)
+
+    return {
+        "pipeline": (PipelineProjection.name, build_pipeline_gauges),
+        "sla": (SlaProjection.name, sla_counts),
+        "forecast": (ForecastProjection.name, build_forecast_gauges),
+        "routing": (RoutingProjection.name, build_routing_report),
+    }
 
 
 #: The filters a report may take (docs/cli.md); each report takes those its builder names

@@ -4,10 +4,12 @@ rule and escalation steps by rule and step, the forecast rollups of the current 
 next quarter per team, and routing (assignments by rule, unassigned deals, each rep's open
 load).
 
-The pipeline, SLA and forecast figures come from the registered ``pipeline``, ``sla`` and
-``forecast`` reports "as of now" (reused for ``cache_seconds``, so a scrape every 15 s costs
-one computation each); a report that is not registered, or fails, leaves its families out of
-the scrape and counts ``dealflow_view_report_errors_total``.
+The pipeline, SLA, forecast and routing figures come from reads "as of now" whose cost does
+not grow with the log (:func:`projections.registry.gauge_builders`: the pipeline's
+current-state tables, SLA counts kept incrementally, the forecast of a period, the routing
+report), reused for ``metrics_view_cache_seconds`` and then refreshed in the background; a
+read that is not registered, or fails, leaves its families out of the scrape and counts
+``dealflow_view_report_errors_total``.
 
 They describe the whole store, not the process: with several replicas, only the one that
 keeps the views (``exporting()``: it holds their lock) exports them, and says so with
@@ -203,9 +205,9 @@ class ViewCollector(Collector):
             rules.append(key)
             for outcome in ("met", "breached", "open", "cancelled"):
                 instances.add_metric([*key, outcome], int(row.get(outcome) or 0))
-        late: Tally[tuple[str, str]] = Tally(
-            (str(row.get("workflow")), str(row.get("rule")))
-            for row in _items(report, "overdue"))
+        late: Tally[tuple[str, str]] = Tally()
+        for row in _items(report, "overdue"):  # per rule, with its count
+            late[(str(row.get("workflow")), str(row.get("rule")))] += int(row.get("count") or 0)
         for key in sorted(set(rules) | set(late)):
             overdue.add_metric(list(key), late[key])
         steps = GaugeMetricFamily(

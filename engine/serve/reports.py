@@ -1,6 +1,7 @@
 """Reports for the service: computed from the live views, cached briefly, read in pages.
 
-Reports come from :data:`projections.registry.REPORTS` (name -> view, builder). A report
+Reports come from :data:`projections.registry.REPORTS` (name -> view, builder), or another
+such table (the /metrics gauges: :func:`projections.registry.gauge_builders`). A report
 "as of now" is served from cache while it is at most ``max_age`` seconds old; older, it is
 still served while a background thread computes a fresh one (stale-while-revalidate) if its
 view moved or it is older than ``stale_after``, so no reader waits for a recomputation
@@ -20,7 +21,7 @@ import time
 import types
 import typing
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args, get_origin
@@ -121,8 +122,11 @@ class ReportService:
 
     def __init__(self, runner: ProjectionRunner, views_lock: ReadWriteLock, *,
                  max_age: float = 5.0, stale_after: float = 30.0,
-                 clock: Callable[[], datetime] | None = None) -> None:
-        """Serve reports from ``runner``'s views, holding ``views_lock`` shared while reading."""
+                 clock: Callable[[], datetime] | None = None,
+                 reports: Mapping[str, tuple[str, Callable[..., Any]]] = REPORTS) -> None:
+        """Serve ``reports`` (name -> view, builder) from ``runner``'s views, holding
+        ``views_lock`` shared while reading."""
+        self.reports = reports
         self.runner = runner
         self.views_lock = views_lock
         self.max_age = max_age
@@ -132,20 +136,19 @@ class ReportService:
         self._guard = threading.Lock()
         self._flights: dict[_Key, threading.Lock] = {}
 
-    @staticmethod
-    def names() -> list[str]:
+    def names(self) -> list[str]:
         """The registered reports whose view is known."""
-        return list(REPORTS)
+        return list(self.reports)
 
     def view_of(self, name: str) -> str:
         """The view report ``name`` reads."""
-        return REPORTS[name][0]
+        return self.reports[name][0]
 
     def compute(self, name: str, *, as_of: datetime | None = None,
                 known_at: datetime | None = None, options: dict[str, Any] | None = None,
                 min_position: int = 0, max_age: float | None = None) -> ComputedReport:
         """Report ``name`` (``KeyError`` if unknown); ``as_of`` None means now."""
-        view_name, builder = REPORTS[name]
+        view_name, builder = self.reports[name]
         key: _Key = (name, as_of, known_at, tuple(sorted((options or {}).items())))
         age_limit = self.max_age if max_age is None else max_age
         if as_of is None:  # as of now: the cache answers without asking the view
@@ -173,6 +176,28 @@ class ReportService:
             if found is not None:
                 return found
             return self._compute(key, builder, view_name)
+
+    def compute_within(self, name: str, seconds: float, *,
+                       options: dict[str, Any] | None = None) -> ComputedReport | None:
+        """Report ``name`` as of now, as :meth:`compute` gives it when an answer (fresh, or
+        stale and refreshed in the background) is at hand; otherwise it is computed in the
+        background and waited for at most ``seconds``: None if it is not done by then (the
+        next call finds it). A reader that must not hang on a first computation over a big
+        store (a /metrics scrape) asks so."""
+        key: _Key = (name, None, None, tuple(sorted((options or {}).items())))
+        if self._age(key) <= 2 * self.stale_after:
+            return self.compute(name, options=options)
+        view_name, builder = self.reports[name]
+        self._refresh_later(key, builder, view_name)
+        deadline = time.monotonic() + seconds
+        while True:
+            with self._guard:
+                entry = self._cache.get(key)
+            if entry is not None:
+                return entry[1]
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
 
     def _compute(self, key: _Key, builder: Callable[..., Any], view_name: str
                  ) -> ComputedReport:

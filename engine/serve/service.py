@@ -31,7 +31,7 @@ from engine.serve.tokens import TokenStore
 from engine.serve.worker import ViewsProcess
 from engine.settings import Settings
 from engine.store.rows import RejectionRow
-from projections.registry import REPORTS
+from projections.registry import gauge_builders
 from projections.runner import ProjectionRunner
 
 __all__ = ["BackgroundTask", "Readiness", "Service"]
@@ -71,6 +71,7 @@ class Service:
     metrics: Metrics
     tokens: TokenStore
     reports: ReportService
+    gauges: ReportService
     views_lock: ReadWriteLock
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     background: list[BackgroundTask] = field(default_factory=list)
@@ -91,9 +92,12 @@ class Service:
         views_lock = ReadWriteLock()
         reports = ReportService(runner, views_lock, max_age=settings.api_report_max_age,
                                 stale_after=settings.api_report_stale_seconds)
+        gauges = ReportService(runner, views_lock, reports=gauge_builders(),
+                               max_age=settings.metrics_view_cache_seconds,
+                               stale_after=settings.api_report_stale_seconds)
         tokens = TokenStore(engine.sql, cache_seconds=settings.api_token_cache_seconds)
         service = cls(settings=settings, engine=engine, runner=runner, metrics=metrics,
-                      tokens=tokens, reports=reports, views_lock=views_lock,
+                      tokens=tokens, reports=reports, gauges=gauges, views_lock=views_lock,
                       health=StoreHealth(settings.db))
         outbox = None
         if settings.serve_kafka:
@@ -241,13 +245,16 @@ class Service:
         return done
 
     def report_for_metrics(self, name: str, **options: Any) -> dict[str, Any] | None:
-        """Report ``name`` as of now with ``options`` (e.g. the forecast's ``period``) for the
-        scrape-time gauges (None if not registered)."""
-        if name not in REPORTS:
+        """The gauges' read ``name`` as of now with ``options`` (e.g. the forecast's
+        ``period``) for the scrape (None if there is no such read, or its first computation
+        is not done within ``metrics_first_read_seconds``: it goes on in the background):
+        :func:`projections.registry.gauge_builders`, reused for
+        ``metrics_view_cache_seconds`` and refreshed in the background after that."""
+        if name not in self.gauges.reports:
             return None
-        return self.reports.compute(
-            name, options=options or None,
-            max_age=self.settings.metrics_view_cache_seconds).content
+        found = self.gauges.compute_within(name, self.settings.metrics_first_read_seconds,
+                                           options=options or None)
+        return None if found is None else found.content
 
     def readiness(self) -> Readiness:
         """Ready when the store answers, the views caught up with the log as it was at
@@ -287,6 +294,7 @@ class Service:
                 if child is not None:
                     child.start()
             self.reports.clear()
+            self.gauges.clear()
         return done
 
     @property

@@ -28,7 +28,7 @@ from projections.pipeline.render import jsonable
 from projections.report import ReportParams
 
 __all__ = ["COLUMNS", "UNASSIGNED", "ForecastReport", "ForecastRow", "NoCloseDate",
-           "build_report"]
+           "build_gauges", "build_report"]
 
 UNASSIGNED = "unassigned"
 TOTAL = "total"
@@ -153,6 +153,20 @@ def build_report(conn: Connection, view: ForecastProjection, params: ReportParam
     """The forecast of ``period`` (default: the quarter of ``as_of`` in Asia/Shanghai) as
     of ``params``. ``rep`` keeps that rep's rows; ``team`` that team's row and its reps'
     rows (the ``unassigned`` and ``total`` rows are for the whole, unfiltered report)."""
+    return _forecast(conn, view, params, period=period, rep=rep, team=team, read_undated=True)
+
+
+def build_gauges(conn: Connection, view: ForecastProjection, params: ReportParams, *,
+                 period: str | None = None) -> ForecastReport:
+    """The forecast rows of ``period`` as of ``params`` without the "no close date" figures
+    (what /metrics exports): only the deals with a close date in the period are read, so
+    the cost follows the period, not every deal opened without a close date."""
+    return _forecast(conn, view, params, period=period, rep=None, team=None, read_undated=False)
+
+
+def _forecast(conn: Connection, view: ForecastProjection, params: ReportParams, *,
+              period: str | None, rep: str | None, team: str | None,
+              read_undated: bool) -> ForecastReport:
     if rep is not None and team is not None:
         raise ReportOptionError("--rep and --team: give one of them, not both")
     if period is None:
@@ -181,7 +195,7 @@ def build_report(conn: Connection, view: ForecastProjection, params: ReportParam
 
     for credit in closed_credits(conn, view, period, params):
         row(credit.rep, credit.currency).closed += credit.amount
-    for state in deal_states(conn, view, params, period=period):
+    for state in deal_states(conn, view, params, period=period, undated=read_undated):
         if not state.is_open:
             continue
         if state.expected_close is None:

@@ -111,7 +111,7 @@ class _Fold:
 
 
 def deal_states(conn: Connection, view: ForecastProjection, params: ReportParams, *,
-                period: str | None = None) -> list[DealState]:
+                period: str | None = None, undated: bool = True) -> list[DealState]:
     """Every deal opened by ``params.as_of`` (facts recorded by ``params.known_at``), as of
     ``params.as_of``, ordered by subject.
 
@@ -126,10 +126,11 @@ def deal_states(conn: Connection, view: ForecastProjection, params: ReportParams
              .join(deals, deals.c.deal_id == tl.c.deal_id).where(seen))
     if period is not None:
         first, last = close_date_bounds(period)
+        dated = and_(tl.c.kind.in_(("opened", "close")),
+                     tl.c.expected_close.between(first, last))
         candidates = select(tl.c.deal_id).where(seen, or_(
-            and_(tl.c.kind.in_(("opened", "close")),
-                 tl.c.expected_close.between(first, last)),
-            and_(tl.c.kind == "opened", tl.c.expected_close.is_(None))))
+            dated, and_(tl.c.kind == "opened", tl.c.expected_close.is_(None)))
+            if undated else and_(seen, dated))
         query = query.where(tl.c.deal_id.in_(candidates))
     query = query.order_by(tl.c.deal_id, tl.c.occurred_at, tl.c.position)
     out: list[DealState] = []

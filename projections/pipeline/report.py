@@ -31,7 +31,8 @@ from projections.pipeline.snapshot import (
 )
 from projections.report import ReportParams
 
-__all__ = ["CloseDateRow", "OpenRow", "OutcomeRow", "PipelineReport", "build_report"]
+__all__ = ["CloseDateRow", "OpenRow", "OutcomeRow", "PipelineReport", "build_report",
+           "collect_open", "open_order", "open_rollups"]
 
 Period = Literal["month", "quarter"]
 NO_CLOSE_DATE = "no close date"
@@ -190,8 +191,8 @@ def _deals(deals: int, amount: Decimal, currency: str) -> str:
     return f"{money(amount, currency)}\n{count(deals)} deal{'' if deals == 1 else 's'}"
 
 
-def _order(stages: dict[tuple[str, int], WorkflowStages], seen: set[tuple[str, int]]
-           ) -> dict[str, tuple[str, ...]]:
+def open_order(stages: dict[tuple[str, int], WorkflowStages], seen: set[tuple[str, int]]
+               ) -> dict[str, tuple[str, ...]]:
     """The open stages, in order, of each workflow with a deal in ``seen`` versions (across
     those versions, the newest order first)."""
     out: dict[str, list[str]] = defaultdict(list)
@@ -224,28 +225,23 @@ def build_report(conn: Connection, view: PipelineProjection, params: ReportParam
     teams = load_teams(conn, t, params, current)
     totals = load_totals(conn, t, params, stages, current)
     stays = visible_stays(conn, t, params)
-    order = _order(stages, {(row.workflow, row.workflow_version) for row, _ in stays})
+    order = open_order(stages, {(row.workflow, row.workflow_version) for row, _ in stays})
     rank = {(w, s): i for w, found in order.items() for i, s in enumerate(found)}
 
-    open_rows: dict[tuple[Any, ...], OpenRow] = {}
-    outcomes: dict[tuple[Any, ...], OutcomeRow] = {}
+    open_rows = collect_open(totals.totals, stages, teams)
     open_now: Counter[tuple[str, str]] = Counter()
+    for r in open_rows.values():
+        open_now[(r.workflow, r.stage or "")] += r.deals
+    outcomes: dict[tuple[Any, ...], OutcomeRow] = {}
     for row in totals.totals:
-        wf = stages[(row["workflow"], row["workflow_version"])]
-        kind = wf.kinds[row["stage"]]
-        # The view keeps "no owner" as NO_OWNER (""): reports show None (JSON null, "-").
-        owner, currency, team = row["owner"] or None, row["currency"], teams.get(row["owner"])
+        kind = stages[(row["workflow"], row["workflow_version"])].kinds[row["stage"]]
         if kind == "open":
-            key = (row["workflow"], row["stage"], owner, currency)
-            acc = open_rows.setdefault(key, OpenRow(row["workflow"], row["stage"], owner,
-                                                    team, currency))
-            acc.deals += row["deals"]
-            acc.amount += row["amount"]
-            acc.weighted_amount += row["amount"] * wf.probabilities[row["stage"]]
-            open_now[(row["workflow"], row["stage"])] += row["deals"]
             continue
+        # The view keeps "no owner" as NO_OWNER (""): reports show None (JSON null, "-").
+        owner, currency = row["owner"] or None, row["currency"]
         out = outcomes.setdefault((row["workflow"], owner, currency),
-                                  OutcomeRow(row["workflow"], owner, team, currency))
+                                  OutcomeRow(row["workflow"], owner, teams.get(row["owner"]),
+                                             currency))
         if kind == "won":
             out.won_deals += row["deals"]
             out.won_amount += row["amount"]
@@ -266,7 +262,7 @@ def build_report(conn: Connection, view: PipelineProjection, params: ReportParam
 
     opens = sorted(open_rows.values(), key=lambda r: (
         r.workflow, rank[(r.workflow, r.stage or "")], r.owner or "", r.currency))
-    rollups = _rollups(opens, rank)
+    rollups = open_rollups(opens, rank)
     for r in [*opens, *rollups["stage"], *rollups["team"]]:
         r.weighted_amount = cents(r.weighted_amount)
     for f in closing.values():
@@ -283,8 +279,28 @@ def build_report(conn: Connection, view: PipelineProjection, params: ReportParam
     )
 
 
-def _rollups(opens: list[OpenRow], rank: dict[tuple[str, str], int]
-             ) -> dict[str, list[OpenRow]]:
+def collect_open(totals: list[dict[str, Any]], stages: dict[tuple[str, int], WorkflowStages],
+                 teams: dict[str, str]) -> dict[tuple[Any, ...], OpenRow]:
+    """The open rows of ``totals`` (rows shaped like the ``totals`` table) per (workflow,
+    stage, owner, currency), with the owner's team and the exact weighted amount."""
+    rows: dict[tuple[Any, ...], OpenRow] = {}
+    for row in totals:
+        wf = stages[(row["workflow"], row["workflow_version"])]
+        if wf.kinds[row["stage"]] != "open":
+            continue
+        # The view keeps "no owner" as NO_OWNER (""): reports show None (JSON null, "-").
+        owner = row["owner"] or None
+        key = (row["workflow"], row["stage"], owner, row["currency"])
+        acc = rows.setdefault(key, OpenRow(row["workflow"], row["stage"], owner,
+                                           teams.get(row["owner"]), row["currency"]))
+        acc.deals += row["deals"]
+        acc.amount += row["amount"]
+        acc.weighted_amount += row["amount"] * wf.probabilities[row["stage"]]
+    return rows
+
+
+def open_rollups(opens: list[OpenRow], rank: dict[tuple[str, str], int]
+                 ) -> dict[str, list[OpenRow]]:
     """Open rows summed per (workflow, stage, currency) and per (workflow, team, currency);
     weighted amounts still exact (rounded by the caller)."""
     by_stage: dict[tuple[Any, ...], OpenRow] = {}

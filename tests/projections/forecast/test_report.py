@@ -155,3 +155,21 @@ def test_unassigned_deals_and_credit_form_their_own_row(engine: Engine,
         "4000.00", "1000.00", "0.00", "0.00", "0.00", "800.00", "5000.00", "5000.00", "5000.00")
     assert figures(got[("total", "total", "CNY")]) == figures(
         got[("unassigned", "unassigned", "CNY")])
+
+
+def test_the_metrics_read_gives_the_report_rows_without_reading_undated_deals(
+        filled: ProjectionRunner) -> None:
+    """/metrics reads the forecast without the "no close date" deals: the same rows,
+    fewer deals folded."""
+    from projections.forecast.report import build_gauges
+
+    with filled.engine.connect() as conn:
+        view = view_of(filled)
+        gauges = build_gauges(conn, view, END_Q2, period="2026-Q2").to_json()
+        undated = {s.subject for s in deal_states(conn, view, END_Q2, period="2026-Q2")} - {
+            s.subject for s in deal_states(conn, view, END_Q2, period="2026-Q2",
+                                           undated=False)}
+    full = report(filled, period="2026-Q2")
+    assert gauges["rows"] == full["rows"]
+    assert gauges["no_close_date"] == []
+    assert len(undated) == 1  # the deal opened without a close date was not read

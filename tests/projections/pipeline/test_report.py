@@ -165,3 +165,28 @@ def test_known_at_ignores_what_was_recorded_later(engine: Engine,
     assert then.pop("source") == "history"
     before.pop("source")
     assert then == {**before, "known_at": known.isoformat()}
+
+
+def test_the_metrics_gauges_read_what_the_report_shows(engine: Engine,
+                                                       runner: ProjectionRunner) -> None:
+    """The /metrics read (current-state tables, completed stays streamed) gives the
+    report's open pipeline by stage and time in stage, as of now and as of a time whose
+    stays are not all complete."""
+    from projections.pipeline.gauges import build_gauges
+
+    _load(engine, runner)
+    view = runner.live["pipeline"]
+    assert isinstance(view, PipelineProjection)
+    with runner.engine.connect() as conn:
+        gauges = build_gauges(conn, view, FUTURE).to_json()
+        earlier = ReportParams(as_of=datetime.fromisoformat(at(6, 12)))
+        times_then = build_gauges(conn, view, earlier).to_json()["time_in_stage"]
+    report = _report(runner)
+    assert gauges["open_by_stage"] == report["open_by_stage"]
+    assert gauges["time_in_stage"] == report["time_in_stage"]
+    assert {(s["stage"], s["stays"]) for s in gauges["time_in_stage"]} >= {
+        ("lead", 4), ("contact", 3)}
+    then = {(s["workflow"], s["stage"]): (s["stays"], s["median_seconds"])
+            for s in times_then}
+    assert then[("standard", "lead")] == (4, "32400")
+    assert then[("standard", "contact")] == (0, None)
