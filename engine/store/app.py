@@ -15,7 +15,7 @@ from eventsourcing.persistence import InternalError, JSONTranscoder, Transcoder,
 from eventsourcing.utils import get_topic
 
 from engine.errors import ConfigurationError
-from engine.store.recorders import DealflowSQLiteRecorder
+from engine.store.recorders import DealflowSQLiteRecorder, EventRow
 from engine.store.transcoder import FastJSONTranscoder
 
 if TYPE_CHECKING:
@@ -150,11 +150,28 @@ class DealflowApplication(Application[UUID]):
         one transaction; return the events' log positions.
 
         ``events.put`` would also build a ``Recording`` and a ``Notification`` per event,
-        which no caller here reads (the positions are all the ingest path needs).
+        and the mapper a ``StoredEvent``, which no caller here reads: each event becomes
+        its row (:data:`~engine.store.recorders.EventRow`) directly, with the bytes
+        ``Mapper.to_stored_event`` gives (the same state, class version and transcoder).
+        A store configured with a compressor or a cipher goes through the mapper.
         """
-        to_stored = self.mapper.to_stored_event
-        positions = self.recorder.insert_events([to_stored(e) for e in events], **rows)
-        return list(positions or ())
+        mapper = self.mapper
+        if mapper.compressor is not None or mapper.cipher is not None:
+            stored = [mapper.to_stored_event(e) for e in events]
+            return list(self.recorder.insert_events(stored, **rows) or ())
+        encode = mapper.transcoder.encode
+        event_rows: list[EventRow] = []
+        for event in events:
+            state = dict(vars(event))  # as Mapper.to_stored_event, step for step
+            originator_id = state.pop("originator_id")
+            originator_version = state.pop("originator_version")
+            cls = type(event)
+            class_version = getattr(cls, "class_version", 1)
+            if class_version > 1:
+                state["class_version"] = class_version
+            event_rows.append((originator_id, originator_version, get_topic(cls),
+                               encode(state)))
+        return self.store.insert_event_rows(event_rows, **rows)
 
     @property
     def store(self) -> DealflowRecorder:

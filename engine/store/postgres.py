@@ -23,6 +23,7 @@ from engine.store.recorders import (
     _COLUMNS_FACT,
     _COLUMNS_REJECTION,
     _EVENT_COLUMNS,
+    EventRow,
     _ddl,
     _DealflowRows,
     _fact_params,
@@ -50,12 +51,20 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
         self._last_id = SQL("SELECT currval(pg_get_serial_sequence({}, 'notification_id'))"
                             ).format(f"{self.datastore.schema}.{self.events_table_name}")
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """As the stock recorder (tracking and dealflow's rows, then the events under its
-        EXCLUSIVE table lock, with its NOTIFY), but every row goes by binary COPY.
+        EXCLUSIVE table lock, with its NOTIFY), but every row goes by binary COPY."""
+        ids = self.insert_event_rows(
+            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
+            **kwargs)
+        return ids or None
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_event_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
+        """``insert_events`` for events already in stored form (see
+        ``DealflowApplication.append``).
 
         COPY returns no ids. Under the table lock no other transaction draws from the
         events' sequence, and COPY draws one value per row in row order, so this batch's
@@ -63,19 +72,17 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
         """
         with self.datastore.get_connection() as conn, conn.transaction(), \
                 conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
-            if not stored_events:
-                return None
+            self._insert_events(curs, (), **kwargs)
+            if not rows:
+                return []
             self._lock_table(curs)
             self._notify_channel(curs)
             copy_rows(curs, self._events_table, _EVENT_COLUMNS,
-                      (self.datastore.originator_id_type, "int8", "text", "bytea"),
-                      [(s.originator_id, s.originator_version, s.topic, s.state)
-                       for s in stored_events])
+                      (self.datastore.originator_id_type, "int8", "text", "bytea"), rows)
             curs.execute(self._last_id)
             row = curs.fetchone()
             last = int(next(iter(row.values()))) if row else 0
-        return list(range(last - len(stored_events) + 1, last + 1))
+        return list(range(last - len(rows) + 1, last + 1))
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -27,9 +27,13 @@ from eventsourcing.sqlite import (
 
 from engine.store.rows import AcceptedFactRow, RejectionRow
 
-__all__ = ["DealflowSQLiteRecorder", "KafkaOffset"]
+__all__ = ["DealflowSQLiteRecorder", "EventRow", "KafkaOffset"]
 
 KafkaOffset = tuple[str, str, int, int]  # (group, topic, partition, next offset)
+
+#: An event in eventsourcing's stored form, without a ``StoredEvent`` around it:
+#: (originator id, originator version, topic, state).
+EventRow = tuple[UUID, int, str, bytes]
 
 _TABLES = {
     "dealflow_facts": (
@@ -233,22 +237,32 @@ class DealflowSQLiteRecorder(_DealflowRows, SQLiteProcessRecorder):
     def _id_param(self, originator_id: UUID) -> Any:
         return originator_id.hex
 
+    def insert_event_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
+        """``insert_events`` for events already in stored form (see
+        ``DealflowApplication.append``): the same transaction, rows and positions."""
+        with self.datastore.transaction(commit=True) as c:
+            return self._insert_rows(c, [(r[0].hex, r[1], r[2], r[3]) for r in rows], kwargs)
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        return self._insert_rows(c, [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ], kwargs)
+
+    def _insert_rows(self, c: SQLiteCursor, params: Sequence[tuple[Any, ...]],
+                     kwargs: Mapping[str, Any]) -> list[int]:
         # One executemany instead of the stock row-at-a-time inserts. The write lock is held
         # from the first insert to commit, and a rowid table without deletions numbers new
         # rows max(rowid)+1, +2, ..., so the batch's positions are the last n rowids.
         ids: list[int] = []
-        if stored_events:
-            c.executemany(self.insert_events_statement, [
-                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-                 s.originator_version, s.topic, s.state)
-                for s in stored_events
-            ])
+        if params:
+            c.executemany(self.insert_events_statement, params)
             c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
             last = int(c.fetchone()[0])
-            ids = list(range(last - len(stored_events) + 1, last + 1))
+            ids = list(range(last - len(params) + 1, last + 1))
         tracking = kwargs.get("tracking")
         if tracking is not None:
             self._insert_tracking(c, tracking)

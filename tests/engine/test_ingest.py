@@ -147,7 +147,7 @@ def test_a_failed_batch_leaves_no_unsaved_changes_in_the_cache(
     def store_down(*_: object, **__: object) -> None:
         raise OSError("store unreachable")
 
-    monkeypatch.setattr(engine.app.recorder, "insert_events", store_down)
+    monkeypatch.setattr(engine.app.recorder, "insert_event_rows", store_down)
     with pytest.raises(OSError):
         send(engine, advance)
     monkeypatch.undo()
