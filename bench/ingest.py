@@ -15,8 +15,9 @@ round runs, one after the other (so that a busy machine slows all of them alike)
 - ``bench/naive_baseline.py``: a minimal eventsourcing application, one save per fact, on
   the first --naive-facts lines (it is slow), into a fresh SQLite file;
 - ``dealflow ingest FILE -q`` into a fresh PostgreSQL database (unless --no-postgres).
-Prints every run, the medians, the ratios, and the load average before each round. Never
-part of the test suite.
+Each round starts one command later in that list than the round before (no command always
+runs first). Prints every run, the medians, the ratios, and the load average before each
+round. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -153,7 +154,11 @@ def main() -> int:
                 if pg is not None:
                     measured["postgres: dealflow ingest -q (default workers)"] = (
                         lambda: command_rate(dealflow, path, pg.fresh(), lines))
-                for label, measure in measured.items():
+                # Each round starts one command later, so that no command always runs
+                # first (right after the previous round's PostgreSQL run) or last.
+                order = list(measured.items())
+                shift = (round_number - 1) % len(order)
+                for label, measure in order[shift:] + order[:shift]:
                     rate = measure()
                     rates[label].append(rate)
                     print(f"  {label}: {rate:,.0f} lines/s", flush=True)
