@@ -30,13 +30,18 @@ from projections.sla.model import SlaFact
 from workflows import CompiledWorkflow, SlaRule, StageEntered, WorkflowRegistry
 from workflows.escalation import EscalationStep, step_instant
 
-__all__ = ["DueRow", "DueTimes", "judge_at"]
+__all__ = ["DueMemo", "DueRow", "DueTimes", "judge_at"]
 
 #: (deal, rule, instance, step, started_at, due_at, judge_at): the due table's columns,
 #: times as UTC text; ``step`` is "" for the deadline, else the escalation step's key and
 #: ``due_at`` the step's instant.
 DueRow = tuple[str, str, str, str, str, str, str]
 _STEP = timedelta(microseconds=1)
+#: The times a memo keeps (each ~400 bytes), about a quarter's worth of distinct clock
+#: starts in the demo; then it starts afresh.
+_MEMO = 20_000
+#: (step, started_at, due_at, judge_at) of a clock's rows, times as UTC text.
+_Tail = tuple[str, str, str, str]
 
 
 def judge_at(due: datetime, opened_at: datetime) -> datetime:
@@ -79,16 +84,30 @@ class _Deal:
     starts: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
+class DueMemo:
+    """What one view's due-time maths keeps from batch to batch: each workflow version's
+    rules, and the rows' times of recent (rule, start, opening) triples, which many clocks
+    share (facts timed on the hour; several deals opened at once). Both are functions of
+    the workflows alone, so keeping them changes no row."""
+
+    def __init__(self) -> None:
+        """Empty."""
+        self.rules: dict[tuple[str, int], _Rules] = {}
+        self.times: dict[tuple[str, int, str, datetime, datetime], list[_Tail]] = {}
+
+
 class DueTimes:
     """The clocks of some deals, built from their openings, the rows already kept, and new
     facts; :meth:`rows` gives the due rows of the clocks that changed."""
 
-    def __init__(self, workflows: WorkflowRegistry) -> None:
-        """Clocks judged by the rules of ``workflows``."""
+    def __init__(self, workflows: WorkflowRegistry, memo: DueMemo | None = None) -> None:
+        """Clocks judged by the rules of ``workflows``; ``memo`` (kept by the view with
+        these workflows) carries the maths of earlier batches."""
         self.workflows = workflows
         self.deals: dict[str, _Deal] = {}
         self.changed: set[tuple[str, str, str]] = set()
-        self._rules: dict[tuple[str, int], _Rules] = {}
+        self.memo = memo or DueMemo()
+        self._rules = self.memo.rules
         self._starters: tuple[set[str], set[str]] | None = None
 
     def may_start(self, fact: SlaFact) -> bool:
@@ -154,13 +173,24 @@ class DueTimes:
         known = self.deals[deal]
         started = known.starts[(rule, instance)]
         workflow = known.rules.workflow
+        key = (workflow.name, workflow.version, rule, started, known.opened_at)
+        times = self.memo.times
+        tails = times.get(key)
+        if tails is None:
+            tails = self._times(known, rule, started)
+            if len(times) >= _MEMO:
+                times.clear()
+            times[key] = tails
+        return [(deal, rule, instance, *tail) for tail in tails]
+
+    @staticmethod
+    def _times(known: _Deal, rule: str, started: datetime) -> list[_Tail]:
+        workflow = known.rules.workflow
         spec = known.rules.by_name[rule]
         due = due_at(spec, workflow.calendar, started)
         start = utc_text(started)
-        rows = [(deal, rule, instance, "", start, utc_text(due),
-                 utc_text(judge_at(due, known.opened_at)))]
+        tails = [("", start, utc_text(due), utc_text(judge_at(due, known.opened_at)))]
         for step in known.rules.steps.get(rule, ()):
             at = step_instant(step, due, spec.deadline.basis, workflow.calendar)
-            rows.append((deal, rule, instance, step.key, start, utc_text(at),
-                         utc_text(judge_at(at, known.opened_at))))
-        return rows
+            tails.append((step.key, start, utc_text(at), utc_text(judge_at(at, known.opened_at))))
+        return tails

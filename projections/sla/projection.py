@@ -28,7 +28,7 @@ from engine.domain.escalation import (
 from engine.domain.rep import Rep
 from engine.store.log import LoggedEvent
 from projections.base import BulkLoad, Projection
-from projections.sla.clocks import DueTimes
+from projections.sla.clocks import DueMemo, DueTimes
 from projections.sla.columns import UtcInstant, utc_text
 from projections.sla.model import SlaFact
 from workflows import WorkflowRegistry
@@ -72,6 +72,9 @@ DUE_KEY = "due_times"
 DUE_FORMAT = 2  # 2: escalation steps have due rows of their own
 _CHUNK = 500
 _WRITE_CHUNK = 10_000
+#: Deals whose opening the live view keeps between batches (~250 bytes each).
+_OPENINGS = 20_000
+Opening = tuple[str, int, datetime]
 
 
 class SlaProjection(Projection):
@@ -179,6 +182,10 @@ class SlaProjection(Projection):
             Column("value", Integer, nullable=False),
         )
         self._due_ready = False  # per instance and generation: checked on the first batch
+        # Kept from batch to batch by the live view: due-time maths, and recent deals'
+        # openings (workflow, version, time), which never change once in the log.
+        self._memo = DueMemo()
+        self._openings: dict[str, Opening] = {}
 
     def _escalation_table(self, base: str, *columns: Column[Any]) -> Table:
         """A table of escalation rows (escalations, their steps): position, deal, rule and
@@ -215,13 +222,24 @@ class SlaProjection(Projection):
 
     def _keep_due(self, conn: Connection, batch: _Batch) -> None:
         # Deals opened earlier whose new facts may start a clock: read their workflow and
-        # opening, and their kept clocks (a `first` start moves only to an earlier time).
-        # A deal opened in this batch has no kept clocks; other facts start nothing.
-        clocks = DueTimes(self.workflows)
+        # opening (unless kept from an earlier batch), and their kept clocks (a `first`
+        # start moves only to an earlier time). A deal opened in this batch has no kept
+        # clocks; other facts start nothing.
+        clocks = DueTimes(self.workflows, self._memo)
         earlier = sorted(deal for deal in batch.by_deal.keys() - batch.openings.keys()
                          if any(clocks.may_start(f) for f in batch.by_deal[deal]))
-        for row in _openings(conn, self, earlier):
+        known = self._openings
+        if len(known) + len(batch.openings) > _OPENINGS:
+            known.clear()
+        for deal in earlier:
+            opening = known.get(deal)
+            if opening is not None:
+                clocks.opened(deal, *opening)
+        unknown = [deal for deal in earlier if deal not in known]
+        for row in _openings(conn, self, unknown):
+            known[row.deal] = (row.workflow, row.workflow_version, row.occurred_at)
             clocks.opened(row.deal, row.workflow, row.workflow_version, row.occurred_at)
+        known.update(batch.openings)
         starting = [d for d in earlier if clocks.starting(d, batch.by_deal[d])]
         for chunk in _chunks(starting, _CHUNK):
             kept = select(self.due.c.deal, self.due.c.rule, self.due.c.instance,
@@ -247,7 +265,7 @@ class _Batch:
             event = logged.event
             fields = _FACTS.get(type(event))
             if fields is not None:
-                deal = str(logged.originator_id)
+                deal = logged.originator_text
                 values = fields(event)
                 self.facts.append((logged.position, deal, event.source, event.fact_id,
                                    utc_text(event.occurred_at), utc_text(event.timestamp),
