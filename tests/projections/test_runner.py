@@ -67,17 +67,17 @@ def test_applies_in_batches_and_resumes(engine: Engine,
     assert seen(second) == list(range(1, 26 + BOOK))
 
 
-def test_a_runner_behind_reads_five_batches_at_once_until_it_caught_up(
+def test_a_runner_behind_reads_ten_batches_at_once_until_it_caught_up(
         engine: Engine, make_runner: Callable[..., ProjectionRunner]) -> None:
-    send(engine, *[opened(f"D-{i}") for i in range(60)])
+    send(engine, *[opened(f"D-{i}") for i in range(110)])
     runner = make_runner(batch_size=10)
     assert runner.run_once() == 10  # a full batch: the views are behind
     assert runner.positions() == {"topic_counts": 10}
-    assert runner.run_once() == 50  # so the next step takes five batches in one
-    assert runner.positions() == {"topic_counts": 60}
+    assert runner.run_once() == 100  # so the next step takes ten batches in one
+    assert runner.positions() == {"topic_counts": 110}
     assert runner.run_once() == BOOK
     assert runner.run_once() == 0
-    assert seen(runner) == list(range(1, 61 + BOOK))
+    assert seen(runner) == list(range(1, 111 + BOOK))
 
 
 def test_only_one_runner_applies(engine: Engine,
