@@ -160,20 +160,12 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     return where, error["msg"].removeprefix("Value error, ")
 
 
-def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
-    """Validate one contract object; raise ``InvalidFactError`` naming the field (or the
-    limit of :mod:`engine.contract.limits` it exceeds)."""
-    limits.check_size(raw)
-    obj = _decode(raw)
-    if not isinstance(obj, dict):
-        raise InvalidFactError("(body): not a JSON object", field="(body)")
-    limits.check_shape(raw, obj)
-    if (_UNSTORABLE_ESCAPE.search(raw) if isinstance(raw, bytes)
-            else _UNSTORABLE_ESCAPE_TEXT.search(raw)):
-        found = _text_fault(obj, "")
-        if found:
-            where, what = found
-            raise InvalidFactError(f"{where}: contains {what}", field=where)
+_Envelope = tuple[str, str, type[FactData], str, str, datetime, str | None]
+
+
+def _envelope(obj: dict[str, Any]) -> _Envelope:
+    """The envelope of ``obj``, checked field by field in the contract's order; raise
+    ``InvalidFactError`` naming the first field that fails."""
     for name in _REQUIRED:
         if name not in obj or obj[name] is None:
             raise InvalidFactError(f"{name}: field required", field=name)
@@ -191,6 +183,55 @@ def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
     actor = obj.get("actor")
     if actor is not None:
         actor = _string(obj, "actor")
+    return fact_id, fact_type, model, source, subject, time, actor
+
+
+def _text(value: Any) -> bool:
+    # A string that is not blank: its first character is not white space (``strip`` and
+    # ``isspace`` agree on what white space is, for every code point).
+    return type(value) is str and value != "" and not value[0].isspace()
+
+
+def _envelope_fast(obj: dict[str, Any]) -> _Envelope | None:
+    """The envelope of ``obj`` when every field is plainly valid (nearly every fact), else
+    None: then :func:`_envelope` decides, and names the first field that fails. Accepts
+    exactly what :func:`_envelope` accepts, with the same values, in fewer steps."""
+    get = obj.get
+    fact_id: Any = get("id")
+    fact_type: Any = get("type")
+    source: Any = get("source")
+    subject: Any = get("subject")
+    actor: Any = get("actor")
+    model = DATA_MODELS.get(fact_type) if type(fact_type) is str else None
+    if (model is None or not _text(fact_id) or len(fact_id) > _ID_MAX
+            or not _text(source) or not _text(subject) or get("data") is None
+            or (actor is not None and not _text(actor))):
+        return None
+    try:
+        time = parse_timestamp(get("time"))
+    except ValueError:
+        return None
+    return fact_id, fact_type, model, source, subject, time, actor
+
+
+def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
+    """Validate one contract object; raise ``InvalidFactError`` naming the field (or the
+    limit of :mod:`engine.contract.limits` it exceeds)."""
+    limits.check_size(raw)
+    obj = _decode(raw)
+    if not isinstance(obj, dict):
+        raise InvalidFactError("(body): not a JSON object", field="(body)")
+    limits.check_shape(raw, obj)
+    if (_UNSTORABLE_ESCAPE.search(raw) if isinstance(raw, bytes)
+            else _UNSTORABLE_ESCAPE_TEXT.search(raw)):
+        found = _text_fault(obj, "")
+        if found:
+            where, what = found
+            raise InvalidFactError(f"{where}: contains {what}", field=where)
+    fields = _envelope_fast(obj)
+    if fields is None:
+        fields = _envelope(obj)
+    fact_id, fact_type, model, source, subject, time, actor = fields
     data = obj["data"]
     if not isinstance(data, dict):
         raise InvalidFactError("data: must be an object", field="data")
@@ -199,18 +240,12 @@ def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
     except ValidationError as exc:
         where, message = _first_error(exc)
         raise InvalidFactError(f"{where}: {message}", field=where) from exc
-    extra = {k: v for k, v in obj.items() if k not in ENVELOPE_FIELDS}
-    return Fact(
-        id=fact_id,
-        type=fact_type,
-        source=source,
-        time=time,
-        subject=subject,
-        actor=actor,
-        data=parsed,
-        digest=_digest(obj),
-        envelope_extra=extra,
-    )
+    # Nearly every fact has only envelope fields: its six required ones (all present by
+    # now) and perhaps ``actor``.
+    extra = ({} if len(obj) == (7 if "actor" in obj else 6)
+             else {k: v for k, v in obj.items() if k not in ENVELOPE_FIELDS})
+    # By position, in the order of Fact's fields: keywords cost ~1 us more per fact.
+    return Fact(fact_id, fact_type, source, time, subject, actor, parsed, _digest(obj), extra)
 
 
 @dataclass(frozen=True, slots=True)
