@@ -37,9 +37,9 @@ __all__ = ["DueMemo", "DueRow", "DueTimes", "judge_at"]
 #: ``due_at`` the step's instant.
 DueRow = tuple[str, str, str, str, str, str, str]
 _STEP = timedelta(microseconds=1)
-#: The times a memo keeps (each ~400 bytes), about a quarter's worth of distinct clock
-#: starts in the demo; then it starts afresh.
-_MEMO = 20_000
+#: The entries a memo keeps (up to ~1 KB each: a clock and two escalation steps), so a
+#: live views process holds at most ~5 MB of them; then it starts afresh.
+_MEMO = 5_000
 #: (step, started_at, due_at, judge_at) of a clock's rows, times as UTC text.
 _Tail = tuple[str, str, str, str]
 

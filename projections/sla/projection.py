@@ -72,8 +72,8 @@ DUE_KEY = "due_times"
 DUE_FORMAT = 2  # 2: escalation steps have due rows of their own
 _CHUNK = 500
 _WRITE_CHUNK = 10_000
-#: Deals whose opening the live view keeps between batches (~250 bytes each).
-_OPENINGS = 20_000
+#: Deals whose opening the live view keeps between batches (~300 bytes each: ~3 MB).
+_OPENINGS = 10_000
 Opening = tuple[str, int, datetime]
 
 
