@@ -22,7 +22,16 @@ of each (RSS in MB per 10 minutes: flat means < 1). Never part of the test suite
 ``sitecustomize`` (this run's only) that traces allocations (one frame) and, on SIGUSR2,
 writes the live objects by type and the allocations by source line; the soak signals each
 process after the warm-up and at the end and prints, per process, what grew most between
-the two. Tracing slows both processes: measure slopes without it.
+the two, and its memory by kind first -> last: what tracemalloc traced, SQLite's own heap
+(``sqlite3_memory_used``), glibc malloc's arenas split into in use and free-but-kept
+(``mallinfo2``), large blocks mmap'd, and RSS split into anonymous, file and shared. Tracing
+slows both processes, and a dump's own allocations leave slack that later growth fills
+unseen: measure slopes without it. The slope of serve alone (without its views child) is
+printed beside the total.
+
+``--serve-env NAME=VALUE`` (repeatable) passes an environment variable to serve, e.g.
+``MALLOC_ARENA_MAX=16`` (glibc's own limit on 2 cores) to measure serve as it was before
+it capped its malloc arenas (:mod:`engine.serve.malloc`), in the same run as without.
 """
 
 from __future__ import annotations
@@ -61,14 +70,43 @@ if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
     tracemalloc.start(1)
     _n = itertools.count()
 
+    def _native():
+        # What tracemalloc cannot see: SQLite's own heap (page caches, statements), glibc
+        # malloc's arenas (in use, free but kept), the threads, and RSS split by kind.
+        import ctypes, threading
+        out = {"traced": tracemalloc.get_traced_memory()[0], "threads": threading.active_count()}
+        try:
+            lib = ctypes.CDLL("libsqlite3.so.0")
+            lib.sqlite3_memory_used.restype = ctypes.c_int64
+            out["sqlite"] = lib.sqlite3_memory_used()
+        except (OSError, AttributeError):
+            pass
+        try:
+            class Info(ctypes.Structure):
+                _fields_ = [(n, ctypes.c_size_t) for n in (
+                    "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                    "uordblks", "fordblks", "keepcost")]
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallinfo2.restype = Info
+            info = libc.mallinfo2()
+            out.update({"malloc_arena": info.arena, "malloc_mmap": info.hblkhd,
+                        "malloc_used": info.uordblks, "malloc_free": info.fordblks})
+        except (OSError, AttributeError):
+            pass
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(("RssAnon", "RssFile", "RssShmem")):
+                    out[line.split(":")[0]] = int(line.split()[1]) * 1024
+        return out
+
     def _dump(_signum, _frame):
         types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         lines = tracemalloc.take_snapshot().statistics("lineno")
         path = os.path.join(os.environ["DEALFLOW_BENCH_MEMPROBE"],
                             f"mem-{os.getpid()}-{next(_n)}.json")
         with open(path + ".tmp", "w") as out:
-            json.dump({"types": dict(types), "lines": {str(s.traceback[0]): s.size
-                                                       for s in lines[:2000]}}, out)
+            json.dump({"types": dict(types), "native": _native(),
+                       "lines": {str(s.traceback[0]): s.size for s in lines[:2000]}}, out)
         os.replace(path + ".tmp", path)
 
     signal.signal(signal.SIGUSR2, _dump)
@@ -260,6 +298,12 @@ def _growth(folder: Path) -> None:
         if len(paths) < 2:
             continue
         first, last = (json.loads(p.read_text()) for p in (paths[0], paths[-1]))
+        print(f"process {pid}: memory by kind, MB first -> last")
+        for key, value in last.get("native", {}).items():
+            before = first.get("native", {}).get(key, 0)
+            scale = 1 if key == "threads" else 1e6
+            print(f"  {key:<40} {before / scale:>10,.1f} -> {value / scale:>10,.1f} "
+                  f"({(value - before) / scale:+,.1f})")
         print(f"process {pid}: objects that grew most (count first -> last)")
         grew = sorted(((last["types"][k] - first["types"].get(k, 0), k)
                        for k in last["types"]), reverse=True)[:12]
@@ -283,6 +327,9 @@ def main() -> int:
     parser.add_argument("--db", default=None)
     parser.add_argument("--probe-memory", action="store_true",
                         help="trace allocations in serve and its child; print what grew")
+    parser.add_argument("--serve-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for serve (repeatable), e.g. "
+                             "MALLOC_ARENA_MAX=16 for glibc's own arena limit on 2 cores")
     args = parser.parse_args()
     from tests.infra import TansuBroker
 
@@ -298,6 +345,7 @@ def main() -> int:
         env = {"DEALFLOW_SERVE_KAFKA": "true", "DEALFLOW_KAFKA_BOOTSTRAP": broker.bootstrap,
                "DEALFLOW_KAFKA_TOPICS": TOPIC, "DEALFLOW_KAFKA_PARTITIONS": "2",
                "DEALFLOW_SLA_TIMER_INTERVAL": "5"}
+        env.update(item.split("=", 1) for item in args.serve_env)
         probes = tmp / "memprobe"
         if args.probe_memory:
             probes.mkdir()
@@ -310,8 +358,8 @@ def main() -> int:
         stack.callback(server.stop)
         assert server.proc is not None
         print(f"soak: {args.minutes} min at {args.rate} facts/s ({http_rate} HTTP, "
-              f"{kafka_rate} Kafka), store {db.split(':')[0]}, SLA timer every 5 s",
-              flush=True)
+              f"{kafka_rate} Kafka), store {db.split(':')[0]}, SLA timer every 5 s"
+              + "".join(f", {item}" for item in args.serve_env), flush=True)
         print(f"idle RSS {rss_mb(server.proc.pid):.0f} MB", flush=True)
         samples, stop = Samples(), threading.Event()
         positions: deque[tuple[float, int]] = deque()
@@ -326,6 +374,7 @@ def main() -> int:
         for thread in threads:
             thread.start()
         rows: list[tuple[int, float, int, float, float]] = []
+        parent_mb: list[float] = []  # serve itself, without its views child
         print(f"{'min':>4} {'RSS MB':>8} {'per process':>16} {'lag':>8} {'POST p99 ms':>12} "
               f"{'visible p99 ms':>15} {'posted':>9} {'produced':>9} {'load':>5} errors",
               flush=True)
@@ -338,6 +387,7 @@ def main() -> int:
                        p99(posts) * 1000, p99(visible) * 1000)
                 rows.append(row)
                 each = "/".join(f"{_rss_kb(p) / 1e3:.0f}" for p in _tree(server.proc.pid))
+                parent_mb.append(_rss_kb(server.proc.pid) / 1e3)
                 print(f"{row[0]:>4} {row[1]:>8.1f} {each:>16} {row[2]:>8} {row[3]:>12.1f} "
                       f"{row[4]:>15.1f} {samples.posted:>9} {samples.produced:>9} "
                       f"{os.getloadavg()[0]:>5.1f} {len(errors)}"
@@ -352,7 +402,8 @@ def main() -> int:
         xs = [float(r[0]) for r in steady]
         print(f"after {args.warmup} min of warm-up ({len(steady)} samples), slopes:")
         print(f"  RSS: {slope(xs, [r[1] for r in steady]) * 10:+.2f} MB per 10 min "
-              f"(flat: < 1)")
+              f"(flat: < 1); serve alone "
+              f"{slope(xs, parent_mb[args.warmup:]) * 10:+.2f} MB per 10 min")
         print(f"  view lag: {slope(xs, [float(r[2]) for r in steady]):+.1f} events per min")
         print(f"  POST p99: {slope(xs, [r[3] for r in steady]):+.2f} ms per min")
         print(f"  append-to-visible p99: {slope(xs, [r[4] for r in steady]):+.2f} ms per min")

@@ -1,0 +1,53 @@
+"""``dealflow serve`` caps glibc's malloc arenas (engine.serve.malloc).
+
+Each case runs in a fresh interpreter: arenas, once made, stay for the process's life.
+glibc's ``malloc_stats`` prints one ``Arena N:`` block per arena to stderr; eight threads
+that each allocate make their own arenas without the cap, and share two with it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="glibc's arenas are Linux's")
+
+_THREADS = """
+import ctypes, ctypes.util, threading
+from engine.serve.malloc import limit_arenas
+print(limit_arenas() if CAP else None, flush=True)
+ready, go = threading.Barrier(9), threading.Event()
+def work():
+    ready.wait()
+    held = [bytearray(4096) for _ in range(200)]
+    go.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+ready.wait()
+ctypes.CDLL(ctypes.util.find_library("c")).malloc_stats()
+go.set()
+for t in threads: t.join()
+"""
+
+
+def _arenas(cap: bool, env: dict[str, str] | None = None) -> tuple[str, int]:
+    done = subprocess.run([sys.executable, "-c", f"CAP = {cap}\n{_THREADS}"],
+                          capture_output=True, text=True, timeout=30, env=env, check=True)
+    if "Arena 0:" not in done.stderr:
+        pytest.skip("not glibc's malloc_stats")
+    return done.stdout.strip(), done.stderr.count("Arena ")
+
+
+def test_two_arenas_however_many_threads_allocate() -> None:
+    assert _arenas(cap=False)[1] > 2  # what the cap prevents: an arena per thread
+    assert _arenas(cap=True) == ("True", 2)
+
+
+def test_an_operators_malloc_arena_max_is_left_alone() -> None:
+    import os
+
+    env = {**os.environ, "MALLOC_ARENA_MAX": "3"}
+    assert _arenas(cap=True, env=env) == ("False", 3)
