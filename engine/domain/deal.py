@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
 
-from engine.domain.facts import FactEvent, FactMeta
+from engine.domain.facts import FactEvent, FactMeta, PlainEvents
 from engine.domain.ids import deal_id
 from engine.errors import RuleViolationError
 
@@ -29,7 +29,7 @@ def _activity_tokens(kind: str) -> tuple[str, str]:
     return ("activity.logged", f"activity.logged:{kind}")
 
 
-class Deal(Aggregate):
+class Deal(PlainEvents):
     """A deal: its workflow (and version), stage, amount, owner and the facts seen so far."""
 
     TOPIC = "dealflow.deal"

@@ -12,13 +12,13 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from engine.domain.facts import FactEvent, FactMeta
+from engine.domain.facts import FactEvent, FactMeta, PlainEvents
 from engine.domain.ids import rep_id
 
 __all__ = ["Rep"]
 
 
-class Rep(Aggregate):
+class Rep(PlainEvents):
     """A rep, known from the first ``rep.*`` fact about it."""
 
     TOPIC = "dealflow.rep"
