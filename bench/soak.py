@@ -16,7 +16,10 @@ Each minute it samples the RSS of serve and its children, the view lag (log head
 slowest view's position, from /readyz), the p99 of batch POST latency and the p99 of
 append-to-visible (from a POST's answer to the views reaching its position, probed every
 20 ms). It prints a row per minute and, after ``--warmup`` minutes, the least-squares slope
-of each (RSS in MB per 10 minutes: flat means < 1). Never part of the test suite.
+of each (RSS in MB per 10 minutes: flat means < 1). Meanwhile it scrapes /metrics every
+``--scrape-every`` seconds (15, as Prometheus would; the view gauges included) and prints
+each minute's slowest scrape, marked ``(no SLA)`` while the SLA counts' first reading is
+not done. Never part of the test suite.
 
 ``--probe-memory`` finds what grows: serve and its views child then start with a
 ``sitecustomize`` (this run's only) that traces allocations (one frame) and, on SIGUSR2,
@@ -164,6 +167,8 @@ class Samples:
         self.post_seconds: list[float] = []
         self.visible_seconds: list[float] = []
         self.errors: list[str] = []
+        self.scrape_seconds: list[float] = []
+        self.sla_series = 0  # SLA gauge series in the last scrape (0: not read yet)
         self.posted = 0
         self.produced = 0
 
@@ -171,6 +176,11 @@ class Samples:
         with self.lock:
             out = (self.post_seconds, self.visible_seconds, self.errors)
             self.post_seconds, self.visible_seconds, self.errors = [], [], []
+        return out
+
+    def swap_scrapes(self) -> list[float]:
+        with self.lock:
+            out, self.scrape_seconds = self.scrape_seconds, []
         return out
 
 
@@ -262,6 +272,25 @@ def visible_loop(base: str, samples: Samples, stop: threading.Event,
                     samples.visible_seconds.append(now - answered)
 
 
+def scrape_loop(base: str, secret: str, every: float, samples: Samples,
+                stop: threading.Event) -> None:
+    """Scrape /metrics every ``every`` seconds, as Prometheus would: its time, and whether
+    the SLA gauges were in it."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
+        while not stop.wait(every):
+            started = time.monotonic()
+            try:
+                text = client.get("/metrics").text
+            except httpx.HTTPError as exc:
+                with samples.lock:
+                    samples.errors.append(f"scrape: {exc!r}")
+                continue
+            with samples.lock:
+                samples.scrape_seconds.append(time.monotonic() - started)
+                samples.sla_series = text.count("\ndealflow_sla_instances{")
+
+
 def view_lag(base: str) -> int:
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         body = httpx.get(f"{base}/readyz", timeout=10).json()
@@ -327,6 +356,8 @@ def main() -> int:
     parser.add_argument("--db", default=None)
     parser.add_argument("--probe-memory", action="store_true",
                         help="trace allocations in serve and its child; print what grew")
+    parser.add_argument("--scrape-every", type=float, default=15.0,
+                        help="seconds between /metrics scrapes, as Prometheus would (0: none)")
     parser.add_argument("--serve-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for serve (repeatable), e.g. "
                              "MALLOC_ARENA_MAX=16 for glibc's own arena limit on 2 cores")
@@ -371,25 +402,32 @@ def main() -> int:
             threading.Thread(target=visible_loop, args=(server.url, samples, stop,
                                                         positions), daemon=True),
         ]
+        if args.scrape_every > 0:
+            threads.append(threading.Thread(target=scrape_loop, args=(
+                server.url, secret, args.scrape_every, samples, stop), daemon=True))
         for thread in threads:
             thread.start()
         rows: list[tuple[int, float, int, float, float]] = []
         parent_mb: list[float] = []  # serve itself, without its views child
         print(f"{'min':>4} {'RSS MB':>8} {'per process':>16} {'lag':>8} {'POST p99 ms':>12} "
-              f"{'visible p99 ms':>15} {'posted':>9} {'produced':>9} {'load':>5} errors",
+              f"{'visible p99 ms':>15} {'scrape max ms':>14} {'posted':>9} {'produced':>9} "
+              f"{'load':>5} errors",
               flush=True)
         started = time.monotonic()
         try:
             for minute in range(1, args.minutes + 1):
                 time.sleep(max(0.0, started + 60 * minute - time.monotonic()))
                 posts, visible, errors = samples.swap()
+                scrapes = samples.swap_scrapes()
                 row = (minute, rss_mb(server.proc.pid), view_lag(server.url),
                        p99(posts) * 1000, p99(visible) * 1000)
                 rows.append(row)
                 each = "/".join(f"{_rss_kb(p) / 1e3:.0f}" for p in _tree(server.proc.pid))
                 parent_mb.append(_rss_kb(server.proc.pid) / 1e3)
+                scraped = (f"{max(scrapes) * 1000:.0f}"
+                           f"{'' if samples.sla_series else ' (no SLA)'}" if scrapes else "-")
                 print(f"{row[0]:>4} {row[1]:>8.1f} {each:>16} {row[2]:>8} {row[3]:>12.1f} "
-                      f"{row[4]:>15.1f} {samples.posted:>9} {samples.produced:>9} "
+                      f"{row[4]:>15.1f} {scraped:>14} {samples.posted:>9} {samples.produced:>9} "
                       f"{os.getloadavg()[0]:>5.1f} {len(errors)}"
                       f"{' ' + errors[0] if errors else ''}", flush=True)
                 if args.probe_memory and minute in (args.warmup, args.minutes):

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         default=True,
         description="Whether `serve` runs the views' runner and SLA timer in a child process "
         "(another core, no GIL contention with requests) rather than a thread.")
+    serve_heap_trim_seconds: float = Field(
+        default=60.0, ge=0, le=3600,
+        description="Seconds between giving the C heap's free pages back to the system in "
+        "`serve` and its views process (glibc malloc_trim; 0: never), so RSS follows the "
+        "memory in use.")
 
     pg_bin: Path | None = Field(
         default=None,

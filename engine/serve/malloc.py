@@ -18,16 +18,25 @@ to +18 without, within the noise of those runs), and what grows is not found yet
 thread; arenas made before the call stay, none are made past the limit. An operator's own
 ``MALLOC_ARENA_MAX`` is respected (glibc read it at start: nothing is changed), and on a
 C library without ``mallopt`` (musl, macOS) this does nothing.
+
+:class:`HeapTrimmer` also gives free pages back to the system every
+``DEALFLOW_SERVE_HEAP_TRIM_SECONDS`` (default 60; 0: never), in the serving process and in
+its views child, so RSS follows the memory in use rather than the high-water mark of
+freed chunks.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import os
 import sys
+import threading
+from collections.abc import Callable
+from functools import cache
 
-__all__ = ["ARENAS", "limit_arenas"]
+__all__ = ["ARENAS", "HeapTrimmer", "limit_arenas", "trim_heap"]
 
 #: Arenas for the serving process: the threads mostly wait for one another (the ingestor
 #: is serialized, the GIL more so), so contention on two arenas costs nothing measurable.
@@ -36,15 +45,78 @@ ARENAS = 2
 _M_ARENA_MAX = -8
 
 
+log = logging.getLogger(__name__)
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except OSError:
+        return None
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim(0)``: the free
+    top of every arena, and whole free pages inside them); whether anything was returned
+    (False also without glibc)."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
+
+
+class HeapTrimmer:
+    """A background task: :func:`trim_heap` every ``interval`` seconds.
+
+    Freed chunks the allocator keeps show as RSS although nothing uses them; between bursts
+    (a catch-up batch, a big request) they can be most of the heap. Trimming costs a few
+    milliseconds a time and frees no live object, so the process's RSS follows what it uses.
+    """
+
+    def __init__(self, interval: float, trim: Callable[[], bool] = trim_heap) -> None:
+        """Trim every ``interval`` seconds (> 0) once started."""
+        self.interval = interval
+        self.trim = trim
+        self.trims = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start trimming in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="dealflow-heap-trim",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.trim()
+                self.trims += 1
+            except Exception:  # never end the process's other work over this
+                log.exception("trimming the C heap failed")
+
+    def stop(self) -> None:
+        """Stop trimming."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
 def limit_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas in this process at ``arenas``; whether the cap was set
     (False: not glibc, or ``MALLOC_ARENA_MAX`` given by the environment)."""
-    if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
+    if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -24,6 +24,7 @@ from engine.ingest.batch import BatchResult, Outcome, RawInput
 from engine.metrics import IngestMetrics, Metrics, ViewCollector
 from engine.serve.group import GroupCommitter
 from engine.serve.health import StoreHealth, is_store_outage
+from engine.serve.malloc import HeapTrimmer
 from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
 from engine.serve.sla_timer import serve_sla_timer
@@ -116,6 +117,8 @@ class Service:
         """Follow the log with the views' runner; start Kafka tasks when configured."""
         self._start_head = self.runner.head()
         tasks: list[BackgroundTask] = [] if self.health is None else [self.health]
+        if self.settings.serve_heap_trim_seconds > 0:
+            tasks.append(HeapTrimmer(self.settings.serve_heap_trim_seconds))
         if self.runner.live and self.settings.serve_views:
             if self.settings.views_process:
                 self._views_process = ViewsProcess(self.settings)

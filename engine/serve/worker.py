@@ -30,6 +30,7 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     ``stop`` is set; keep ``holding`` saying whether it holds the views' lock."""
     from engine.bootstrap import bootstrap
     from engine.serve.logs import configure_logging
+    from engine.serve.malloc import HeapTrimmer, limit_arenas
     from engine.serve.sla_timer import serve_sla_timer
     from engine.store.gc import freeze_startup
 
@@ -42,11 +43,16 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     # process would outlive it (holding the views' lock).
     spawner = multiprocessing.parent_process()
     parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
+    limit_arenas()  # before this process starts a thread (engine.serve.malloc)
     configure_logging(log_level)
     settings = Settings.model_validate_json(settings_json)
     engine = bootstrap(settings)
     freeze_startup()
     runner = engine.runner()
+    trimmer = None
+    if settings.serve_heap_trim_seconds > 0:
+        trimmer = HeapTrimmer(settings.serve_heap_trim_seconds)
+        trimmer.start()
     timer = None
     if "sla" in runner.live and settings.sla_timer_interval > 0:
         timer = serve_sla_timer(engine, runner)
@@ -61,6 +67,8 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
                 break
     finally:
         holding.value = 0
+        if trimmer is not None:
+            trimmer.stop()
         if timer is not None:
             timer.stop()
         runner.stop()

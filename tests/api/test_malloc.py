@@ -51,3 +51,49 @@ def test_an_operators_malloc_arena_max_is_left_alone() -> None:
 
     env = {**os.environ, "MALLOC_ARENA_MAX": "3"}
     assert _arenas(cap=True, env=env) == ("False", 3)
+
+
+_TRIM = """
+from engine.serve.malloc import trim_heap
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+keep = []
+chunks = [bytearray(2000) for _ in range(60_000)]  # ~120 MB in malloc'd chunks
+for i in range(0, len(chunks), 500):
+    keep.append(chunks[i])  # a few live chunks spread over the heap: no top to trim alone
+del chunks
+before = rss()
+trimmed = trim_heap()
+print(trimmed, before, rss())
+"""
+
+
+def test_a_trim_gives_freed_heap_pages_back() -> None:
+    done = subprocess.run([sys.executable, "-c", _TRIM], capture_output=True, text=True,
+                          timeout=60, check=True)
+    trimmed, before, after = done.stdout.split()
+    assert trimmed == "True"
+    assert int(before) - int(after) > 80 * 2**20  # most of the freed ~120 MB went back
+
+
+def test_the_trimmer_trims_until_stopped() -> None:
+    import threading
+
+    from engine.serve.malloc import HeapTrimmer
+
+    calls = threading.Semaphore(0)
+
+    def trim() -> bool:
+        calls.release()
+        return True
+
+    trimmer = HeapTrimmer(0.01, trim)
+    trimmer.start()
+    for _ in range(3):
+        assert calls.acquire(timeout=10)
+    trimmer.stop()
+    done = trimmer.trims
+    assert done >= 3
+    threading.Event().wait(0.05)
+    assert trimmer.trims == done  # the thread ended with stop()
