@@ -146,11 +146,11 @@ class ReportService:
 
     def compute(self, name: str, *, as_of: datetime | None = None,
                 known_at: datetime | None = None, options: dict[str, Any] | None = None,
-                min_position: int = 0, max_age: float | None = None) -> ComputedReport:
+                min_position: int = 0) -> ComputedReport:
         """Report ``name`` (``KeyError`` if unknown); ``as_of`` None means now."""
         view_name, builder = self.reports[name]
         key: _Key = (name, as_of, known_at, tuple(sorted((options or {}).items())))
-        age_limit = self.max_age if max_age is None else max_age
+        age_limit = self.max_age
         if as_of is None:  # as of now: the cache answers without asking the view
             found = self._fresh(key, -1, age_limit, min_position)
             if found is not None:

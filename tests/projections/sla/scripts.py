@@ -7,6 +7,8 @@ that may arrive in time order or late (after facts with later times).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -123,3 +125,17 @@ def normalised(found: list[SlaInstance], subjects: dict[str, int]) -> list[tuple
         rows.append((n, i.rule, instance, i.started_at, i.due_at, i.outcome, i.ended_at,
                      i.cancelled_at, i.owner, i.escalation))
     return sorted(rows, key=repr)
+
+
+def replay(send: Callable[[list[dict[str, Any]]], object], facts: list[dict[str, Any]],
+           chunk: int, start: int, steps: list[int]) -> Iterator[datetime]:
+    """Send ``facts`` ``chunk`` at a time while a clock starts ``start`` minutes after
+    ``BASE`` and moves by ``steps`` minutes (one step per batch, more batches or steps than
+    the other: the rest alone); yield the clock after each step, for the caller's check."""
+    sends = [facts[i:i + chunk] for i in range(0, len(facts), chunk)]
+    minute = start
+    for step, batch in itertools.zip_longest(steps, sends):
+        if batch:
+            send(batch)
+        minute += step or 0
+        yield BASE + timedelta(minutes=minute)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +17,7 @@ from projections.sla.report import SlaTally
 from tests.engine.conftest import send
 from tests.engine.facts import fact, opened
 from tests.projections.sla.conftest import SlaHarness
-from tests.projections.sla.scripts import BASE, Script, render, scripts
+from tests.projections.sla.scripts import Script, render, replay, scripts
 
 _runs = itertools.count()
 _SETTINGS = settings(max_examples=12, deadline=None, database=None,
@@ -91,13 +91,7 @@ def test_incremental_counts_equal_a_full_report_at_every_refresh(
         counts = SlaCounts()
         facts = [f for n, deal in enumerate(deals)
                  for f in render(deal, f"G{run}-{n}", deal.with_late())]
-        sends = [facts[i:i + chunk] for i in range(0, len(facts), chunk)]
-        minute = start
-        for step, batch in itertools.zip_longest(steps, sends):
-            if batch:
-                send(sla.engine, *batch)
-            minute += step or 0
-            now = BASE + timedelta(minutes=minute)
+        for now in replay(lambda batch: send(sla.engine, *batch), facts, chunk, start, steps):
             if tick:  # escalations and ladder steps in the log too
                 timer.tick(now)
             same(refresh(sla, counts, now), full(sla, now))

@@ -22,7 +22,7 @@ from projections.sla import SlaInstance, progress
 from tests.engine.conftest import send
 from tests.engine.facts import fact, opened
 from tests.projections.sla.conftest import SlaHarness, without_ladder
-from tests.projections.sla.scripts import BASE, Script, render, scripts
+from tests.projections.sla.scripts import BASE, Script, render, replay, scripts
 
 BREACHED = "dealflow.sla.breached"
 CORRECTED = "dealflow.sla.corrected"
@@ -256,13 +256,7 @@ def test_every_tick_appends_what_a_pass_over_every_deal_would(
                        else {"kind": kind}, id_=f"W{run}-early-{n}",
                        time=(opening - timedelta(minutes=before)).isoformat())
                   for n, (kind, before) in enumerate(early)]
-        sends = [facts[i:i + chunk] for i in range(0, len(facts), chunk)]
-        minute = start
-        for step, batch in itertools.zip_longest(steps, sends):
-            if batch:
-                send(sla.engine, *batch)
-            minute += step or 0
-            now = BASE + timedelta(minutes=minute)
+        for now in replay(lambda batch: send(sla.engine, *batch), facts, chunk, start, steps):
             expected = full_pass(sla, now)
             head = int(sla.engine.app.recorder.max_notification_id() or 0)
             assert timer.tick(now) == len(expected)
