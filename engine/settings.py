@@ -131,6 +131,18 @@ class Settings(BaseSettings):
         description="Seconds between giving the C heap's free pages back to the system in "
         "`serve` and its views process (glibc malloc_trim; 0: never), so RSS follows the "
         "memory in use.")
+    serve_wal_check_seconds: float = Field(
+        default=10.0, ge=0, le=3600,
+        description="Seconds between looks at a SQLite store's write-ahead log in `serve` "
+        "(0: never); once it is past `serve_wal_limit_mb` it is checkpointed and truncated.")
+    serve_wal_limit_mb: int = Field(
+        default=64, ge=1, le=1_000_000,
+        description="Size (MB) past which `serve` checkpoints a SQLite store's write-ahead "
+        "log and truncates it (readers and writers keep it from restarting by itself).")
+    serve_wal_busy_ms: int = Field(
+        default=500, ge=1, le=60_000,
+        description="Milliseconds that WAL checkpoint waits for the writer's lock and the "
+        "readers; a writer waits at most that long behind it, and it tries again later.")
 
     pg_bin: Path | None = Field(
         default=None,

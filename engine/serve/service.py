@@ -29,8 +29,10 @@ from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
 from engine.serve.sla_timer import serve_sla_timer
 from engine.serve.tokens import TokenStore
+from engine.serve.wal import WalCheckpointer
 from engine.serve.worker import ViewsProcess
 from engine.settings import Settings
+from engine.store.app import parse_store_url
 from engine.store.rows import RejectionRow
 from projections.registry import gauge_builders
 from projections.runner import ProjectionRunner
@@ -119,6 +121,9 @@ class Service:
         tasks: list[BackgroundTask] = [] if self.health is None else [self.health]
         if self.settings.serve_heap_trim_seconds > 0:
             tasks.append(HeapTrimmer(self.settings.serve_heap_trim_seconds))
+        wal = self._wal_checkpointer()
+        if wal is not None:
+            tasks.append(wal)
         if self.runner.live and self.settings.serve_views:
             if self.settings.views_process:
                 self._views_process = ViewsProcess(self.settings)
@@ -134,6 +139,15 @@ class Service:
         for task in tasks:
             task.start()
             self.background.append(task)
+
+    def _wal_checkpointer(self) -> WalCheckpointer | None:
+        """The WAL's checkpointer for a SQLite store file (:mod:`engine.serve.wal`)."""
+        path = parse_store_url(self.settings.db).get("SQLITE_DBNAME")
+        if path is None or path == ":memory:" or self.settings.serve_wal_check_seconds <= 0:
+            return None
+        return WalCheckpointer(path, interval=self.settings.serve_wal_check_seconds,
+                               limit_bytes=self.settings.serve_wal_limit_mb << 20,
+                               busy_ms=self.settings.serve_wal_busy_ms)
 
     def _sla_timer(self) -> BackgroundTask:
         return serve_sla_timer(self.engine, self.runner)
