@@ -22,9 +22,9 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from engine.errors import StoreError
 from engine.store import gc as store_gc
@@ -33,6 +33,7 @@ from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
 from engine.store.log import LogReader
 from projections.base import Projection
+from projections.deferred import DeferredWrites
 from projections.rebuild import Helper, can_spawn, dropping, fill, prepare, share
 
 __all__ = ["LOCK_NAME", "ProjectionRunner"]
@@ -147,12 +148,17 @@ class ProjectionRunner:
             return 0
         moves: dict[str, tuple[int, int]] = {}
         with self.engine.begin() as conn:
+            # Every view reads and decides first; their writes then run together, so
+            # SQLite's write lock is held for the writes and the commit alone (see
+            # projections.deferred).
+            deferred = DeferredWrites(conn)
             for name, projection in self.live.items():
                 position = int(rows[name]["position"])
                 mine = [e for e in events if e.position > position]
                 if mine:
-                    projection.process(conn, mine)
+                    projection.process(cast(Connection, deferred), mine)
                     moves[name] = (position, mine[-1].position)
+            deferred.flush()
             positions.advance_all(conn, moves)
         return len(events)
 
