@@ -13,24 +13,25 @@ and for half of them the thank-you e-mail; so thank-you deadlines fall due three
 after each deal arrives and the timer records live breaches all along.
 
 Each minute it samples the RSS of serve and its children, the view lag (log head minus the
-slowest view's position, from /readyz), the p99 of batch POST latency and the p99 of
-append-to-visible (from a POST's answer to the views reaching its position, probed every
-20 ms). It prints a row per minute and, after ``--warmup`` minutes, the least-squares slope
-of each (RSS in MB per 10 minutes: flat means < 1). Meanwhile it scrapes /metrics every
-``--scrape-every`` seconds (15, as Prometheus would; the view gauges included) and prints
-each minute's slowest scrape, marked ``(no SLA)`` while the SLA counts' first reading is
-not done. Never part of the test suite.
+slowest view's position, from /readyz), the size of a SQLite store's WAL, the p99 of batch
+POST latency and the p99 of append-to-visible (from a POST's answer to the views reaching
+its position, probed every 20 ms). It prints a row per minute and, after ``--warmup``
+minutes, the least-squares slope of each (RSS in MB per 10 minutes: flat means < 1).
+Meanwhile it scrapes /metrics every ``--scrape-every`` seconds (15, as Prometheus would;
+the view gauges included) and prints each minute's slowest scrape, marked ``(no SLA)``
+while the SLA counts' first reading is not done. Never part of the test suite.
 
 ``--probe-memory`` finds what grows: serve and its views child then start with a
 ``sitecustomize`` (this run's only) that traces allocations (one frame) and, on SIGUSR2,
 writes the live objects by type and the allocations by source line; the soak signals each
 process after the warm-up and at the end and prints, per process, what grew most between
-the two, and its memory by kind first -> last: what tracemalloc traced, SQLite's own heap
-(``sqlite3_memory_used``), glibc malloc's arenas split into in use and free-but-kept
-(``mallinfo2``), large blocks mmap'd, and RSS split into anonymous, file and shared. Tracing
-slows both processes, and a dump's own allocations leave slack that later growth fills
-unseen: measure slopes without it. The slope of serve alone (without its views child) is
-printed beside the total.
+the two, and its memory by kind first -> last: what tracemalloc traced, Python's object
+arenas (pymalloc, outside malloc), SQLite's own heap (``sqlite3_memory_used``), glibc
+malloc's arenas split into in use and free-but-kept (``mallinfo2``), large blocks mmap'd,
+and RSS split into anonymous, file and shared. Tracing slows both processes, and a dump's
+own allocations leave slack that later growth fills unseen: measure slopes without it, or
+with ``--probe-memory light`` (the same dumps without tracing allocations by line). The
+slope of serve alone (without its views child) is printed beside the total.
 
 ``--serve-env NAME=VALUE`` (repeatable) passes an environment variable to serve, e.g.
 ``MALLOC_ARENA_MAX=16`` (glibc's own limit on 2 cores) to measure serve as it was before
@@ -69,15 +70,34 @@ TOPIC = "soak.facts"
 MEMPROBE = """
 import os
 if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
-    import collections, gc, itertools, json, signal, tracemalloc
-    tracemalloc.start(1)
+    import collections, gc, itertools, json, signal, sys, tempfile, tracemalloc
+    if os.environ.get("DEALFLOW_BENCH_MEMPROBE_TRACE"):
+        tracemalloc.start(1)
     _n = itertools.count()
+
+    def _pymalloc_arenas():
+        # Python's own object allocator maps 1 MiB arenas outside malloc (mallinfo2 misses
+        # them): its count, from the stats CPython prints to fd 2.
+        with tempfile.TemporaryFile(mode="w+") as f:
+            saved = os.dup(2)
+            os.dup2(f.fileno(), 2)
+            try:
+                sys._debugmallocstats()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            f.seek(0)
+            for line in f:
+                if line.startswith("# arenas allocated current"):
+                    return int(line.split("=")[1].replace(",", "")) << 20
+        return 0
 
     def _native():
         # What tracemalloc cannot see: SQLite's own heap (page caches, statements), glibc
         # malloc's arenas (in use, free but kept), the threads, and RSS split by kind.
         import ctypes, threading
-        out = {"traced": tracemalloc.get_traced_memory()[0], "threads": threading.active_count()}
+        out = {"traced": tracemalloc.get_traced_memory()[0], "threads": threading.active_count(),
+               "pymalloc_arenas": _pymalloc_arenas()}
         try:
             lib = ctypes.CDLL("libsqlite3.so.0")
             lib.sqlite3_memory_used.restype = ctypes.c_int64
@@ -104,7 +124,8 @@ if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
 
     def _dump(_signum, _frame):
         types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
-        lines = tracemalloc.take_snapshot().statistics("lineno")
+        lines = (tracemalloc.take_snapshot().statistics("lineno")
+                 if tracemalloc.is_tracing() else [])
         path = os.path.join(os.environ["DEALFLOW_BENCH_MEMPROBE"],
                             f"mem-{os.getpid()}-{next(_n)}.json")
         with open(path + ".tmp", "w") as out:
@@ -299,6 +320,15 @@ def view_lag(base: str) -> int:
     return -1
 
 
+def wal_mb(db: str) -> str:
+    """The size of a SQLite store's write-ahead log now (MB), or "-"."""
+    if not db.startswith("sqlite:///"):
+        return "-"
+    with contextlib.suppress(OSError):
+        return f"{os.path.getsize(db.removeprefix('sqlite:///') + '-wal') / 1e6:.0f}"
+    return "0"
+
+
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants, oldest first (serve, then its views child, ...)."""
     found, todo = [], [pid]
@@ -354,8 +384,11 @@ def main() -> int:
     parser.add_argument("--kafka-share", type=float, default=0.5)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--db", default=None)
-    parser.add_argument("--probe-memory", action="store_true",
-                        help="trace allocations in serve and its child; print what grew")
+    parser.add_argument("--probe-memory", nargs="?", const="trace", default=None,
+                        choices=("trace", "light"),
+                        help="dump serve's and its child's memory by kind after the warm-up "
+                             "and at the end; print what grew ('trace', the default: also "
+                             "trace allocations by line, slowing both; 'light': no tracing)")
     parser.add_argument("--scrape-every", type=float, default=15.0,
                         help="seconds between /metrics scrapes, as Prometheus would (0: none)")
     parser.add_argument("--serve-env", action="append", default=[], metavar="NAME=VALUE",
@@ -384,6 +417,8 @@ def main() -> int:
             env["PYTHONPATH"] = os.pathsep.join(
                 [str(probes), *filter(None, [os.environ.get("PYTHONPATH")])])
             env["DEALFLOW_BENCH_MEMPROBE"] = str(probes)
+            if args.probe_memory == "trace":
+                env["DEALFLOW_BENCH_MEMPROBE_TRACE"] = "1"
         server = ServeProcess(db, tmp / "serve.log", env=env, args=("--log-level", "warning"))
         server.start(ready_within=120)
         stack.callback(server.stop)
@@ -411,7 +446,7 @@ def main() -> int:
         parent_mb: list[float] = []  # serve itself, without its views child
         print(f"{'min':>4} {'RSS MB':>8} {'per process':>16} {'lag':>8} {'POST p99 ms':>12} "
               f"{'visible p99 ms':>15} {'scrape max ms':>14} {'posted':>9} {'produced':>9} "
-              f"{'load':>5} errors",
+              f"{'WAL MB':>7} {'load':>5} errors",
               flush=True)
         started = time.monotonic()
         try:
@@ -428,7 +463,7 @@ def main() -> int:
                            f"{'' if samples.sla_series else ' (no SLA)'}" if scrapes else "-")
                 print(f"{row[0]:>4} {row[1]:>8.1f} {each:>16} {row[2]:>8} {row[3]:>12.1f} "
                       f"{row[4]:>15.1f} {scraped:>14} {samples.posted:>9} {samples.produced:>9} "
-                      f"{os.getloadavg()[0]:>5.1f} {len(errors)}"
+                      f"{wal_mb(db):>7} {os.getloadavg()[0]:>5.1f} {len(errors)}"
                       f"{' ' + errors[0] if errors else ''}", flush=True)
                 if args.probe_memory and minute in (args.warmup, args.minutes):
                     _signal_dumps(_tree(server.proc.pid))
