@@ -134,6 +134,20 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
         return [StoredEvent(originator_id=row[0], originator_version=row[1], topic=row[2],
                             state=bytes(row[3])) for row in rows]
 
+    def last_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The last stored version of each of ``originator_ids`` that has events (one
+        query)."""
+        unique = list(dict.fromkeys(originator_ids))
+        if not unique:
+            return {}
+        rows = self._fetch(
+            "SELECT originator_id, MAX(originator_version) "
+            f"FROM {self.events_table_name} WHERE originator_id = ANY(%s::uuid[]) "
+            "GROUP BY originator_id",
+            [unique],
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self._sql(statement), params)

@@ -18,10 +18,13 @@ which raises what it always raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding
 
 __all__ = ["FastJSONTranscoder"]
 
@@ -36,10 +39,33 @@ class FastJSONTranscoder(JSONTranscoder):
     """``JSONTranscoder`` whose ``encode`` and ``decode`` use orjson (same format, same
     values; see the module docstring)."""
 
+    def __init__(self) -> None:
+        """As the stock transcoder, with the fast path's table empty (see ``register``)."""
+        super().__init__()
+        # type -> (name, encode) for the stock transcodings of the types every event holds
+        # (its timestamps, its amounts), called without ``_encode_obj``'s two extra levels.
+        self._direct: dict[type, tuple[str, Callable[[Any], str]]] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        """Register ``transcoding``; the stock datetime and decimal ones (exactly those
+        classes) are also encoded directly, to the same ``_type_``/``_data_`` wrapper."""
+        super().register(transcoding)
+        self._direct.pop(transcoding.type, None)
+        if type(transcoding) is DatetimeAsISO and transcoding.type is datetime:
+            self._direct[datetime] = (transcoding.name, datetime.isoformat)
+        elif type(transcoding) is DecimalAsStr and transcoding.type is Decimal:
+            self._direct[Decimal] = (transcoding.name, Decimal.__str__)
+
+    def _encode_direct(self, o: Any) -> dict[str, Any]:
+        direct = self._direct.get(type(o))
+        if direct is None:
+            return self._encode_obj(o)
+        return {"_type_": direct[0], "_data_": direct[1](o)}
+
     def encode(self, obj: Any) -> bytes:
         """Encode ``obj``; non-JSON types go through the registered transcodings."""
         try:
-            return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+            return orjson.dumps(obj, default=self._encode_direct, option=_OPTIONS)
         except TypeError:  # e.g. an integer beyond 64 bits kept from an unknown field
             return super().encode(obj)
 

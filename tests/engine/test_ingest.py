@@ -113,6 +113,26 @@ def test_concurrent_write_to_one_deal_is_retried(make_engine: Callable[..., Engi
     assert (deal.stage, deal.version) == ("contact", 3)
 
 
+def test_refusals_on_cached_deals_read_the_store_once_per_batch(engine: Engine) -> None:
+    # Each refusal on a cached deal must know the cache was current (a stale one is decided
+    # again: test_concurrent_write_to_one_deal_is_retried); one query answers for the batch.
+    send(engine, *(opened(f"D-{i}") for i in range(4)))
+    asked: list[list[object]] = []
+    last_versions = engine.app.store.last_versions
+
+    def counting(ids: list[object]) -> dict[object, int]:
+        asked.append(list(ids))
+        return last_versions(ids)  # type: ignore[arg-type]
+
+    engine.app.store.last_versions = counting  # type: ignore[assignment, method-assign]
+    engine.app.recorder.select_events = None  # type: ignore[assignment, method-assign]
+    jumps = [fact("deal.stage_changed", f"D-{i}", {"to": "quote"}) for i in range(4)]
+    result = send(engine, *jumps, fact("activity.logged", "D-0", {"kind": "call"}))
+    assert [o.reason for o in result.outcomes[:4]] == ["stage_jump"] * 4
+    assert result.outcomes[4].status == "accepted"
+    assert asked == [[deal_id(f"D-{i}") for i in range(4)]]
+
+
 def test_one_transaction_per_batch(engine: Engine) -> None:
     objs = [opened(f"D-{i}") for i in range(50)]
     result = send(engine, *objs)

@@ -4,6 +4,7 @@ durable across a crash of the process), on every connection its pool opens."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import uuid4
 
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -35,3 +36,33 @@ def test_the_application_store_uses_the_same_setting(tmp_path: Path) -> None:
         assert _pragma(app.recorder, "synchronous", writer=True) == _NORMAL
     finally:
         app.close()
+
+
+def test_every_connection_keeps_a_larger_page_cache_and_checkpoints_less_often(
+    tmp_path: Path,
+) -> None:
+    # SQLite's defaults: cache_size -2000 (2 MB), wal_autocheckpoint 1000 pages.
+    recorder = DealflowSQLiteRecorder(SQLiteDatastore(db_name=str(tmp_path / "c.db")))
+    recorder.create_table()
+    try:
+        for writer in (True, False):
+            assert _pragma(recorder, "cache_size", writer=writer) == -8192
+            assert _pragma(recorder, "wal_autocheckpoint", writer=writer) == 4000
+    finally:
+        recorder.datastore.close()
+
+
+def test_larger_cache_and_rarer_checkpoints_store_the_same_rows(tmp_path: Path) -> None:
+    # The pragmas change only how the file is written: the same events read back alike.
+    recorder = DealflowSQLiteRecorder(SQLiteDatastore(db_name=str(tmp_path / "r.db")))
+    recorder.create_table()
+    try:
+        ids = [uuid4() for _ in range(3_000)]
+        for start in range(0, len(ids), 1_000):
+            recorder.insert_event_rows(
+                [(i, 1, "t", i.bytes * 20) for i in ids[start:start + 1_000]])
+        stored = recorder.select_events_of(ids)
+        assert sorted((s.originator_id, s.state) for s in stored) == sorted(
+            (i, i.bytes * 20) for i in ids)
+    finally:
+        recorder.datastore.close()

@@ -4,11 +4,17 @@ part ways (integers beyond 64 bits, floats, non-strict JSON, unknown wrappers)."
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    JSONTranscoder,
+    TranscodingNotRegisteredError,
+)
 
 from engine.bootstrap import bootstrap
 from engine.demo import generate
@@ -90,3 +96,59 @@ def test_errors_are_the_stock_errors(tmp_path: Path, data: bytes,
     with pytest.raises(error) as fast_error:
         fast.decode(data)
     assert str(fast_error.value) == str(stock_error.value)
+
+
+_ENCODED_STATES: list[dict[str, Any]] = [
+    {"timestamp": datetime(2026, 1, 2, 3, 4, 5, 678901,
+                                                  tzinfo=UTC),
+     "amount": Decimal("1234.50"), "actor": None,
+     "extra": {"data": {"n": 1, "when": date(2026, 3, 1)}}},
+    {"occurred_at": datetime(2026, 1, 2, 3, 4, 5),
+     "values": [Decimal("-0"), Decimal("1E+3"),
+                Decimal("0.000001"), Decimal("NaN")],
+     "nested": [{"at": datetime(1999, 12, 31, 23, 59, 59, 1,
+                                                      tzinfo=timezone(
+                                                          timedelta(
+                                                              hours=-5, minutes=-30)))}]},
+]
+
+
+@pytest.mark.parametrize("state", _ENCODED_STATES)
+def test_encoding_datetimes_and_decimals_directly_gives_the_stock_bytes(
+    tmp_path: Path, state: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = DealflowApplication(f"sqlite:///{tmp_path / 'e.db'}")
+    try:
+        fast, stock = _pair(app)
+        expected = stock.encode(state)
+        # Datetimes and decimals no longer go through the registered transcodings' lookup
+        # (dates still do): the bytes are the stock transcoder's all the same.
+        calls: list[type] = []
+        stock_encode_obj = fast._encode_obj
+
+        def counting(o: Any) -> dict[str, Any]:
+            calls.append(type(o))
+            return stock_encode_obj(o)
+
+        monkeypatch.setattr(fast, "_encode_obj", counting)
+        assert fast.encode(state) == expected
+        assert set(calls) <= {date}
+    finally:
+        app.close()
+
+
+def test_a_replaced_datetime_transcoding_is_honoured(tmp_path: Path) -> None:
+    class Seconds(DatetimeAsISO):
+        def encode(self, obj: datetime) -> str:
+            return obj.isoformat(timespec="seconds")
+
+    fast = FastJSONTranscoder()
+    app = DealflowApplication(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        app.register_transcodings(fast)
+    finally:
+        app.close()
+    fast.register(Seconds())
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    assert fast.encode({"t": when}) == (
+        b'{"t":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05+00:00"}}')
