@@ -1,7 +1,7 @@
 """The live views' apply rate (events/s per view), beside another version's in the same run.
 
     python3 dev.py bench views_apply [--db FILE] [--runs 3] [--views a,b] [--batch N]
-                                     [--base DIR]
+                                     [--base DIR] [--no-all | --only-all]
 
 A store is filled once (the demo quarter, ~63k events, `dealflow ingest --workers 1`)
 unless --db names one; views are never applied by ingest, so every view starts at zero.
@@ -106,6 +106,8 @@ def main() -> None:
                         help="events per step, every step (default: the runner's 1,000, "
                         "5,000 once behind)")
     parser.add_argument("--no-all", action="store_true", help="skip all views together")
+    parser.add_argument("--only-all", action="store_true",
+                        help="measure all views together only (not each view alone)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -123,6 +125,8 @@ def main() -> None:
             names = list(engine.views)
             engine.close()
         groups = [[n] for n in names] + ([] if args.no_all or len(names) < 2 else [names])
+        if args.only_all:
+            groups = [names]
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
         for run in range(args.runs):
             for group in groups:

@@ -154,7 +154,8 @@ class ProjectionRunner:
             deferred = DeferredWrites(conn)
             for name, projection in self.live.items():
                 position = int(rows[name]["position"])
-                mine = [e for e in events if e.position > position]
+                mine = (events if events[0].position > position
+                        else [e for e in events if e.position > position])
                 if mine:
                     projection.process(cast(Connection, deferred), mine)
                     moves[name] = (position, mine[-1].position)
