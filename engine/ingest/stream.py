@@ -9,10 +9,18 @@ commit's fsync), so the parse of batch n+1 overlaps the store work of batch n on
 core. Batches are still decided one at a time, in order, each in one transaction, exactly
 as ``Ingestor.ingest`` decides them alone; an error in a batch is raised before the next
 batch is decided.
+
+While a stream runs, the interpreter is asked to switch threads every millisecond instead of
+every 5 ms (:data:`SWITCH_INTERVAL`): the deciding thread releases the interpreter lock for
+each statement and the commit, and on its return waited for the parsing thread to give the
+lock back, up to a whole interval each time. On the 60,462-line d9b6309 demo file (in one
+process, four interleaved pairs, load ~3) the stream took 5.11 s against 5.68 s (medians),
+the CPU unchanged (4.88 against 5.06 s).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +28,11 @@ from engine.contract.envelope import Fact
 from engine.ingest.batch import BatchResult, Ingestor, RawInput
 from engine.ingest.parsing import parse_chunk
 
-__all__ = ["ingest_stream"]
+__all__ = ["SWITCH_INTERVAL", "ingest_stream"]
+
+#: Seconds between the interpreter's thread switches while a stream runs (Python's default
+#: is 0.005); a longer interval already set is shortened, a shorter one kept.
+SWITCH_INTERVAL = 0.001
 
 
 def ingest_stream(
@@ -32,13 +44,19 @@ def ingest_stream(
     if current is None:
         return
     facts: list[Fact | None] | None = _parse(ingestor, current)
-    with ThreadPoolExecutor(1, thread_name_prefix="dealflow-ingest") as decider:
-        while current is not None:
-            stored = decider.submit(ingestor.ingest, current, parsed=facts)
-            following = next(inputs, None)
-            following_facts = _parse(ingestor, following) if following is not None else None
-            yield stored.result()
-            current, facts = following, following_facts
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="dealflow-ingest") as decider:
+            while current is not None:
+                stored = decider.submit(ingestor.ingest, current, parsed=facts)
+                following = next(inputs, None)
+                following_facts = (_parse(ingestor, following) if following is not None
+                                   else None)
+                yield stored.result()
+                current, facts = following, following_facts
+    finally:
+        sys.setswitchinterval(before)
 
 
 def _parse(ingestor: Ingestor, batch: Sequence[RawInput]) -> list[Fact | None]:

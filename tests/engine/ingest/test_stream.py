@@ -13,7 +13,7 @@ from engine.bootstrap import Engine
 from engine.demo import generate
 from engine.ingest.batch import RawInput
 from engine.ingest.jsonl import read_batches
-from engine.ingest.stream import ingest_stream
+from engine.ingest.stream import SWITCH_INTERVAL, ingest_stream
 from tests.engine.facts import opened, raw
 from tests.engine.ingest.test_parallel import log_shape, one_process
 
@@ -56,3 +56,20 @@ def test_a_failing_batch_stops_the_stream_before_the_next_is_decided(
     monkeypatch.undo()
     stored = engine.app.recorder.select_notifications(start=1, limit=100)
     assert len([n for n in stored if n.topic == "dealflow.deal.opened"]) == 3
+
+
+def test_threads_switch_every_millisecond_while_a_stream_runs(engine: Engine) -> None:
+    import sys
+
+    batches = [[RawInput(raw(opened(f"W-{b}-{n}")), f"w:{b}:{n}") for n in range(3)]
+               for b in range(3)]
+    before = sys.getswitchinterval()
+    assert before > SWITCH_INTERVAL  # Python's default, 0.005
+    seen = [sys.getswitchinterval() for _ in ingest_stream(engine.ingestor, batches)]
+    assert seen == [SWITCH_INTERVAL] * 3
+    assert sys.getswitchinterval() == before  # given back when the stream ends
+    # ... and when the caller stops reading early.
+    stream = ingest_stream(engine.ingestor, [[RawInput(raw(opened("W-x")), "w:x")]] * 2)
+    next(stream)
+    stream.close()
+    assert sys.getswitchinterval() == before
