@@ -114,3 +114,17 @@ def test_the_write_lock_is_free_while_views_decide(engine: Engine) -> None:
     finally:
         runner.stop()
     assert LockProbe.free == [True]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_views_connection_checkpoints_at_4000_wal_pages(engine: Engine) -> None:
+    send(engine, opened("D-1"))
+    runner = engine.runner_of([LockProbe()])
+    try:
+        with runner.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        assert runner.run_once() > 0
+        with runner.engine.connect() as conn:  # the pool's one connection, as the step left it
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 4000
+    finally:
+        runner.stop()
