@@ -97,7 +97,10 @@ if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
         # malloc's arenas (in use, free but kept), the threads, and RSS split by kind.
         import ctypes, threading
         out = {"traced": tracemalloc.get_traced_memory()[0], "threads": threading.active_count(),
-               "pymalloc_arenas": _pymalloc_arenas()}
+               "pymalloc_arenas": _pymalloc_arenas(),
+               # every live block of Python's allocator, objects gc does not track included
+               # (str, bytes, int, datetime): growing = live objects; flat = fragmentation
+               "pymalloc_blocks_k": sys.getallocatedblocks() * 1000}
         try:
             lib = ctypes.CDLL("libsqlite3.so.0")
             lib.sqlite3_memory_used.restype = ctypes.c_int64
@@ -123,7 +126,27 @@ if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
         return out
 
     def _dump(_signum, _frame):
-        types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        everything = gc.get_objects()
+        types = collections.Counter(type(o).__qualname__ for o in everything)
+        # The largest containers and what holds them (an attribute's name and its object's
+        # type): a growing one names its owner.
+        big = sorted(((len(o), id(o), o) for o in everything
+                      if isinstance(o, (dict, list, set, collections.deque)) and len(o) > 2000),
+                     key=lambda t: t[0], reverse=True)[:25]
+        for size, _, o in big:
+            where = []
+            for h in gc.get_referrers(o):
+                if h is everything or h is big:
+                    continue
+                if isinstance(h, dict):
+                    name = next((str(k) for k, v in h.items() if v is o), "?")
+                    owner = next((type(r).__qualname__ for r in gc.get_referrers(h)
+                                  if getattr(r, "__dict__", None) is h), "dict")
+                    where.append(f"{owner}.{name}")
+                else:
+                    where.append(type(h).__qualname__)
+            types[f"<{type(o).__name__} held by {','.join(where[:3])}>"] = size
+        del everything, big
         lines = (tracemalloc.take_snapshot().statistics("lineno")
                  if tracemalloc.is_tracing() else [])
         path = os.path.join(os.environ["DEALFLOW_BENCH_MEMPROBE"],
@@ -320,6 +343,19 @@ def view_lag(base: str) -> int:
     return -1
 
 
+def _raised(output: str) -> list[str]:
+    """The line naming the exception of each traceback in ``output`` (and the log line
+    before it)."""
+    lines, found = output.splitlines(), []
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            end = next((j for j in range(i + 1, len(lines))
+                        if lines[j] and not lines[j].startswith(" ")), None)
+            before = lines[i - 1][:160] if i else ""
+            found.append(f"{before} | {lines[end][:200] if end is not None else '?'}")
+    return found
+
+
 def wal_mb(db: str) -> str:
     """The size of a SQLite store's write-ahead log now (MB), or "-"."""
     if not db.startswith("sqlite:///"):
@@ -495,8 +531,10 @@ def main() -> int:
         print("accepted by serve: " + ", ".join(
             f"{channel} {count:,.0f} ({count / seconds:,.0f}/s)"
             for channel, count in sorted(ingested.items())) + f" of {args.rate}/s offered")
-        breaches = server.text().count("Traceback")
-        print(f"tracebacks in serve's output: {breaches}")
+        output = server.text()
+        print(f"tracebacks in serve's output: {output.count('Traceback')}")
+        for line in _raised(output):
+            print(f"  {line}")
         if args.probe_memory:
             _growth(probes)
     return 0
