@@ -29,6 +29,7 @@ import sqlalchemy.exc
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from engine.errors import StoreError, StoreUnavailableError
+from engine.serve.periodic import Periodic
 from engine.store.app import parse_store_url
 from engine.store.probe import probe_store
 
@@ -77,21 +78,22 @@ def _probe(url: str) -> Callable[[], None]:
     return sqlite_probe
 
 
-class StoreHealth:
+class StoreHealth(Periodic):
     """The store's availability as this service last saw it, and the probe that finds it
-    back. ``interval``: seconds between probes."""
+    back (a :class:`~engine.serve.periodic.Periodic` task). ``interval``: seconds between
+    probes."""
+
+    thread_name = "dealflow-store-health"
+    first_wait = False
 
     def __init__(self, url: str, *, interval: float = 0.5) -> None:
         """Prepare; :meth:`start` runs the probing thread."""
+        super().__init__(interval)
         self._probe = _probe(url)
         self._always = parse_store_url(url).get("SQLITE_DBNAME") is None
-        self.interval = interval
         self._down: str | None = None
         self._since = 0.0
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.outages = 0
 
     @property
@@ -116,7 +118,7 @@ class StoreHealth:
                 self.outages += 1
                 log.error("the store does not answer (%s); refusing writes until it does",
                           reason)
-        self._wake.set()
+        self.wake()
         return StoreUnavailableError(f"the store is unavailable ({reason}); nothing was "
                                      "stored; retry")
 
@@ -135,23 +137,7 @@ class StoreHealth:
                 self._down = None
         return True
 
-    def start(self) -> None:
-        """Probe in a daemon thread (always for PostgreSQL, while down for SQLite)."""
-        self._thread = threading.Thread(target=self._run, name="dealflow-store-health",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self._down is not None or self._always:
-                self.probe_once()
-            self._wake.wait(self.interval)
-            self._wake.clear()
-
-    def stop(self) -> None:
-        """Stop probing."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def work(self) -> None:
+        """Probe (always for PostgreSQL, while down for SQLite)."""
+        if self._down is not None or self._always:
+            self.probe_once()

@@ -32,9 +32,10 @@ import ctypes.util
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable
 from functools import cache
+
+from engine.serve.periodic import Periodic
 
 __all__ = ["ARENAS", "HeapTrimmer", "limit_arenas", "trim_heap"]
 
@@ -71,7 +72,7 @@ def trim_heap() -> bool:
     return bool(trim(0))
 
 
-class HeapTrimmer:
+class HeapTrimmer(Periodic):
     """A background task: :func:`trim_heap` every ``interval`` seconds.
 
     Freed chunks the allocator keeps show as RSS although nothing uses them; between bursts
@@ -79,35 +80,21 @@ class HeapTrimmer:
     milliseconds a time and frees no live object, so the process's RSS follows what it uses.
     """
 
+    thread_name = "dealflow-heap-trim"
+
     def __init__(self, interval: float, trim: Callable[[], bool] = trim_heap) -> None:
         """Trim every ``interval`` seconds (> 0) once started."""
-        self.interval = interval
+        super().__init__(interval)
         self.trim = trim
-        self.trims = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start trimming in a daemon thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="dealflow-heap-trim",
-                                        daemon=True)
-        self._thread.start()
+    @property
+    def trims(self) -> int:
+        """Trims done so far."""
+        return self.rounds
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.trim()
-                self.trims += 1
-            except Exception:  # never end the process's other work over this
-                log.exception("trimming the C heap failed")
-
-    def stop(self) -> None:
-        """Stop trimming."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def work(self) -> None:
+        """Trim the heap once."""
+        self.trim()
 
 
 def limit_arenas(arenas: int = ARENAS) -> bool:

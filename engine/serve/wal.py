@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 from dataclasses import dataclass
+
+from engine.serve.periodic import Periodic
 
 __all__ = ["Checkpoint", "WalCheckpointer"]
 
@@ -41,21 +42,21 @@ class Checkpoint:
     wal_bytes: int
 
 
-class WalCheckpointer:
-    """A background task: truncate the SQLite WAL of ``path`` once it passes
-    ``limit_bytes``, looking every ``interval`` seconds."""
+class WalCheckpointer(Periodic):
+    """A background task (:class:`~engine.serve.periodic.Periodic`): truncate the SQLite
+    WAL of ``path`` once it passes ``limit_bytes``, looking every ``interval`` seconds."""
+
+    thread_name = "dealflow-wal-checkpoint"
 
     def __init__(self, path: str, *, interval: float = 10.0, limit_bytes: int = 64 << 20,
                  busy_ms: int = 500) -> None:
         """Watch the WAL of the SQLite database file ``path``."""
+        super().__init__(interval)
         self.path = path
-        self.interval = interval
         self.limit_bytes = limit_bytes
         self.busy_ms = busy_ms
         self.truncated = 0
         self.busy = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def wal_bytes(self) -> int:
         """The WAL file's size now (0 when there is none)."""
@@ -85,23 +86,6 @@ class WalCheckpointer:
             self.truncated += 1
         return Checkpoint(bool(busy), size)
 
-    def start(self) -> None:
-        """Start watching in a daemon thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="dealflow-wal-checkpoint",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:  # never end the service's other work over this
-                log.exception("checkpointing the SQLite WAL failed")
-
-    def stop(self) -> None:
-        """Stop watching."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def work(self) -> None:
+        """One look at the WAL (:meth:`check`)."""
+        self.check()
