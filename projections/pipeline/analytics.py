@@ -10,7 +10,6 @@ backwards) counting as zero.
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from projections.pipeline.stats import median, micros, percentile, ratio, second
 from projections.pipeline.tables import PipelineTables
 from projections.report import ReportParams
 
-__all__ = ["StageFlow", "StageTime", "completed_spans", "stage_flows", "stage_times",
-           "times_in_stage", "visible_stays"]
+__all__ = ["StageFlow", "StageTime", "stage_flows", "stage_times", "times_in_stage",
+           "visible_stays"]
 
 _FORWARD = ("advanced", "won")
 
@@ -105,26 +104,6 @@ def stage_times(stays: Iterable[Any], order: dict[str, tuple[str, ...]]) -> list
             spans[(row.workflow, row.stage)].append(max(0, micros(row.exited_at
                                                                   - row.entered_at)))
     return times_in_stage(spans, order)
-
-
-def completed_spans(conn: Connection, t: PipelineTables, params: ReportParams
-                    ) -> dict[tuple[str, str], array[int]]:
-    """The time (microseconds, a negative span as zero) of every completed stay visible as
-    of ``params`` (entry and exit), per (workflow, stage): four columns streamed, eight
-    bytes kept per stay (the /metrics gauges read so)."""
-    s = t.stays
-    query = (select(s.c.workflow, s.c.stage, s.c.entered_at, s.c.exited_at)
-             .where(s.c.exited_position.is_not(None),
-                    visible(s.c.entered_at, s.c.entered_recorded_at, params),
-                    visible(s.c.exited_at, s.c.exited_recorded_at, params))
-             .execution_options(yield_per=5000))
-    spans: dict[tuple[str, str], array[int]] = {}
-    for workflow, stage, entered_at, exited_at in conn.execute(query):
-        found = spans.get((workflow, stage))
-        if found is None:
-            found = spans[(workflow, stage)] = array("q")
-        found.append(max(0, micros(exited_at - entered_at)))
-    return spans
 
 
 def times_in_stage(spans: Mapping[tuple[str, str], Sequence[int]],

@@ -3,7 +3,7 @@ write the changed rows and the totals' deltas."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -13,8 +13,17 @@ from sqlalchemy import Connection, and_, delete, select, update
 
 from engine.domain import Deal, FactEvent, Rep
 from engine.store.log import LoggedEvent
-from projections.pipeline.columns import instant_encoder, money, read_rows, upsert, write_rows
+from projections.pipeline.columns import (
+    add_counts,
+    instant_decoder,
+    instant_encoder,
+    money,
+    read_rows,
+    upsert,
+    write_rows,
+)
 from projections.pipeline.state import DealState, Key, Vector, contributions
+from projections.pipeline.stats import micros, span_bucket
 from projections.pipeline.tables import PipelineTables
 from workflows import CompiledWorkflow, WorkflowRegistry
 
@@ -55,6 +64,8 @@ class PipelineBatch:
         self.before: dict[str, dict[Key, Vector]] = {}
         self.stays: dict[str, dict[str, Any]] = {}  # each touched deal's current stay
         self.dirty_stays: dict[tuple[str, int], dict[str, Any]] = {}
+        #: Stays completed by this batch, per (workflow, stage, duration bucket).
+        self.stage_times: Counter[tuple[str, str, int]] = Counter()
         self.changes: list[dict[str, Any]] = []
         self.reps: dict[str, dict[str, Any]] = {}  # by rep uuid
         self.rep_names: dict[str, str] = {}  # rep -> uuid
@@ -67,6 +78,7 @@ class PipelineBatch:
         # Deals, stays, changes and team rows hold instants as the driver takes them (UTC
         # text on SQLite): each event's are converted once, however many rows take them.
         self.instant = instant_encoder(conn.dialect.name)
+        self.decode_instant = instant_decoder(conn.dialect.name)
         self.at: tuple[Any, Any] = (None, None)  # the event being taken: occurred, recorded
 
     # ------------------------------------------------------------------ driving
@@ -180,6 +192,10 @@ class PipelineBatch:
         deal = self._deal(e)
         current = self.stays[deal.deal_id]
         occurred, recorded = self.at
+        # Time in stage (business time; a negative span, facts whose times run backwards,
+        # counts as zero), counted in the view's histogram once, when the stay completes.
+        span = max(0, micros(e.occurred_at - self.decode_instant(current["entered_at"])))
+        self.stage_times[(current["workflow"], current["stage"], span_bucket(span))] += 1
         current.update(exited_at=occurred, exited_recorded_at=recorded,
                        exited_position=e.position, exited_by=by, to_stage=to)
         self.dirty_stays[(deal.deal_id, current["seq"])] = current
@@ -277,6 +293,9 @@ class PipelineBatch:
         upsert(conn, t.reps, [self.reps[k] for k in sorted(self.dirty_reps)], ["rep_uuid"])
         self._write_stages()
         self._apply_deltas(deltas)
+        add_counts(conn, t.stage_times, ("workflow", "stage", "bucket"), "stays",
+                   [(*key, n) for key, n in sorted(self.stage_times.items())])
+        self.stage_times.clear()
         if self.occurred is not None and self.recorded is not None:
             self._write_watermark(self.occurred, self.recorded)
 

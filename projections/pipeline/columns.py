@@ -34,8 +34,10 @@ __all__ = [
     "DecimalText",
     "Money",
     "UtcDateTime",
+    "add_counts",
     "chunks",
     "insert_rows",
+    "instant_decoder",
     "instant_encoder",
     "money",
     "read_rows",
@@ -213,6 +215,29 @@ def instant_encoder(dialect: str) -> Callable[[datetime], Any]:
     """How an aware instant is passed to the driver of ``dialect`` (as :class:`UtcDateTime`
     binds it): UTC text on SQLite, the datetime itself on PostgreSQL."""
     return _aware if dialect == "postgresql" else utc_text
+
+
+def instant_decoder(dialect: str) -> Callable[[Any], datetime]:
+    """The aware instant (UTC) of a value :func:`instant_encoder` gave the driver of
+    ``dialect`` (as :func:`read_rows` with ``raw_instants`` returns it)."""
+    return _aware if dialect == "postgresql" else _utc_time
+
+
+def add_counts(conn: Connection, table: Table, keys: Sequence[str], count: str,
+               rows: Sequence[tuple[Any, ...]]) -> None:
+    """Add to ``table``'s ``count`` column: each row is the values of ``keys`` then the
+    number to add; a key not yet in the table is inserted with it. One ``executemany`` of
+    ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite and PostgreSQL), nothing read back."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = [*keys, count]
+    name = _quote(table.name)
+    sql = (f"INSERT INTO {name} ({', '.join(_quote(n) for n in names)}) "
+           f"VALUES ({', '.join(mark for _ in names)}) "
+           f"ON CONFLICT ({', '.join(_quote(k) for k in keys)}) DO UPDATE SET "
+           f"{_quote(count)} = {name}.{_quote(count)} + excluded.{_quote(count)}")
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def _aware(value: datetime) -> datetime:

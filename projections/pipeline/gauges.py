@@ -1,11 +1,20 @@
 """The pipeline figures /metrics exports, read at a cost that does not fold history.
 
 The full pipeline report as of now reads every stage stay into memory for its conversion
-figures. The gauges need the open pipeline by stage and the time spent in each stage:
-the open pipeline comes from the incrementally kept ``totals`` table (one read of at most
-workflow versions x stages x owners x currencies rows, the view as it stands: every fact
-it applied, whatever its time), and the time in stage from the completed stays, streamed
-four columns at a time and kept as eight bytes each.
+figures. The gauges need the open pipeline by stage and the time spent in each stage, and
+read both from tables the view keeps incrementally, as it stands (every fact it applied,
+whatever its time):
+
+- the open pipeline from ``totals`` (at most workflow versions x stages x owners x
+  currencies rows);
+- time in stage from ``stage_times``, the histogram of completed stays per workflow,
+  stage and duration bucket (at most ~5,400 buckets per stage, a few hundred in practice):
+  the median and p90 are those of the report with each stay's duration taken as its
+  bucket's value, so within 0.4 % of the report's (``SPAN_BUCKET_ERROR``).
+
+Reading every completed stay instead (as this did until 2026-12-07) costs a scrape's
+refresh time and a burst of memory that both grow with the store; in a 30-minute soak the
+scrapes' share of serve's RSS growth was about +7 MB per 10 minutes.
 """
 
 from __future__ import annotations
@@ -15,23 +24,25 @@ from datetime import datetime
 from typing import Any
 
 from rich.table import Table
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from projections.formatting import ReportTable, count, duration, money
-from projections.pipeline.analytics import StageTime, completed_spans, times_in_stage
+from projections.pipeline.analytics import StageTime
 from projections.pipeline.current import open_now
 from projections.pipeline.projection import PipelineProjection
 from projections.pipeline.render import cents, jsonable
 from projections.pipeline.report import OpenRow, open_rollups
+from projections.pipeline.stats import histogram_median, histogram_percentile, seconds
+from projections.pipeline.tables import PipelineTables
 from projections.report import ReportParams
 
-__all__ = ["PipelineGauges", "build_gauges"]
+__all__ = ["PipelineGauges", "build_gauges", "stage_times"]
 
 
 @dataclass(frozen=True)
 class PipelineGauges:
-    """Open deals by (workflow, stage, currency) as the view stands, and time in stage over
-    the stays completed as of ``as_of``."""
+    """Open deals by (workflow, stage, currency) and time in stage over the completed stays,
+    as the view stands at ``as_of``."""
 
     as_of: datetime
     open_by_stage: list[OpenRow]
@@ -62,12 +73,28 @@ class PipelineGauges:
 
 def build_gauges(conn: Connection, view: PipelineProjection,
                  params: ReportParams) -> PipelineGauges:
-    """The gauges: open rows from the current-state tables, time in stage as of
-    ``params``."""
+    """The gauges: open rows and time in stage from the current-state tables."""
     opens, order = open_now(conn, view, params)
     rank = {(w, s): i for w, found in order.items() for i, s in enumerate(found)}
     by_stage = open_rollups(opens, rank)["stage"]
     for r in by_stage:
         r.weighted_amount = cents(r.weighted_amount)
-    return PipelineGauges(params.as_of, by_stage,
-                          times_in_stage(completed_spans(conn, view.tables, params), order))
+    return PipelineGauges(params.as_of, by_stage, stage_times(conn, view.tables, order))
+
+
+def stage_times(conn: Connection, t: PipelineTables,
+                order: dict[str, tuple[str, ...]]) -> list[StageTime]:
+    """Median and p90 time in stage per (workflow, open stage), stages in workflow
+    ``order``, from the view's histogram of completed stays."""
+    h = t.stage_times
+    buckets: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for workflow, stage, bucket, stays in conn.execute(
+            select(h.c.workflow, h.c.stage, h.c.bucket, h.c.stays)
+            .order_by(h.c.workflow, h.c.stage, h.c.bucket)):
+        buckets.setdefault((workflow, stage), []).append((bucket, stays))
+    return [
+        StageTime(workflow, stage, sum(n for _, n in found), seconds(histogram_median(found)),
+                  seconds(histogram_percentile(found, 90)))
+        for workflow, stages in sorted(order.items()) for stage in stages
+        for found in [buckets.get((workflow, stage), [])]
+    ]

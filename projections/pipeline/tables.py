@@ -5,7 +5,9 @@ deal entered, with its exit), ``changes`` (owner and amount changes), ``teams`` 
 assignments from ``rep.quota_set``).
 Current state (maintained incrementally, for fast reads): ``deals``, ``totals`` (per
 workflow version, stage, owner and currency), ``forecast`` (open amount per expected-close
-month), ``reps``, ``stages`` (the workflow versions' stages and probabilities), ``watermark``.
+month), ``reps``, ``stages`` (the workflow versions' stages and probabilities),
+``stage_times`` (completed stays counted per workflow, stage and duration bucket: the
+histogram /metrics reads time in stage from), ``watermark``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class PipelineTables:
     reps: Table
     teams: Table
     stages: Table
+    stage_times: Table
     watermark: Table
 
 
@@ -152,6 +155,13 @@ def define(p: Projection) -> PipelineTables:
         Column("probability", DecimalText(), nullable=False),
         Column("kind", String(8), nullable=False),  # open, won or lost
     )
+    stage_times = p.table(
+        "stage_times",
+        Column("workflow", String(_NAME), primary_key=True),
+        Column("stage", String(_NAME), primary_key=True),
+        Column("bucket", Integer, primary_key=True),  # projections.pipeline.stats.span_bucket
+        Column("stays", Integer, nullable=False),
+    )
     watermark = p.table(
         "watermark",
         Column("id", Integer, primary_key=True),
@@ -159,4 +169,4 @@ def define(p: Projection) -> PipelineTables:
         Column("recorded_at", UtcDateTime(), nullable=False),
     )
     return PipelineTables(deals, stays, changes, totals, forecast, reps, teams, stages,
-                          watermark)
+                          stage_times, watermark)
