@@ -49,8 +49,8 @@ REPORTS: dict[str, tuple[str, ReportBuilder]] = {
 
 def gauge_builders() -> dict[str, tuple[str, ReportBuilder]]:
     """What the /metrics gauges read, by name: like :data:`REPORTS`, but reads whose cost
-    does not grow with the log (``pipeline``: the current-state tables and the completed
-    stays' times, streamed; ``sla``: counts kept incrementally, :class:`SlaCounts`, whose
+    does not grow with the log (``pipeline``: the current-state tables and the histogram
+    of completed stays' times; ``sla``: counts kept incrementally, :class:`SlaCounts`, whose
     state this table owns: call once per exporting process; ``forecast``: a period's rows
     without the "no close date" deals, so only deals closing in the period are read), and
     the ``routing`` report, which reads per rep and rule."""
