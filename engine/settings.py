@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         description="Seconds between giving the C heap's free pages back to the system in "
         "`serve` and its views process (glibc malloc_trim; 0: never), so RSS follows the "
         "memory in use.")
+    serve_sqlite_heap_mb: int = Field(
+        default=16, ge=0, le=1_000_000,
+        description="SQLite's soft heap limit (MiB) in `serve` and its views process (0: "
+        "none): past it SQLite reuses its least recently cached pages instead of growing, "
+        "so the page caches of the store's many connections (8 MiB each for the event "
+        "store's) do not grow with the store.")
     serve_wal_check_seconds: float = Field(
         default=10.0, ge=0, le=3600,
         description="Seconds between looks at a SQLite store's write-ahead log in `serve` "

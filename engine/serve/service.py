@@ -24,7 +24,7 @@ from engine.ingest.batch import BatchResult, Outcome, RawInput
 from engine.metrics import IngestMetrics, Metrics, ViewCollector
 from engine.serve.group import GroupCommitter
 from engine.serve.health import StoreHealth, is_store_outage
-from engine.serve.malloc import HeapTrimmer
+from engine.serve.malloc import HeapTrimmer, limit_sqlite_heap
 from engine.serve.reports import ReportService
 from engine.serve.rwlock import ReadWriteLock
 from engine.serve.sla_timer import serve_sla_timer
@@ -84,6 +84,7 @@ class Service:
     _start_head: int | None = None
     _caught_up: bool = False
     _stopped: bool = False
+    _sqlite_heap_before: int | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, registry: CollectorRegistry | None = None
@@ -118,6 +119,7 @@ class Service:
     def start(self) -> None:
         """Follow the log with the views' runner; start Kafka tasks when configured."""
         self._start_head = self.runner.head()
+        self._sqlite_heap_before = limit_sqlite_heap(self.settings.serve_sqlite_heap_mb << 20)
         tasks: list[BackgroundTask] = [] if self.health is None else [self.health]
         if self.settings.serve_heap_trim_seconds > 0:
             tasks.append(HeapTrimmer(self.settings.serve_heap_trim_seconds))
@@ -165,6 +167,8 @@ class Service:
         self.background = []
         self.runner.stop()
         self.engine.close()
+        if self._sqlite_heap_before is not None:  # the process's own limit, as it was
+            limit_sqlite_heap(self._sqlite_heap_before)
 
     # ------------------------------------------------------------------ writing
     def ingest(self, inputs: Sequence[RawInput]) -> BatchResult:

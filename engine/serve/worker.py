@@ -30,7 +30,7 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     ``stop`` is set; keep ``holding`` saying whether it holds the views' lock."""
     from engine.bootstrap import bootstrap
     from engine.serve.logs import configure_logging
-    from engine.serve.malloc import HeapTrimmer, limit_arenas
+    from engine.serve.malloc import HeapTrimmer, limit_arenas, limit_sqlite_heap
     from engine.serve.sla_timer import serve_sla_timer
     from engine.store.gc import freeze_startup
 
@@ -46,6 +46,7 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     limit_arenas()  # before this process starts a thread (engine.serve.malloc)
     configure_logging(log_level)
     settings = Settings.model_validate_json(settings_json)
+    limit_sqlite_heap(settings.serve_sqlite_heap_mb << 20)
     engine = bootstrap(settings)
     freeze_startup()
     runner = engine.runner()

@@ -1,4 +1,4 @@
-"""``dealflow serve`` caps glibc's malloc arenas (engine.serve.malloc).
+"""``dealflow serve`` caps glibc's malloc arenas and SQLite's heap (engine.serve.malloc).
 
 Each case runs in a fresh interpreter: arenas, once made, stay for the process's life.
 glibc's ``malloc_stats`` prints one ``Arena N:`` block per arena to stderr; eight threads
@@ -7,8 +7,11 @@ that each allocate make their own arenas without the cap, and share two with it.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +100,57 @@ def test_the_trimmer_trims_until_stopped() -> None:
     assert done >= 3
     threading.Event().wait(0.05)
     assert trimmer.trims == done  # the thread ended with stop()
+
+
+_HEAP_SCRIPT = """
+import os, sqlite3, sys, tempfile
+from engine.serve.malloc import limit_sqlite_heap, sqlite_heap_bytes
+path = os.path.join(tempfile.mkdtemp(), "db")
+with sqlite3.connect(path) as c:
+    c.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)")
+    c.executemany("INSERT INTO t VALUES (?, ?)", ((i, os.urandom(1000)) for i in range(40_000)))
+limit_sqlite_heap(int(sys.argv[1]) << 20)
+conns = [sqlite3.connect(path) for _ in range(4)]
+for conn in conns:  # four connections with the event store's 8 MiB page cache each
+    conn.execute("PRAGMA cache_size=-8192")
+    conn.execute("SELECT sum(length(v)) FROM t").fetchone()
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (40_000,)
+print(sqlite_heap_bytes() >> 20)
+"""
+
+
+def test_the_sqlite_heap_limit_bounds_every_connections_page_cache() -> None:
+    def heap_mb(limit_mb: int) -> int:
+        done = subprocess.run([sys.executable, "-c", _HEAP_SCRIPT, str(limit_mb)],
+                              capture_output=True, text=True, check=True, timeout=120)
+        return int(done.stdout)
+
+    # 40 MB of rows read through four 8 MiB caches: ~32 MiB without a limit, 8 with one.
+    assert heap_mb(0) > 24
+    assert heap_mb(8) <= 9
+
+
+def test_serve_sets_the_sqlite_heap_limit_and_puts_the_old_one_back(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from engine.serve.malloc import limit_sqlite_heap
+    from engine.serve.service import Service
+    from tests.api.conftest import api_settings
+
+    def limit() -> int:
+        with closing(sqlite3.connect(":memory:")) as conn:
+            return int(conn.execute("PRAGMA soft_heap_limit").fetchone()[0])
+
+    before = limit_sqlite_heap(0)
+    try:
+        service = Service.build(api_settings(f"sqlite:///{tmp_path}/s.db",
+                                             serve_sqlite_heap_mb=12),
+                                registry=CollectorRegistry())
+        try:
+            service.start()
+            assert limit() == 12 << 20
+        finally:
+            service.stop()
+        assert limit() == 0
+    finally:
+        limit_sqlite_heap(before)
