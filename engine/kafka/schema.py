@@ -18,7 +18,7 @@ RFC 3339 with their offsets, dates ``YYYY-MM-DD``.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
@@ -28,6 +28,7 @@ import orjson
 __all__ = [
     "SCHEMA_VERSION",
     "encode_event",
+    "encode_stored",
     "event_id",
 ]
 
@@ -49,15 +50,17 @@ def event_id(originator_id: UUID, originator_version: int) -> UUID:
     return uuid5(_EVENT_ID_NS, f"{originator_id}:{originator_version}")
 
 
+# The variant nibble of an RFC 4122 UUID (0b10xx) for each hex digit of the hash there.
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+
+
 def _event_id_text(originator_text: str, originator_version: int) -> str:
     # ``str(event_id(...))`` without building two UUID objects per event (the relay's hot
-    # path): the same SHA-1 name-based UUID (RFC 4122 version 5), formatted as ``str`` does.
-    digest = bytearray(hashlib.sha1(
-        _EVENT_ID_NS_BYTES + f"{originator_text}:{originator_version}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # path): the same SHA-1 name-based UUID (RFC 4122 version 5), formatted as ``str`` does,
+    # the version and variant set in the hex text.
+    h = hashlib.sha1(
+        _EVENT_ID_NS_BYTES + f"{originator_text}:{originator_version}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def _default(value: Any) -> Any:
@@ -105,13 +108,120 @@ def encode_event(
         "extra": extra,
         "data": data,
     }
+    return orjson.dumps(payload, default=_default, option=_OPTIONS), _headers(the_id, topic,
+                                                                             position)
+
+
+def _headers(the_id: str, topic: str, position: int) -> list[tuple[str, bytes]]:
     type_header = _TYPE_HEADERS.get(topic)
     if type_header is None:
         type_header = _TYPE_HEADERS[topic] = ("dealflow.type", topic.encode())
-    headers = [
+    return [
         ("dealflow.event_id", the_id.encode()),
         type_header,
         ("dealflow.position", str(position).encode()),
         _VERSION_HEADER,
     ]
-    return orjson.dumps(payload, default=_default, option=_OPTIONS), headers
+
+
+# ---------------------------------------------------------------- from the stored bytes
+# A stored state is eventsourcing's JSON (engine/store/transcoder.py): datetimes, dates and
+# decimals are ``{"_type_": name, "_data_": text}`` wrappers. Decoding revives them as
+# objects and encoding writes them as text again; :func:`encode_stored` turns each wrapper
+# into the value :func:`encode_event` would have written for the revived object, without
+# building the event; anything it cannot vouch for is left to the decoded path.
+_STORED_SKIPPED = _BASE_FIELDS | {"class_version"}
+
+
+class _Undecided(Exception):
+    """Only the decoded event gives the same bytes (a float, an unknown wrapper)."""
+
+
+def _as_sent(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        for name, item in value.items():  # replacing a value keeps the size: allowed
+            kind = type(item)
+            if kind is dict or kind is list:
+                value[name] = _as_sent(item)
+            elif kind is float:
+                raise _Undecided
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            return _unwrap(value["_type_"], value["_data_"])
+        return value
+    if kind is list:
+        for i, item in enumerate(value):
+            kind = type(item)
+            if kind is dict or kind is list:
+                value[i] = _as_sent(item)
+            elif kind is float:
+                raise _Undecided
+        return value
+    if kind is float:
+        raise _Undecided
+    return value
+
+
+def _unwrap(name: Any, data: Any) -> Any:
+    # Revived as the stock transcodings revive them (which ``RelayLog`` checks the store
+    # uses), so orjson writes the same text; a decimal straight as ``_default`` writes it.
+    if type(data) is str:
+        if name == "datetime_iso":
+            return datetime.fromisoformat(data)
+        if name == "decimal_str":
+            return format(Decimal(data), "f")
+        if name == "date_iso":
+            return date.fromisoformat(data)
+    raise _Undecided
+
+
+def encode_stored(
+    state: bytes, event_class: type, *, topic: str, position: int, key: str,
+    originator_id: UUID, originator_text: str, originator_version: int,
+) -> tuple[bytes, list[tuple[str, bytes]]] | None:
+    """What :func:`encode_event` gives for the event stored as ``state`` (eventsourcing's
+    JSON, neither compressed nor encrypted) of ``event_class``, or None when only the
+    decoded event can tell (an older class version to upcast, a float, a wrapper other than
+    a datetime, date or decimal, anything unexpected)."""
+    class_version = getattr(event_class, "class_version", 1)
+    try:
+        stored = orjson.loads(state)
+        if type(stored) is not dict or stored.get("class_version", 1) != class_version:
+            return None
+        stored = _as_sent(stored)
+    except (_Undecided, orjson.JSONDecodeError, ArithmeticError, ValueError):
+        return None
+    if type(stored) is not dict or "timestamp" not in stored:
+        return None
+    fact: dict[str, Any] | None = None
+    extra = None
+    if "fact_id" in stored and "source" in stored:
+        fact = {"source": stored["source"], "id": stored["fact_id"],
+                "actor": stored.get("actor")}
+        extra = stored.get("extra")
+        data = {k: v for k, v in stored.items()
+                if k not in _STORED_SKIPPED and k not in _FACT_FIELDS}
+    else:
+        data = {k: v for k, v in stored.items()
+                if k not in _STORED_SKIPPED and k != "occurred_at"}
+    the_id = _event_id_text(originator_text, originator_version)
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": the_id,
+        "type": topic,
+        "type_version": class_version,
+        "position": position,
+        "key": key,
+        "aggregate": {"type": _aggregate_type_of(event_class), "id": originator_id,
+                      "version": originator_version},
+        "recorded_at": stored["timestamp"],
+        "occurred_at": stored.get("occurred_at"),
+        "fact": fact,
+        "extra": extra,
+        "data": data,
+    }
+    return orjson.dumps(payload, option=_OPTIONS), _headers(the_id, topic, position)
+
+
+def _aggregate_type_of(event_class: type) -> str:
+    return event_class.__qualname__.split(".")[0].lower()
