@@ -131,6 +131,10 @@ def _headers(the_id: str, topic: str, position: int) -> list[tuple[str, bytes]]:
 # into the value :func:`encode_event` would have written for the revived object, without
 # building the event; anything it cannot vouch for is left to the decoded path.
 _STORED_SKIPPED = _BASE_FIELDS | {"class_version"}
+_NOT_DATA_OF_FACTS = _STORED_SKIPPED | _FACT_FIELDS
+_NOT_DATA = _STORED_SKIPPED | {"occurred_at"}
+#: class -> its class version and aggregate type, as encode_event finds them.
+_CLASSES: dict[type, tuple[int, str]] = {}
 
 
 class _Undecided(Exception):
@@ -183,7 +187,11 @@ def encode_stored(
     JSON, neither compressed nor encrypted) of ``event_class``, or None when only the
     decoded event can tell (an older class version to upcast, a float, a wrapper other than
     a datetime, date or decimal, anything unexpected)."""
-    class_version = getattr(event_class, "class_version", 1)
+    known = _CLASSES.get(event_class)
+    if known is None:
+        known = _CLASSES[event_class] = (getattr(event_class, "class_version", 1),
+                                         _aggregate_type_of(event_class))
+    class_version, aggregate_type = known
     try:
         stored = orjson.loads(state)
         if type(stored) is not dict or stored.get("class_version", 1) != class_version:
@@ -199,11 +207,9 @@ def encode_stored(
         fact = {"source": stored["source"], "id": stored["fact_id"],
                 "actor": stored.get("actor")}
         extra = stored.get("extra")
-        data = {k: v for k, v in stored.items()
-                if k not in _STORED_SKIPPED and k not in _FACT_FIELDS}
+        data = {k: v for k, v in stored.items() if k not in _NOT_DATA_OF_FACTS}
     else:
-        data = {k: v for k, v in stored.items()
-                if k not in _STORED_SKIPPED and k != "occurred_at"}
+        data = {k: v for k, v in stored.items() if k not in _NOT_DATA}
     the_id = _event_id_text(originator_text, originator_version)
     payload = {
         "schema_version": SCHEMA_VERSION,
@@ -212,7 +218,7 @@ def encode_stored(
         "type_version": class_version,
         "position": position,
         "key": key,
-        "aggregate": {"type": _aggregate_type_of(event_class), "id": originator_id,
+        "aggregate": {"type": aggregate_type, "id": originator_id,
                       "version": originator_version},
         "recorded_at": stored["timestamp"],
         "occurred_at": stored.get("occurred_at"),
