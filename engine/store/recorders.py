@@ -12,7 +12,7 @@ in :mod:`engine.store.postgres`, so that a SQLite store never imports psycopg.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -98,6 +98,19 @@ _UPSERT_OFFSET = (
 )
 
 
+#: Values per query of a lookup by many keys (``IN (...)`` or a ``VALUES`` list): well
+#: under SQLite's and psycopg's parameter limits, and large enough that a batch of 1,000
+#: facts costs two or three queries.
+_CHUNK = 500
+
+
+def _distinct_chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
+    """``values`` without repeats (first occurrence kept), :data:`_CHUNK` at a time."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), _CHUNK):
+        yield unique[start : start + _CHUNK]
+
+
 class _DealflowRows:
     """What both backends write and read beside the events (SQL in ``?`` style)."""
 
@@ -128,9 +141,7 @@ class _DealflowRows:
     def known_digests(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Content digests of the already accepted facts among ``keys`` (source, id)."""
         found: dict[tuple[str, str], str] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for chunk in _distinct_chunks(keys):
             values = ",".join(["(?,?)"] * len(chunk))
             params = [part for key in chunk for part in key]
             rows = self._fetch(
@@ -147,9 +158,7 @@ class _DealflowRows:
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """All stored events of several aggregates in one query, by aggregate then version."""
         found: list[StoredEvent] = []
-        unique = list(dict.fromkeys(originator_ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for chunk in _distinct_chunks(originator_ids):
             marks = ",".join(["?"] * len(chunk))
             rows = self._fetch(
                 "SELECT originator_id, originator_version, topic, state "
@@ -168,9 +177,7 @@ class _DealflowRows:
         """The last stored version of each of ``originator_ids`` that has events, in one
         query (per 500 ids)."""
         found: dict[UUID, int] = {}
-        unique = list(dict.fromkeys(originator_ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for chunk in _distinct_chunks(originator_ids):
             marks = ",".join(["?"] * len(chunk))
             rows = self._fetch(
                 "SELECT originator_id, MAX(originator_version) "
