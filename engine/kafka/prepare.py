@@ -1,5 +1,5 @@
-"""The relay's messages, prepared (read from the log, decoded, keyed, encoded) ahead of the
-sending, in a child process.
+"""The relay's messages, prepared (read from the log, keyed, encoded from the stored rows:
+:class:`RelayLog`) ahead of the sending, in a child process.
 
 kafka-python is pure Python: building record batches and its sender thread need the GIL, as
 the relay's own reading, decoding, key resolution and encoding do, so in one process the two
