@@ -1,5 +1,5 @@
-"""The relay's messages, prepared (read from the log, keyed, encoded from the stored rows:
-:class:`RelayLog`) ahead of the sending, in a child process.
+"""The relay's messages (:mod:`engine.kafka.messages`: read from the log, keyed, encoded
+from the stored rows) prepared ahead of the sending, in a child process.
 
 kafka-python is pure Python: building record batches and its sender thread need the GIL, as
 the relay's own reading, decoding, key resolution and encoding do, so in one process the two
@@ -26,206 +26,32 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
-from uuid import UUID
-
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    JSONTranscoder,
-    StoredEvent,
-)
-from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import resolve_topic
-from kafka.partitioner.default import murmur2
 
 from engine.kafka.keys import EventKeys
-from engine.kafka.schema import encode_event, encode_stored
-from engine.store.app import DateAsISO, DealflowApplication
+from engine.kafka.messages import Partitions, Prepared, RelayLog, prepare
+from engine.store.app import DealflowApplication
 from engine.store.gc import batches, freeze_startup
-from engine.store.log import LogReader
 
 __all__ = [
     "LocalPreparer",
     "Prepared",
     "PreparingProcess",
-    "RelayLog",
-    "prepare",
     "preparer_for",
     "use_process",
 ]
 
 log = logging.getLogger(__name__)
 
-#: position, partition, key, value, headers: what ``KafkaProducer.send`` takes for one event.
-Prepared = tuple[int, int, bytes, bytes, list[tuple[str, bytes]]]
 #: How often an idle child checks that the relay that spawned it is still its parent.
 _WATCH_SECONDS = 0.5
 #: Chunks requested ahead of the one being sent: the child prepares while the relay sends.
 _AHEAD = 3
-_PARTITIONS_OF_KEYS = 100_000  # keys whose partition is kept
-_IDS = 20_000  # originator ids parsed and kept, as LogReader keeps them
 #: The child's first message: it has opened the store.
 _READY = (-1, None, "ready")
 
 
 class PreparerGoneError(Exception):
     """The preparing process died or failed; the relay resends from its saved position."""
-
-
-class Partitions:
-    """The partition of each key, as kafka-python's default partitioner picks it (murmur2
-    of the key over all of the topic's partitions), computed once per key."""
-
-    def __init__(self, partitions: Sequence[int]) -> None:
-        """``partitions``: the topic's partition ids."""
-        self.partitions = sorted(partitions)
-        self._of: dict[bytes, int] = {}
-
-    def of(self, key: bytes) -> int:
-        """The partition of ``key``."""
-        partition = self._of.get(key)
-        if partition is None:
-            if len(self._of) > _PARTITIONS_OF_KEYS:
-                self._of.clear()
-            index = (murmur2(key) & 0x7FFFFFFF) % len(self.partitions)
-            partition = self._of[key] = self.partitions[index]
-        return partition
-
-
-#: A stored event as the relay reads it: position, originator id (and its text), version,
-#: topic, stored state.
-Row = tuple[int, UUID, str, int, str, bytes]
-
-
-class RelayLog:
-    """The log as the relay reads it: stored rows, decoded only where the message needs
-    the event (an aggregate not keyed yet, a state :func:`encode_stored` leaves to the
-    decoded path).
-
-    A message is the event's stored state re-encoded in the outbound schema, so building
-    the event object (reviving every datetime and decimal, then writing them out again)
-    was a quarter of the relay's own time. Rows are read as :class:`LogReader` reads them
-    on SQLite (the same query, one UUID per aggregate); any other store, or one whose
-    states are compressed, encrypted or transcoded differently, goes through
-    :class:`LogReader` and the decoded events."""
-
-    def __init__(self, app: DealflowApplication) -> None:
-        """Read ``app``'s log."""
-        self.app = app
-        self.reader = LogReader(app)
-        recorder: Any = app.recorder
-        mapper = app.mapper
-        names = getattr(mapper.transcoder, "names", {})
-        self._table: str | None = None
-        if (isinstance(recorder, SQLiteApplicationRecorder)
-                and recorder.datastore.originator_id_type == "uuid"
-                and mapper.cipher is None and mapper.compressor is None
-                and isinstance(mapper.transcoder, JSONTranscoder)
-                and type(names.get("datetime_iso")) is DatetimeAsISO
-                and type(names.get("decimal_str")) is DecimalAsStr
-                and type(names.get("date_iso")) is DateAsISO):
-            self._table = recorder.events_table_name
-        self._ids: dict[str, tuple[UUID, str]] = {}
-        self._classes: dict[str, type] = {}
-
-    @property
-    def stored(self) -> bool:
-        """Whether messages are encoded from the stored rows."""
-        return self._table is not None
-
-    def rows(self, after: int, limit: int) -> list[Row]:
-        """At most ``limit`` stored events after position ``after`` (only when
-        :attr:`stored`)."""
-        assert self._table is not None
-        recorder: Any = self.app.recorder
-        with recorder.datastore.transaction(commit=False) as cursor:
-            rows_of = cursor.sqlite_cursor
-            rows_of.row_factory = None  # plain tuples, not sqlite3.Row
-            rows_of.execute(
-                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
-                f"{self._table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, limit))
-            found = rows_of.fetchall()
-        ids = self._ids
-        if len(ids) > _IDS:
-            ids.clear()
-        out: list[Row] = []
-        for position, stored_id, version, topic, state in found:
-            known = ids.get(stored_id)
-            if known is None:
-                originator = UUID(stored_id)
-                known = ids[stored_id] = (originator, str(originator))
-            out.append((position, known[0], known[1], version, topic, state))
-        return out
-
-    def event_class(self, topic: str) -> type:
-        """The domain event class stored under ``topic``."""
-        found = self._classes.get(topic)
-        if found is None:
-            found = self._classes[topic] = resolve_topic(topic)
-        return found
-
-    def decode(self, row: Row) -> Any:
-        """The domain event of ``row``, as the application's mapper decodes it."""
-        return self.app.mapper.to_domain_event(StoredEvent(
-            originator_id=row[1], originator_version=row[3], topic=row[4], state=row[5]))
-
-
-def prepare(log: RelayLog, keys: EventKeys, partitions: Partitions, after: int,
-            limit: int) -> list[Prepared]:
-    """At most ``limit`` events after position ``after``, ready to send."""
-    if not log.stored:
-        return _prepare_decoded(log.reader, keys, partitions, after, limit)
-    rows = log.rows(after, limit)
-    # Aggregates not keyed yet: the first event of each is decoded, and they are keyed
-    # together (one query).
-    cached = keys.cached
-    found: list[str | None] = [cached(row[1]) for row in rows]
-    firsts: dict[UUID, int] = {}
-    for i, key in enumerate(found):
-        if key is None:
-            firsts.setdefault(rows[i][1], i)
-    decoded: dict[int, Any] = {}
-    if firsts:
-        events = [log.decode(rows[i]) for i in firsts.values()]
-        named = dict(zip(firsts, keys.keys(events), strict=True))
-        decoded = dict(zip(firsts.values(), events, strict=True))
-        found = [key if key is not None else named[row[1]]
-                 for row, key in zip(rows, found, strict=True)]
-    partition_of = partitions.of
-    event_class = log.event_class
-    out: list[Prepared] = []
-    for i, (row, maybe) in enumerate(zip(rows, found, strict=True)):
-        assert maybe is not None
-        key = maybe
-        position, originator, text, version, topic, state = row
-        event = decoded.get(i)
-        message = None
-        if event is None:
-            message = encode_stored(state, event_class(topic), topic=topic,
-                                    position=position, key=key, originator_id=originator,
-                                    originator_text=text, originator_version=version)
-            if message is None:
-                event = log.decode(row)
-        if message is None:
-            message = encode_event(event, topic=topic, position=position, key=key,
-                                   originator_text=text)
-        key_bytes = key.encode()
-        out.append((position, partition_of(key_bytes), key_bytes, message[0], message[1]))
-    return out
-
-
-def _prepare_decoded(reader: LogReader, keys: EventKeys, partitions: Partitions, after: int,
-                     limit: int) -> list[Prepared]:
-    logged = reader.read(after, limit)
-    found = keys.keys([item.event for item in logged])
-    partition_of = partitions.of
-    out: list[Prepared] = []
-    for item, key in zip(logged, found, strict=True):
-        value, headers = encode_event(item.event, topic=item.topic, position=item.position,
-                                      key=key, originator_text=item.originator_text)
-        key_bytes = key.encode()
-        out.append((item.position, partition_of(key_bytes), key_bytes, value, headers))
-    return out
 
 
 class LocalPreparer:

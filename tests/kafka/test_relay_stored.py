@@ -18,7 +18,7 @@ from engine.demo import generate
 from engine.domain.deal import Deal
 from engine.domain.escalation import Escalation
 from engine.kafka.keys import EventKeys
-from engine.kafka.prepare import Partitions, Prepared, RelayLog, prepare
+from engine.kafka.messages import Partitions, Prepared, RelayLog, prepare
 from engine.kafka.schema import encode_event, encode_stored
 from engine.settings import Settings
 from tests.kafka.test_relay import head, ingest
