@@ -154,12 +154,13 @@ class LogReader:
         if len(ids) > _IDS:
             ids.clear()
         out: list[StoredRow] = []
+        new = tuple.__new__  # a named tuple's own __new__ costs ~0.4 us a row more
         for position, stored_id, version, topic, state in found:
             known = ids.get(stored_id)
             if known is None:
                 originator = UUID(stored_id)
                 known = ids[stored_id] = (originator, str(originator))
-            out.append(StoredRow(position, known[0], known[1], version, topic, state))
+            out.append(new(StoredRow, (position, known[0], known[1], version, topic, state)))
         return out
 
     def _read_sqlite(self, after: int, limit: int, upto: int | None,
