@@ -130,6 +130,31 @@ def _unstorable(text: str) -> str | None:
     return None
 
 
+#: Where a stored state's typed values hide: the event store writes a datetime, a decimal or
+#: a date as an object whose only keys are these two, and reads every such object back as
+#: that type. An input's own object of this shape (in ``data`` or ``extra``, which keep what
+#: the source sent) would be stored as is and then read back as a type, or fail to be read
+#: at all: the deal could never be loaded again. Refused at the contract, naming where.
+_RESERVED_KEYS = frozenset({"_type_", "_data_"})
+
+
+def _reserved_object(value: Any, path: str) -> str | None:
+    """Where an object whose only keys are ``_type_`` and ``_data_`` hides, or None."""
+    if isinstance(value, dict):
+        if len(value) == 2 and value.keys() == _RESERVED_KEYS:
+            return path or "(body)"
+        for key, item in value.items():
+            found = _reserved_object(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _reserved_object(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
 def _text_fault(value: Any, path: str) -> tuple[str, str] | None:
     """Where unstorable text hides (no store keeps it), and what it is; or None."""
     if isinstance(value, str):
@@ -230,6 +255,15 @@ def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
         if found:
             where, what = found
             raise InvalidFactError(f"{where}: contains {what}", field=where)
+    # Fast path: nearly every fact has neither the key's text nor an escape that could spell it.
+    if ((b"_type_" in raw or b"\\u" in raw) if isinstance(raw, bytes)
+            else ("_type_" in raw or "\\u" in raw)):
+        reserved = _reserved_object(obj, "")
+        if reserved:
+            raise InvalidFactError(
+                f"{reserved}: an object whose only keys are _type_ and _data_, which the "
+                "event store reserves for its typed values (add or rename a key)",
+                field=reserved)
     fields = _envelope_fast(obj)
     if fields is None:
         fields = _envelope(obj)

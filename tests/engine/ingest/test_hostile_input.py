@@ -6,6 +6,7 @@ what it found is pinned below as regression tests."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -57,3 +58,44 @@ def test_inputs_that_once_needed_care_are_rejected_and_stored(engine: Engine, ra
                                                               ) -> None:
     counts = BatchChecker(engine).check([raw])
     assert counts == {"rejected": 1}
+
+
+@pytest.mark.parametrize(("member", "where"), [
+    ('"data": {"note": {"_type_": "nope", "_data_": "x"}}', "data.note"),
+    # An escaped key spells the same key once decoded.
+    ('"data": {"note": [1, {"\\u005ftype_": "decimal_str", "_data_": "1"}]}', "data.note.1"),
+    ('"extra": {"crm": {"_data_": "2026-01-05", "_type_": "date_iso"}}', "extra.crm"),
+])
+def test_an_object_shaped_like_a_stored_typed_value_is_refused_by_name(
+        engine: Engine, member: str, where: str) -> None:
+    """Found in review: the event store writes typed values (datetime, decimal, date) as
+    an object whose only keys are ``_type_`` and ``_data_`` and reads every such object
+    back as one, so an input's own object of that shape, stored as sent, made its deal
+    unreadable (the next fact of the deal failed with an unhandled decoding error)."""
+    from tests.engine.conftest import send
+    from tests.engine.facts import fact, opened
+
+    text = orjson.dumps(opened("R-1", time="2026-01-05T10:00:00+08:00")).decode()
+    name, _, value = member.partition(": ")
+    if name == '"data"':  # one more data field, beside the opened fact's own
+        raw = text.replace('"data":{', '"data":{' + value[1:-1] + ",", 1)
+    else:
+        raw = text[:-1] + "," + member + "}"
+    result = send(engine, raw.encode())
+    (outcome,) = result.outcomes
+    assert (outcome.status, outcome.reason) == ("rejected", f"invalid:{where}")
+    assert "_type_ and _data_" in (outcome.message or "")
+    assert engine.app.store.rejection_counts() == {f"invalid:{where}": 1}
+    # An object with those keys and another is data like any other: stored, and the deal
+    # still loads from the store afterwards.
+    ok = send(engine, opened("R-1", time="2026-01-05T10:00:00+08:00"),
+              fact("activity.logged", "R-1", {"kind": "call", "purpose": "first_call",
+                                               "note": {"_type_": "a", "_data_": "b",
+                                                        "more": 1}},
+                   time="2026-01-05T11:00:00+08:00"))
+    assert [o.status for o in ok.outcomes] == ["accepted", "accepted"]
+    engine.ingestor.forget()
+    again = send(engine, fact("activity.logged", "R-1", {"kind": "email",
+                                                         "purpose": "thank_you"},
+                              time="2026-01-05T12:00:00+08:00"))
+    assert [o.status for o in again.outcomes] == ["accepted"]
