@@ -7,6 +7,10 @@ probing a store that went away (:mod:`engine.serve.health`). They share one loop
 :class:`Periodic` runs :meth:`Periodic.work` in its own thread, waits ``interval`` seconds
 (or until :meth:`Periodic.wake` ends the wait early) and goes on; a failing round is
 logged and the next one runs as usual, so upkeep never ends the service's other work.
+
+Not :class:`engine.store.follower.Follower`, the loop of the log's followers (views, SLA
+timer, relay): that one steps only while it holds a singleton lock across replicas and backs
+off after failures, while upkeep belongs to each process and has no lock to hold.
 """
 
 from __future__ import annotations

@@ -165,10 +165,12 @@ class Service:
             except Exception:
                 log.exception("stopping %r failed", task)
         self.background = []
-        self.runner.stop()
-        self.engine.close()
-        if self._sqlite_heap_before is not None:  # the process's own limit, as it was
-            limit_sqlite_heap(self._sqlite_heap_before)
+        try:
+            self.runner.stop()
+            self.engine.close()
+        finally:
+            if self._sqlite_heap_before is not None:  # the process's own limit, as it was
+                limit_sqlite_heap(self._sqlite_heap_before)
 
     # ------------------------------------------------------------------ writing
     def ingest(self, inputs: Sequence[RawInput]) -> BatchResult:

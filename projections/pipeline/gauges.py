@@ -36,13 +36,14 @@ from projections.pipeline.stats import histogram_median, histogram_percentile, s
 from projections.pipeline.tables import PipelineTables
 from projections.report import ReportParams
 
-__all__ = ["PipelineGauges", "build_gauges", "stage_times"]
+__all__ = ["PipelineGauges", "build_gauges", "histogram_times"]
 
 
 @dataclass(frozen=True)
 class PipelineGauges:
     """Open deals by (workflow, stage, currency) and time in stage over the completed stays,
-    as the view stands at ``as_of``."""
+    as the view stands (every fact it applied, whatever its time); ``as_of`` is when they
+    were read."""
 
     as_of: datetime
     open_by_stage: list[OpenRow]
@@ -79,10 +80,10 @@ def build_gauges(conn: Connection, view: PipelineProjection,
     by_stage = open_rollups(opens, rank)["stage"]
     for r in by_stage:
         r.weighted_amount = cents(r.weighted_amount)
-    return PipelineGauges(params.as_of, by_stage, stage_times(conn, view.tables, order))
+    return PipelineGauges(params.as_of, by_stage, histogram_times(conn, view.tables, order))
 
 
-def stage_times(conn: Connection, t: PipelineTables,
+def histogram_times(conn: Connection, t: PipelineTables,
                 order: dict[str, tuple[str, ...]]) -> list[StageTime]:
     """Median and p90 time in stage per (workflow, open stage), stages in workflow
     ``order``, from the view's histogram of completed stays."""

@@ -81,7 +81,8 @@ def span_bucket(us: int) -> int:
 
 
 def bucket_value(bucket: int) -> int:
-    """The duration (µs) a bucket stands for: the midpoint of the durations in it."""
+    """The duration (µs) a bucket stands for: the middle of the durations in it (the upper
+    of the two middle values: a bucket above 256 µs holds an even count of them)."""
     if bucket < 2 * _HALF:
         return bucket
     shift = (bucket >> _SUB) - 1
