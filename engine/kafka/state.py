@@ -14,6 +14,7 @@ relay's message keys).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -92,13 +93,28 @@ def _insert(engine: Engine, target: Table) -> Any:
     return pg_insert(target) if engine.dialect.name == "postgresql" else sqlite_insert(target)
 
 
+#: Serializes :func:`ensure_tables` within a process: ``serve --kafka`` starts its consumer
+#: and its relay together, and each creates the tables on start.
+_CREATING = threading.Lock()
+#: Attempts against other processes creating the same tables at the same time.
+_ATTEMPTS = 5
+
+
 def ensure_tables(engine: Engine) -> None:
-    """Create the Kafka side's own tables if missing (safe when workers start together)."""
-    try:
-        _meta.create_all(engine, checkfirst=True)
-    except DBAPIError:
-        # Another worker created them between our check and our CREATE; check again.
-        _meta.create_all(engine, checkfirst=True)
+    """Create the Kafka side's own tables if missing (safe when workers start together).
+
+    Another process may create a table between this one's check and its ``CREATE``; the
+    tables are created one by one, so that can happen once per table: each failure checks
+    again, up to :data:`_ATTEMPTS` times. (A single retry once failed in CI, when serve's
+    consumer and relay threads raced each other over two of the tables.)"""
+    with _CREATING:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                _meta.create_all(engine, checkfirst=True)
+                return
+            except DBAPIError:
+                if attempt == _ATTEMPTS:
+                    raise
 
 
 def relay_position(engine: Engine, name: str) -> int:
