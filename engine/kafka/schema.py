@@ -71,11 +71,6 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def _aggregate_type(event: Any) -> str:
-    # Events are nested in their aggregate class: Deal.Opened -> "deal".
-    return type(event).__qualname__.split(".")[0].lower()
-
-
 def encode_event(
     event: Any, *, topic: str, position: int, key: str, originator_text: str | None = None,
 ) -> tuple[bytes, list[tuple[str, bytes]]]:
@@ -84,32 +79,49 @@ def encode_event(
     state: dict[str, Any] = event.__dict__  # only read
     the_id = _event_id_text(originator_text or str(event.originator_id),
                             event.originator_version)
-    fact = None
+    aggregate = {"type": _aggregate_type_of(type(event)), "id": event.originator_id,
+                 "version": event.originator_version}
+    return _message(state, _DECODED_NOT_DATA, the_id=the_id, topic=topic,
+                    type_version=getattr(type(event), "class_version", 1),
+                    position=position, key=key, aggregate=aggregate, default=_default)
+
+
+#: The fields of an event's state that are not its ``data``: for a fact's event, and for
+#: any other (decoded events; stored states also hold their ``class_version``).
+_DECODED_NOT_DATA = (_BASE_FIELDS | _FACT_FIELDS, _BASE_FIELDS | {"occurred_at"})
+
+
+def _message(state: dict[str, Any], not_data: tuple[frozenset[str], frozenset[str]], *,
+             the_id: str, topic: str, type_version: int, position: int, key: str,
+             aggregate: dict[str, Any], default: Any) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The JSON value and headers of an event whose state (decoded, or as stored with its
+    typed values already as sent) is ``state``: the one place the outbound schema is laid
+    out, for :func:`encode_event` and :func:`encode_stored`."""
+    fact: dict[str, Any] | None = None
     extra = None
-    occurred_at: datetime | None = state.get("occurred_at")
     if "fact_id" in state and "source" in state:
         fact = {"source": state["source"], "id": state["fact_id"], "actor": state.get("actor")}
         extra = state.get("extra")
-        data = {k: v for k, v in state.items() if k not in _BASE_FIELDS and k not in _FACT_FIELDS}
+        data = {k: v for k, v in state.items() if k not in not_data[0]}
     else:
-        data = {k: v for k, v in state.items() if k not in _BASE_FIELDS and k != "occurred_at"}
+        data = {k: v for k, v in state.items() if k not in not_data[1]}
     payload = {
         "schema_version": SCHEMA_VERSION,
         "event_id": the_id,
         "type": topic,
-        "type_version": getattr(type(event), "class_version", 1),
+        "type_version": type_version,
         "position": position,
         "key": key,
-        "aggregate": {"type": _aggregate_type(event), "id": event.originator_id,
-                      "version": event.originator_version},
+        "aggregate": aggregate,
         "recorded_at": state["timestamp"],
-        "occurred_at": occurred_at,
+        "occurred_at": state.get("occurred_at"),
         "fact": fact,
         "extra": extra,
         "data": data,
     }
-    return orjson.dumps(payload, default=_default, option=_OPTIONS), _headers(the_id, topic,
-                                                                             position)
+    value = (orjson.dumps(payload, option=_OPTIONS) if default is None
+             else orjson.dumps(payload, default=default, option=_OPTIONS))
+    return value, _headers(the_id, topic, position)
 
 
 def _headers(the_id: str, topic: str, position: int) -> list[tuple[str, bytes]]:
@@ -131,8 +143,7 @@ def _headers(the_id: str, topic: str, position: int) -> list[tuple[str, bytes]]:
 # into the value :func:`encode_event` would have written for the revived object, without
 # building the event; anything it cannot vouch for is left to the decoded path.
 _STORED_SKIPPED = _BASE_FIELDS | {"class_version"}
-_NOT_DATA_OF_FACTS = _STORED_SKIPPED | _FACT_FIELDS
-_NOT_DATA = _STORED_SKIPPED | {"occurred_at"}
+_STORED_NOT_DATA = (_STORED_SKIPPED | _FACT_FIELDS, _STORED_SKIPPED | {"occurred_at"})
 #: class -> its class version and aggregate type, as encode_event finds them.
 _CLASSES: dict[type, tuple[int, str]] = {}
 
@@ -201,33 +212,13 @@ def encode_stored(
         return None
     if type(stored) is not dict or "timestamp" not in stored:
         return None
-    fact: dict[str, Any] | None = None
-    extra = None
-    if "fact_id" in stored and "source" in stored:
-        fact = {"source": stored["source"], "id": stored["fact_id"],
-                "actor": stored.get("actor")}
-        extra = stored.get("extra")
-        data = {k: v for k, v in stored.items() if k not in _NOT_DATA_OF_FACTS}
-    else:
-        data = {k: v for k, v in stored.items() if k not in _NOT_DATA}
-    the_id = _event_id_text(originator_text, originator_version)
-    payload = {
-        "schema_version": SCHEMA_VERSION,
-        "event_id": the_id,
-        "type": topic,
-        "type_version": class_version,
-        "position": position,
-        "key": key,
-        "aggregate": {"type": aggregate_type, "id": originator_id,
-                      "version": originator_version},
-        "recorded_at": stored["timestamp"],
-        "occurred_at": stored.get("occurred_at"),
-        "fact": fact,
-        "extra": extra,
-        "data": data,
-    }
-    return orjson.dumps(payload, option=_OPTIONS), _headers(the_id, topic, position)
+    aggregate = {"type": aggregate_type, "id": originator_id, "version": originator_version}
+    return _message(stored, _STORED_NOT_DATA,
+                    the_id=_event_id_text(originator_text, originator_version), topic=topic,
+                    type_version=class_version, position=position, key=key,
+                    aggregate=aggregate, default=None)
 
 
 def _aggregate_type_of(event_class: type) -> str:
+    # Events are nested in their aggregate class: Deal.Opened -> "deal".
     return event_class.__qualname__.split(".")[0].lower()
