@@ -136,14 +136,17 @@ def limit_sqlite_heap(limit_bytes: int) -> int:
 
 def sqlite_heap_bytes() -> int | None:
     """The bytes SQLite's allocator holds in this process (``sqlite3_memory_used``), or
-    None where its library cannot be found."""
-    name = ctypes.util.find_library("sqlite3")
-    if name is None:
-        return None
+    None where it cannot be reached.
+
+    Asked of the SQLite that Python's ``sqlite3`` module uses: the symbol is looked up
+    through the ``_sqlite3`` extension itself (its own copy when SQLite is built into it,
+    else the shared library it links), not by library name, which could load a second
+    SQLite whose counter stays at 0."""
+    import _sqlite3
+
     try:
-        lib = ctypes.CDLL(name)
-    except OSError:
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    except (OSError, AttributeError):
         return None
-    used = lib.sqlite3_memory_used
     used.restype = ctypes.c_int64
     return int(used())
