@@ -23,18 +23,25 @@ the stored offset) is read from its start.
 
 Pipelining: a batch is decided and stored in a second thread while this one polls the next
 records and parses them against the contract (kafka-python's fetch, and SQLite's or
-psycopg's database work, release the interpreter lock for part of their time). Everything
-else happens with no batch in flight: the stored batch's dead letters are published and its
-offsets noted, then assignment changes are acted on (a revoked partition's fence is
-released only once the batch that was in flight has committed or failed), then the polled
-records of partitions no longer owned are dropped, then pending partitions are taken
-(positioned at the store's offset), and only then is the next batch handed to the deciding
-thread.
+psycopg's database work, release the interpreter lock for part of their time). While the
+batch in flight is not stored yet, this thread keeps polling (up to ``batch_max_records``
+records held), so a worker that is behind stores larger batches: fewer transactions, each
+writing its touched index pages once for more facts, and views that apply the log in larger
+steps; a worker that keeps up still hands each poll on at once. Everything else happens
+with no batch in flight: the stored batch's dead letters are published and its offsets
+noted, then assignment changes are acted on (a revoked partition's fence is released only
+once the batch that was in flight has committed or failed), then the held records of
+partitions no longer owned are dropped, then pending partitions are taken (positioned at
+the store's offset), and only then is the next batch handed to the deciding thread.
+Records are held only from partitions owned when they were polled, and a partition that
+stops being owned loses its held records before it can be taken again (taking it seeks to
+the store's offset, which reads them again).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import Counter
@@ -51,6 +58,7 @@ from kafka.errors import KafkaError
 from engine.contract.envelope import Fact
 from engine.errors import BrokerUnreachableError
 from engine.ingest.parsing import parse_chunk
+from engine.ingest.stream import SWITCH_INTERVAL
 from engine.kafka.batches import store_batch
 from engine.kafka.deadletters import DeadLetter, DeadLetterError, DeadLetterPublisher
 from engine.kafka.fence import PartitionFence
@@ -142,6 +150,9 @@ class KafkaIngestWorker:
         self._thread: threading.Thread | None = None
         self._decider: ThreadPoolExecutor | None = None
         self._inflight: _InFlight | None = None
+        # Polled records (with their parsed facts) of owned partitions, for the next batch.
+        self._held: list[tuple[TP, list[Any], list[Fact | None]]] = []
+        self._held_count = 0
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -171,11 +182,18 @@ class KafkaIngestWorker:
         """Consume until stopped."""
         ensure_tables(self.db)
         self._decider = ThreadPoolExecutor(1, thread_name_prefix="dealflow-kafka-decide")
+        # As while a file streams (engine.ingest.stream): the deciding thread gives the
+        # interpreter lock up for each statement and the commit, and on its return would
+        # wait up to a whole switch interval for this thread (polling, parsing) to give it
+        # back; a longer interval already set is shortened, a shorter one kept.
+        before = sys.getswitchinterval()
+        sys.setswitchinterval(min(before, SWITCH_INTERVAL))
         try:
             if self._connect():
                 while not self.stop_event.is_set():
                     self._step()
         finally:
+            sys.setswitchinterval(before)
             self._shutdown()
         return self.stats
 
@@ -266,35 +284,48 @@ class KafkaIngestWorker:
     # ------------------------------------------------------------------ the loop
     def _step(self) -> None:
         partitions = self.partitions
-        if self._inflight is not None:
-            timeout = min(self.settings.poll_timeout_ms, 100)  # its follow-up is waiting
+        inflight = self._inflight
+        if inflight is not None:
+            # Its follow-up is waiting: look again soon whether it is stored.
+            timeout = min(self.settings.poll_timeout_ms, 100 if not self._held else 10)
         elif partitions.pending:
             timeout = min(self.settings.poll_timeout_ms, 200)
         else:
             timeout = self.settings.poll_timeout_ms
+        settings = self.settings
+        most = max(settings.batch_max_records, settings.max_poll_records)  # per batch
         try:
-            polled = self._consumer.poll(timeout_ms=timeout)  # the batch in flight is decided
+            polled = self._consumer.poll(  # while the batch in flight is decided
+                timeout_ms=timeout,
+                max_records=min(settings.max_poll_records, most - self._held_count))
         except KafkaError as exc:
             log.warning("poll failed: %r", exc)
             self._settle()
+            self._drop_held()
             self.stop_event.wait(1.0)
             return
         # Parsing needs no state: it runs here while the batch in flight is still decided.
-        limits = self.ingestor.limits
-        facts = {tp: parse_chunk([r.value if r.value is not None else b"" for r in batch],
-                                 limits) for tp, batch in polled.items()}
-        self._settle()
-        self._apply_notes()
         # Records of partitions not owned now are dropped: revoked ones, those given back
         # after a failed batch, and those not (yet) taken: taking one seeks it to the
         # store's offset, which discards what was fetched before. (No pause()/resume():
         # kafka-python 3.0.12 never again returns records a partition had buffered when it
         # was paused.)
-        records = [r for tp, batch in polled.items() if tp in partitions.owned for r in batch]
-        if records and partitions.fences_lost():  # checked before each batch
-            records = [r for tp, batch in polled.items() if tp in partitions.owned
-                       for r in batch]
-        parsed = [f for tp in polled if tp in partitions.owned for f in facts[tp]]
+        limits = self.ingestor.limits
+        for tp, batch in polled.items():
+            if tp in partitions.owned:
+                self._held.append((tp, batch, parse_chunk(
+                    [r.value if r.value is not None else b"" for r in batch], limits)))
+                self._held_count += len(batch)
+        if (inflight is not None and not inflight.stored.done()
+                and self._held_count < most and not self.stop_event.is_set()):
+            return  # read ahead while the batch in flight is decided and stored
+        self._settle()
+        self._apply_notes()
+        if self._held:
+            partitions.fences_lost()  # checked before each batch
+        held, self._held, self._held_count = self._held, [], 0
+        records = [r for tp, batch, _ in held if tp in partitions.owned for r in batch]
+        parsed = [f for tp, _, facts in held if tp in partitions.owned for f in facts]
         failed = partitions.claim()
         if failed is not None:
             self._publisher_failed(failed)
@@ -307,6 +338,12 @@ class KafkaIngestWorker:
             self._submit(records, parsed)
         else:
             partitions.flush_markers(idle=True)
+
+    def _drop_held(self) -> None:
+        """Forget the records held for the next batch of partitions no longer owned."""
+        owned = self.partitions.owned
+        self._held = [chunk for chunk in self._held if chunk[0] in owned]
+        self._held_count = sum(len(chunk[1]) for chunk in self._held)
 
     def _submit(self, records: list[Any], parsed: list[Fact | None]) -> None:
         """Hand ``records`` (and their ``parsed`` facts) to the deciding thread;

@@ -44,7 +44,12 @@ class KafkaSettings(BaseSettings):
 
     # --- consumer ----------------------------------------------------------------------------
     max_poll_records: int = Field(default=1000, ge=1, le=50_000,
-                                  description="Most records per poll: one store transaction.")
+                                  description="Most records per poll.")
+    batch_max_records: int = Field(
+        default=5000, ge=1, le=100_000,
+        description="Most records in one store transaction (at least max_poll_records): a "
+        "worker behind keeps polling while its last batch is stored, up to this many, so "
+        "it stores fewer, larger batches; one that keeps up stores each poll at once.")
     poll_timeout_ms: int = Field(default=500, ge=1, description="Longest wait of one poll.")
     session_timeout_ms: int = Field(default=45_000, ge=1000,
                                     description="Group session timeout (a dead worker's "

@@ -116,4 +116,4 @@ def test_facts_from_confluent_kafka_are_applied_once_in_order_per_deal(
             # the store keeps bytes, subject and reason, not the producer's headers.
             assert own == [], own
             again += 1
-    assert again <= settings.max_poll_records  # at most the batch the kill interrupted
+    assert again <= settings.batch_max_records  # at most the batch the kill interrupted

@@ -4,7 +4,9 @@ before its batch committed."""
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 
 import engine.kafka.consumer as consumer_module
 from engine.bootstrap import Engine
+from engine.ingest.stream import SWITCH_INTERVAL
 from engine.kafka.batches import store_batch
 from engine.kafka.consumer import KafkaIngestWorker
 from tests.kafka.conftest import (
@@ -147,3 +150,55 @@ def test_a_revoked_partition_is_released_only_after_its_batch_in_flight_committe
         assert stored == stored_at_release.get(partition)
     assert processed(engine) == processed_at_release
     assert processed_at_release < len(values)
+
+
+def test_a_worker_behind_stores_larger_batches_up_to_the_limit(
+    kafka_bootstrap: str, tmp_path: Path, make_engine: Callable[..., Engine],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a batch is stored the worker keeps polling: the next transaction holds what it
+    read meanwhile, more than one poll's worth but never more than ``batch_max_records``,
+    and every input is still stored exactly once."""
+    values, _ = corpus(deals=30)
+    assert len(values) > 40 + 150
+    settings = kafka_settings(kafka_bootstrap, max_poll_records=40, batch_max_records=150)
+    create_topics(settings)
+    produce(kafka_bootstrap, settings.topics[0], values)
+    expected, _ = reference_run(tmp_path, values)
+    sizes: list[int] = []
+    held: list[int] = []
+    worker_of: list[KafkaIngestWorker] = []
+    intervals: set[float] = set()
+    before = sys.getswitchinterval()
+
+    def slow_store(ingestor: Any, group: str, records: Sequence[Any], *rest: Any) -> Any:
+        sizes.append(len(records))
+        intervals.add(sys.getswitchinterval())
+        if len(sizes) == 1:  # the first batch is stored once the worker read a batch ahead
+            deadline = time.monotonic() + _WAIT
+            while worker_of[0]._held_count < 150 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            held.append(worker_of[0]._held_count)
+        return store_batch(ingestor, group, records, *rest)
+
+    monkeypatch.setattr(consumer_module, "store_batch", slow_store)
+    engine = make_engine()
+    worker = KafkaIngestWorker(engine, settings)
+    worker_of.append(worker)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: processed(engine) >= len(values), timeout=120,
+                   what="every input decided")
+    finally:
+        worker.stop_event.set()
+        thread.join(30)
+    # While it ran, threads switched every millisecond (the deciding thread, back from
+    # SQLite, does not wait 5 ms for the polling one); the interval is restored after.
+    assert intervals == {min(before, SWITCH_INTERVAL)}
+    assert sys.getswitchinterval() == before
+    assert held == [150]  # polls of 40 gathered up to the limit while the first was stored
+    assert sizes[0] <= 40 and sizes[1] == 150, sizes
+    assert max(sizes) == 150, sizes  # never beyond the limit
+    assert worker.stats.records == len(values) == sum(sizes)
+    assert snapshot(engine) == expected
