@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from engine.contract.envelope import Fact
 from engine.ingest.batch import BatchResult, Ingestor, RawInput
 from engine.ingest.parsing import parse_chunk
+from engine.store import gc as store_gc
 
 __all__ = ["SWITCH_INTERVAL", "ingest_stream"]
 
@@ -47,7 +48,11 @@ def ingest_stream(
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SWITCH_INTERVAL))
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="dealflow-ingest") as decider:
+        # The collector stays off for the whole stream (each batch's ``ingest`` would turn
+        # it back on after the batch, and it would then scan the next batch's parsed facts
+        # at once), collecting between batches as ``engine.store.gc`` decides.
+        with (store_gc.batches(),
+              ThreadPoolExecutor(1, thread_name_prefix="dealflow-ingest") as decider):
             while current is not None:
                 stored = decider.submit(ingestor.ingest, current, parsed=facts)
                 following = next(inputs, None)

@@ -73,3 +73,14 @@ def test_threads_switch_every_millisecond_while_a_stream_runs(engine: Engine) ->
     next(stream)
     stream.close()
     assert sys.getswitchinterval() == before
+
+
+def test_the_collector_stays_off_while_a_stream_runs(engine: Engine) -> None:
+    import gc
+
+    batches = [[RawInput(raw(opened(f"G-{b}-{n}")), f"g:{b}:{n}") for n in range(3)]
+               for b in range(3)]
+    assert gc.isenabled()
+    seen = [gc.isenabled() for _ in ingest_stream(engine.ingestor, batches)]
+    assert seen == [False] * 3  # not turned on again after each batch's ingest
+    assert gc.isenabled()
