@@ -2,7 +2,7 @@
 
 ``_envelope_fast`` either gives up (None, and ``_envelope`` decides and names the field) or
 gives the very values ``_envelope`` gives; the same holds for ``parse_timestamp``'s fast
-path against the text it rebuilds otherwise.
+paths against the text it rebuilds otherwise and against its full path.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.contract.envelope import _envelope, _envelope_fast
 from engine.contract.values import parse_timestamp
@@ -69,3 +71,33 @@ def test_timestamp_fast_path_same_value(text: str) -> None:
     parsed = parse_timestamp(text)
     assert parsed == rebuilt
     assert parsed.utcoffset() == rebuilt.utcoffset()
+
+
+class _Text(str):
+    """A str subclass: ``parse_timestamp`` skips its common-shape path for it (the full
+    path decides), so the two paths can be compared on the same text."""
+
+
+_SHAPE = "dddd-dd-ddTdd:dd:dd+dd:dd"
+# Mostly what each place holds in a valid time (so that many are valid, some with a day,
+# hour or offset out of range), else a character that changes the shape.
+_CHARS = {"d": st.sampled_from("0123456789" * 5 + "\u0663\uff11 x"),
+          "-": st.sampled_from("-" * 12 + ":+/"), ":": st.sampled_from(":" * 12 + "-."),
+          "T": st.sampled_from("T" * 12 + "t _"), "+": st.sampled_from("+-" * 6 + "Zz.")}
+
+
+@given(st.tuples(*(_CHARS[c] if c in _CHARS else st.just(c) for c in _SHAPE)))
+def test_the_common_shape_of_a_time_is_read_as_the_full_path_reads_it(
+        chars: tuple[str, ...]) -> None:
+    text = "".join(chars)
+    try:
+        expected: object = parse_timestamp(_Text(text))
+    except ValueError as exc:
+        expected = ("error", str(exc))
+    try:
+        found: object = parse_timestamp(text)
+    except ValueError as exc:
+        found = ("error", str(exc))
+    assert found == expected
+    if isinstance(found, datetime) and isinstance(expected, datetime):
+        assert found.utcoffset() == expected.utcoffset()
