@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import (
     Aggregate,
+    CanMutateAggregate,
     DomainEvent,
     ProgrammingError,
     _check_explicit_topic_is_registered,
@@ -62,7 +63,7 @@ _PLAIN_FIELDS: dict[type[Any], tuple[str, ...] | None] = {}
 def _plain_fields(event_class: type[Any]) -> tuple[str, ...] | None:
     """The field names of ``event_class`` in the order its ``__init__`` sets them, if that
     ``__init__`` does nothing but set them (no defaults, no ``__post_init__`` beyond the
-    originator id check); else None."""
+    originator id check) and its ``mutate`` is the stock one; else None."""
     try:
         return _PLAIN_FIELDS[event_class]
     except KeyError:
@@ -71,6 +72,7 @@ def _plain_fields(event_class: type[Any]) -> tuple[str, ...] | None:
     names: tuple[str, ...] | None = tuple(f.name for f in fields)
     if (names is None or names[:3] != _HEAD
             or event_class.__post_init__ is not DomainEvent.__post_init__
+            or event_class.mutate is not CanMutateAggregate.mutate
             or any(not f.init or f.default is not dataclasses.MISSING
                    or f.default_factory is not dataclasses.MISSING for f in fields)):
         names = None
@@ -97,16 +99,20 @@ class PlainEvents(Aggregate):
         _check_topic(type(self), event_class)
         event = object.__new__(event_class)
         state = event.__dict__
-        state["originator_id"] = self.id
-        state["originator_version"] = self.version + 1
-        state["timestamp"] = event_class.create_timestamp()
+        state["originator_id"] = self._id
+        state["originator_version"] = version = self._version + 1
+        state["timestamp"] = timestamp = event_class.create_timestamp()
         try:
             for name in names[3:]:
                 state[name] = kwargs[name]
         except KeyError:  # a field not named (and another named twice over): the slow way
             super().trigger_event(event_class, **kwargs)
             return
-        event.mutate(self)
+        # ``event.mutate(self)``, the stock one (see ``_plain_fields``), without its checks
+        # that the event is this aggregate's next one, true here by construction.
+        event.apply(self)
+        self._version = version
+        self._modified_on = timestamp
         self._pending_events.append(event)
 
 

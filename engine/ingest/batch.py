@@ -54,9 +54,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
-@dataclass(frozen=True, slots=True)
-class RawInput:
-    """One input as received: its bytes and where it came from (``file.jsonl:12``)."""
+class RawInput(NamedTuple):
+    """One input as received: its bytes and where it came from (``file.jsonl:12``).
+
+    A named tuple: one is made per input, in a fraction of a frozen dataclass's time."""
 
     raw: bytes
     origin: str
@@ -386,7 +387,7 @@ class Ingestor:
     ) -> BatchResult:
         now = self.clock().isoformat()
         facts = [p for p in parsed if isinstance(p, Fact)]
-        known = self.app.store.known_digests([f.key for f in facts])
+        known = self.app.store.known_digests([(f.source, f.id) for f in facts])
         uow.prefetch([_target(f) for f in facts])
         result = BatchResult()
         events: list[Any] = []
@@ -396,7 +397,8 @@ class Ingestor:
             try:
                 if isinstance(fact, _Invalid):
                     raise fact.error
-                digest = known.get(fact.key)
+                key = (fact.source, fact.id)
+                digest = known.get(key)
                 if digest is not None:
                     if digest != fact.digest:
                         raise DuplicateConflictError(
@@ -404,8 +406,8 @@ class Ingestor:
                             "different content",
                             field="id",
                         )
-                    result.outcomes.append(Outcome("duplicate", item.origin, source=fact.source,
-                                                   fact_id=fact.id, fact_type=fact.type))
+                    result.outcomes.append(Outcome("duplicate", item.origin, None, None, None,
+                                                   fact.source, fact.id, fact.type))
                     continue
                 try:
                     events.extend(handle(to_command(fact), uow))
@@ -424,11 +426,13 @@ class Ingestor:
                     who.source, who.id, who.type,
                 ))
                 continue
-            known[fact.key] = fact.digest
+            known[key] = fact.digest
             accepted.append(AcceptedFactRow(fact.source, fact.id, fact.digest, fact.type,
                                             fact.subject, now))
-            result.outcomes.append(Outcome("accepted", item.origin, source=fact.source,
-                                           fact_id=fact.id, fact_type=fact.type))
+            # By position (status, origin, reason, message, field, source, fact_id,
+            # fact_type): keywords cost more per fact.
+            result.outcomes.append(Outcome("accepted", item.origin, None, None, None,
+                                           fact.source, fact.id, fact.type))
         uow.verify_fresh()
         events.extend(uow.book_events())
         counters = {

@@ -87,8 +87,8 @@ _INSERT_FACTS = f"INSERT INTO dealflow_facts ({_COLUMNS_FACT}) VALUES (?,?,?,?,?
 _INSERT_REJECTIONS = (
     f"INSERT INTO dealflow_rejections ({_COLUMNS_REJECTION}) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
-_UPSERT_COUNTER = (
-    "INSERT INTO dealflow_counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+_UPSERT_COUNTERS = (
+    "INSERT INTO dealflow_counters (name, value) VALUES {rows} ON CONFLICT (name) "
     "DO UPDATE SET value = dealflow_counters.value + excluded.value"
 )
 _UPSERT_OFFSET = (
@@ -128,9 +128,11 @@ class _DealflowRows:
         if rejections:
             cursor.executemany(self._sql(_INSERT_REJECTIONS), _rejection_params(rejections))
         counters: Mapping[str, int] = kwargs.get("counters") or {}
-        for name, delta in counters.items():
-            if delta:
-                cursor.execute(self._sql(_UPSERT_COUNTER), (name, delta))
+        changed = [(name, delta) for name, delta in counters.items() if delta]
+        if changed:  # one statement for all of them (the names are distinct)
+            rows = ",".join(["(?, ?)"] * len(changed))
+            cursor.execute(self._sql(_UPSERT_COUNTERS.format(rows=rows)),
+                           [part for row in changed for part in row])
         offsets: Sequence[KafkaOffset] = kwargs.get("offsets") or ()
         if offsets:
             cursor.executemany(self._sql(_UPSERT_OFFSET), list(offsets))

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.bootstrap import Engine
 from engine.demo import generate
+from engine.domain.deal import Deal
 from engine.domain.facts import _plain_fields
 from engine.ingest.batch import RawInput
 
@@ -32,3 +33,14 @@ def test_plain_events_equal_their_dataclass_construction(engine: Engine) -> None
         assert rebuilt == event
         assert app.mapper.to_stored_event(rebuilt).state == app.mapper.to_stored_event(
             event).state
+
+
+def test_an_aggregate_changed_by_plain_events_equals_its_replay(engine: Engine) -> None:
+    lines = list(generate(7, deals=30))
+    engine.ingestor.ingest([RawInput(line, f"demo:{i}") for i, line in enumerate(lines)])
+    cached = [a for a in engine.ingestor._cache.values() if isinstance(a, Deal)]
+    assert len(cached) >= 25
+    assert any(deal.version > 3 for deal in cached)
+    for deal in cached:
+        replayed = engine.app.repository.get(deal.id)
+        assert vars(replayed) == vars(deal)  # version, modified_on and state alike
