@@ -7,9 +7,9 @@ A store is filled once (the demo quarter, ~63k events, `dealflow ingest --worker
 unless --db names one; views are never applied by ingest, so every view starts at zero.
 Then, per run, for each view alone and for all of them together ("all"): the store is
 copied, a runner is built over the view(s) through ``bootstrap`` and ``runner.catch_up()``
-applies the whole log by the runner's LIVE path (batches of 1,000 read, 5,000 once behind,
-one transaction per step; --batch N: N events every step, like a runner following a live
-log closely) — not ``dealflow rebuild``'s bulk path. Printed per view: the
+applies the whole log by the runner's LIVE path (a step applies what the log holds, up to
+the runner's catch-up size, one transaction per step; --batch N: N events every step, like a
+runner following a live log closely) — not ``dealflow rebuild``'s bulk path. Printed per view: the
 median events/s (wall) and CPU seconds of this process, each with the 1-minute load average.
 
 With --base DIR (a checkout of another version, e.g. ``git worktree add /tmp/base HEAD``),
@@ -50,7 +50,7 @@ def fill(folder: Path) -> Path:
 
 def measure(db: Path, names: list[str], batch: int) -> dict[str, float]:
     """Apply the whole log of ``db`` (a scratch copy) to ``names`` by the live path, in
-    steps of ``batch`` events (0: the runner's default, 1,000 and 5,000 once behind)."""
+    steps of ``batch`` events (0: the runner's default catch-up size)."""
     from engine.bootstrap import bootstrap
     from engine.settings import Settings
 
@@ -103,8 +103,8 @@ def main() -> None:
     parser.add_argument("--views", default="", help="comma-separated; default every view")
     parser.add_argument("--base", help="another checkout to measure in the same run")
     parser.add_argument("--batch", type=int, default=0,
-                        help="events per step, every step (default: the runner's 1,000, "
-                        "5,000 once behind)")
+                        help="events per step, every step (default: the runner's "
+                        "catch-up size)")
     parser.add_argument("--no-all", action="store_true", help="skip all views together")
     parser.add_argument("--only-all", action="store_true",
                         help="measure all views together only (not each view alone)")

@@ -73,10 +73,11 @@ class ProjectionRunner:
         """Prepare the positions and the live tables of ``views``; nothing is applied yet.
 
         ``views`` are configured instances (any generation); the live generation of each
-        is read from the positions table. After a step that read a full batch (the views
-        are behind), the next reads up to ``catch_up_factor`` batches at once: one read,
-        one ``process`` call per view and one commit for all of them (commits alone were
-        ~11 % of the views' time behind a Kafka consumer, py-spy). Every step costs more
+        is read from the positions table. A step reads what the log holds past the views,
+        up to ``catch_up_factor`` batches at once: one read, one ``process`` call per view
+        and one commit for all of them (commits alone were ~11 % of the views' time behind
+        a Kafka consumer, py-spy); ``batch_size`` is what counts as a full step (the
+        follower does not idle after one). Every step costs more
         than its events (commits write each touched page to the WAL; the pipeline rereads
         and rewrites a deal's rows and totals once per step it is touched in): applying a
         demo quarter in steps of 10,000 took 0.92x the CPU of steps of 5,000 for ~10 MB
@@ -88,7 +89,6 @@ class ProjectionRunner:
         self.engine = sql
         self.batch_size = batch_size
         self.catch_up_size = batch_size * max(1, catch_up_factor)
-        self._behind = False
         self.rebuild_commit_every = rebuild_commit_every
         self.rebuild_processes = min(rebuild_processes, os.cpu_count() or 1)
         self.rebuild_parallel_from = rebuild_parallel_from
@@ -140,6 +140,18 @@ class ProjectionRunner:
         return self.follower.run_once()
 
     def _step(self) -> int:
+        # The collector is off while a step reads, decides and writes; the collection
+        # between steps is engine.store.gc's (as for ``Ingestor.ingest``'s batches): a
+        # step's objects (events, rows, statements) live exactly as long as the step, and
+        # automatic runs every 700 allocations would scan them again and again. A step
+        # that found nothing (every few milliseconds when idle) asks for no collection.
+        with store_gc.batches() as collect:
+            done = self._apply_step()
+            if done:
+                collect()
+            return done
+
+    def _apply_step(self) -> int:
         if self.stale:
             stale, self.stale = self.stale, []
             log.warning("the tables of view(s) %s changed since they were built (an "
@@ -148,9 +160,10 @@ class ProjectionRunner:
         with self.engine.connect() as conn:
             rows = positions.rows(conn)
         start = min(int(rows[name]["position"]) for name in self.live)
-        limit = self.catch_up_size if self._behind else self.batch_size
-        events = self.reader.read(start, limit)
-        self._behind = len(events) >= self.batch_size
+        # Everything written since the last step, in one step (up to catch_up_size): a
+        # writer's transaction of several thousand events is applied at once, not as a
+        # first batch and then the rest.
+        events = self.reader.read(start, self.catch_up_size)
         if not events:
             return 0
         moves: dict[str, tuple[int, int]] = {}
@@ -176,15 +189,13 @@ class ProjectionRunner:
         """Apply everything up to the current head; return how many events were read."""
         total = 0
         head = self.head()
-        with store_gc.batches() as collect:
-            while True:
-                read = self.run_once()
-                collect()
-                total += read
-                if progress is not None:
-                    progress(min(self.positions().values() or [head]), head)
-                if read < self.batch_size:
-                    return total
+        while True:
+            read = self.run_once()  # each step collects after itself
+            total += read
+            if progress is not None:
+                progress(min(self.positions().values() or [head]), head)
+            if read < self.batch_size:
+                return total
 
     # ----------------------------------------------------------------- following
     def start(self, poll_interval: float = 0.005) -> None:

@@ -46,6 +46,7 @@ def test_killed_mid_batch_restart_and_duplicates_equal_a_clean_rebuild(
                                  "segments", "routing"}
 
     crashing = engine.runner(batch_size=250)
+    crashing.catch_up_size = 250  # every step one batch of 250
     assert crashing.run_once() > 0
     # The last view of the second batch fails after the others wrote their rows in the
     # same transaction: nothing of that batch may remain.

@@ -3,6 +3,7 @@ read-your-writes, rebuild into fresh tables; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -59,6 +60,7 @@ def test_applies_in_batches_and_resumes(engine: Engine,
                                         make_runner: Callable[..., ProjectionRunner]) -> None:
     send(engine, *[opened(f"D-{i}") for i in range(25)])
     first = make_runner(batch_size=10)
+    first.catch_up_size = 10  # every step one batch
     assert first.run_once() == 10
     assert first.positions() == {"topic_counts": 10}
     first.stop()
@@ -67,17 +69,17 @@ def test_applies_in_batches_and_resumes(engine: Engine,
     assert seen(second) == list(range(1, 26 + BOOK))
 
 
-def test_a_runner_behind_reads_ten_batches_at_once_until_it_caught_up(
+def test_a_step_applies_what_the_log_holds_up_to_ten_batches(
         engine: Engine, make_runner: Callable[..., ProjectionRunner]) -> None:
-    send(engine, *[opened(f"D-{i}") for i in range(110)])
+    send(engine, *[opened(f"D-{i}") for i in range(35)])
     runner = make_runner(batch_size=10)
-    assert runner.run_once() == 10  # a full batch: the views are behind
-    assert runner.positions() == {"topic_counts": 10}
-    assert runner.run_once() == 100  # so the next step takes ten batches in one
-    assert runner.positions() == {"topic_counts": 110}
-    assert runner.run_once() == BOOK
+    assert runner.run_once() == 35 + BOOK  # a writer's transaction in one step
+    send(engine, *[opened(f"E-{i}") for i in range(110)])
+    assert runner.run_once() == 100  # ten batches at most
+    assert runner.positions() == {"topic_counts": 35 + BOOK + 100}
+    assert runner.run_once() == 10 + 1  # the rest, with the book's record of the batch
     assert runner.run_once() == 0
-    assert seen(runner) == list(range(1, 111 + BOOK))
+    assert seen(runner) == list(range(1, 35 + BOOK + 110 + 1 + 1))
 
 
 def test_only_one_runner_applies(engine: Engine,
@@ -174,3 +176,32 @@ def test_views_built_before_layouts_were_kept_are_rebuilt_once(
     assert again.stale == []  # rebuilt once, its layout now known
     with engine.sql.connect() as conn:
         assert positions.rows(conn)["topic_counts"]["layout"] == TopicCounts().layout_id()
+
+
+class CollectorWatch(TopicCounts):
+    """Notes whether the collector could run automatically while it applied a batch."""
+
+    name = "collector_watch"
+
+    def define_tables(self) -> None:
+        super().define_tables()
+        self.enabled: list[bool] = []
+
+    def process(self, conn: Connection, events: Sequence[LoggedEvent]) -> None:
+        self.enabled.append(gc.isenabled())
+        super().process(conn, events)
+
+
+def test_a_step_runs_without_the_automatic_collector(engine: Engine) -> None:
+    """Automatic collection is off while a step applies (a step's objects live as long as
+    the step; :func:`engine.store.gc.batches` collects between steps) and on again after."""
+    send(engine, *[opened(f"D-{i}") for i in range(5)])
+    view = CollectorWatch()
+    runner = engine.runner_of([view])
+    try:
+        assert gc.isenabled()
+        assert runner.run_once() == 5 + BOOK
+        assert gc.isenabled()  # back on between steps
+        assert view.enabled == [False]
+    finally:
+        runner.stop()
