@@ -40,8 +40,9 @@ _STEP = timedelta(microseconds=1)
 #: The entries a memo keeps (up to ~1 KB each: a clock and two escalation steps), so a
 #: live views process holds at most ~5 MB of them; then it starts afresh.
 _MEMO = 5_000
-#: (step, started_at, due_at, judge_at) of a clock's rows, times as UTC text.
-_Tail = tuple[str, str, str, str]
+#: A row's times without its deal: (step, started_at, due_at as text, the instant one
+#: microsecond after ``due_at``, that instant as text), the judge_at of a deal opened by then.
+_Times = tuple[str, str, str, datetime, str]
 
 
 def judge_at(due: datetime, opened_at: datetime) -> datetime:
@@ -86,14 +87,15 @@ class _Deal:
 
 class DueMemo:
     """What one view's due-time maths keeps from batch to batch: each workflow version's
-    rules, and the rows' times of recent (rule, start, opening) triples, which many clocks
-    share (facts timed on the hour; several deals opened at once). Both are functions of
-    the workflows alone, so keeping them changes no row."""
+    rules, and the rows' times of recent (rule, start) pairs, which many clocks share
+    (facts timed on the hour), whatever their deals' openings (only a deal opened after a
+    deadline has a judge_at of its own, its opening). Both are functions of the workflows
+    alone, so keeping them changes no row."""
 
     def __init__(self) -> None:
         """Empty."""
         self.rules: dict[tuple[str, int], _Rules] = {}
-        self.times: dict[tuple[str, int, str, datetime, datetime], list[_Tail]] = {}
+        self.times: dict[tuple[str, int, str, datetime], list[_Times]] = {}
 
 
 class DueTimes:
@@ -173,24 +175,31 @@ class DueTimes:
         known = self.deals[deal]
         started = known.starts[(rule, instance)]
         workflow = known.rules.workflow
-        key = (workflow.name, workflow.version, rule, started, known.opened_at)
+        key = (workflow.name, workflow.version, rule, started)
         times = self.memo.times
-        tails = times.get(key)
-        if tails is None:
-            tails = self._times(known, rule, started)
+        found = times.get(key)
+        if found is None:
+            found = self._times(known, rule, started)
             if len(times) >= _MEMO:
                 times.clear()
-            times[key] = tails
-        return [(deal, rule, instance, *tail) for tail in tails]
+            times[key] = found
+        opened = known.opened_at
+        # judge_at(due, opened) is the later of due + 1 us and the opening (in UTC).
+        return [(deal, rule, instance, step, start, due,
+                 judge if opened <= after else utc_text(opened))
+                for step, start, due, after, judge in found]
 
     @staticmethod
-    def _times(known: _Deal, rule: str, started: datetime) -> list[_Tail]:
+    def _times(known: _Deal, rule: str, started: datetime) -> list[_Times]:
         workflow = known.rules.workflow
         spec = known.rules.by_name[rule]
         due = due_at(spec, workflow.calendar, started)
         start = utc_text(started)
-        tails = [("", start, utc_text(due), utc_text(judge_at(due, known.opened_at)))]
-        for step in known.rules.steps.get(rule, ()):
-            at = step_instant(step, due, spec.deadline.basis, workflow.calendar)
-            tails.append((step.key, start, utc_text(at), utc_text(judge_at(at, known.opened_at))))
-        return tails
+        instants = [("", due)] + [
+            (step.key, step_instant(step, due, spec.deadline.basis, workflow.calendar))
+            for step in known.rules.steps.get(rule, ())]
+        found = []
+        for name, at in instants:
+            after = at.astimezone(UTC) + _STEP
+            found.append((name, start, utc_text(at), after, utc_text(after)))
+        return found

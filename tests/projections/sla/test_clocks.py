@@ -83,6 +83,24 @@ def test_a_clock_is_judged_from_the_opening_when_it_started_earlier(sla: SlaHarn
     assert judge_at(due, at("2026-01-05T09:00:00+08:00")) == due + US
 
 
+def test_clocks_started_at_one_instant_are_judged_from_each_deal_s_own_opening(
+        sla: SlaHarness) -> None:
+    # Two thank-you clocks started by calls at the same instant (the view reuses the due
+    # times of a rule and start): the deal opened before the deadline is judged after it,
+    # the one opened after the deadline from its opening, in either order in one batch.
+    send(sla.engine, opened("D-1", time="2026-01-05T08:00:00+08:00"),
+         opened("D-2", time="2026-01-08T10:00:00+08:00"),
+         call("D-1", "2026-01-05T09:00:00+08:00"), call("D-2", "2026-01-05T09:00:00+08:00"),
+         opened("D-3", time="2026-01-04T10:00:00+08:00"),
+         call("D-3", "2026-01-05T09:00:00+08:00"))
+    rows = due_rows(sla)
+    due = at("2026-01-06T09:00:00+08:00")
+    for subject, judge in (("D-1", due + US), ("D-2", at("2026-01-08T10:00:00+08:00")),
+                           ("D-3", due + US)):
+        assert rows[(str(deal_id(subject)), "thank_you_email", "first")] == (
+            at("2026-01-05T09:00:00+08:00"), due, judge), subject
+
+
 def test_dwell_clocks_have_one_row_per_entry(sla: SlaHarness) -> None:
     path = [("activity.logged", {"kind": "call"}), ("deal.stage_changed", {"to": "contact"}),
             ("deal.customer_info_captured", {"contact_name": "Li Lei"}),
