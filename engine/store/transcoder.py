@@ -19,7 +19,7 @@ which raises what it always raised.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,29 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 __all__ = ["FastJSONTranscoder"]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+#: tzinfo -> whether orjson writes a datetime with it exactly as ``datetime.isoformat`` does
+#: (see :func:`_isoformat`); fixed offsets only, bounded.
+_ORJSON_WRITES_ISO: dict[tzinfo | None, bool] = {None: True}
+
+
+def _isoformat(o: datetime) -> str:
+    """``o.isoformat()``, written by orjson where that gives the same text (~3x faster).
+
+    orjson writes RFC 3339 as ``isoformat`` does (microseconds only when not zero, a
+    numeric offset, ``+00:00`` for UTC), except for an offset with seconds, which it rounds
+    to minutes: only naive datetimes and fixed offsets of whole minutes (the timezone objects
+    of facts' times and of event timestamps) take this way; a zone whose offset depends on
+    the date (zoneinfo) goes to ``isoformat``."""
+    tz = o.tzinfo
+    same = _ORJSON_WRITES_ISO.get(tz)
+    if same is None:
+        offset = tz.utcoffset(None) if type(tz) is timezone else None
+        same = offset is not None and offset % timedelta(minutes=1) == timedelta(0)
+        if len(_ORJSON_WRITES_ISO) < 256:
+            _ORJSON_WRITES_ISO[tz] = same
+    return orjson.dumps(o)[1:-1].decode() if same else o.isoformat()
 
 
 class _StockDecodes(Exception):
@@ -52,7 +75,7 @@ class FastJSONTranscoder(JSONTranscoder):
         super().register(transcoding)
         self._direct.pop(transcoding.type, None)
         if type(transcoding) is DatetimeAsISO and transcoding.type is datetime:
-            self._direct[datetime] = (transcoding.name, datetime.isoformat)
+            self._direct[datetime] = (transcoding.name, _isoformat)
         elif type(transcoding) is DecimalAsStr and transcoding.type is Decimal:
             self._direct[Decimal] = (transcoding.name, Decimal.__str__)
 

@@ -1,6 +1,8 @@
 """The orjson transcoder decodes exactly what eventsourcing's stock ``JSONTranscoder``
 decodes: every stored event of a demo store, and the inputs where orjson and ``json``
-part ways (integers beyond 64 bits, floats, non-strict JSON, unknown wrappers)."""
+part ways (integers beyond 64 bits, floats, non-strict JSON, unknown wrappers); and
+encodes what it encodes (datetimes written by orjson where that gives ``isoformat``'s
+text)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     TranscodingNotRegisteredError,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.bootstrap import bootstrap
 from engine.demo import generate
 from engine.ingest.batch import RawInput
 from engine.settings import Settings
 from engine.store.app import DealflowApplication
-from engine.store.transcoder import FastJSONTranscoder
+from engine.store.transcoder import FastJSONTranscoder, _isoformat
 
 
 def _pair(app: DealflowApplication) -> tuple[FastJSONTranscoder, JSONTranscoder]:
@@ -152,3 +156,23 @@ def test_a_replaced_datetime_transcoding_is_honoured(tmp_path: Path) -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     assert fast.encode({"t": when}) == (
         b'{"t":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05+00:00"}}')
+
+
+_OFFSETS = st.timedeltas(min_value=-timedelta(hours=23, minutes=59, seconds=59),
+                         max_value=timedelta(hours=23, minutes=59, seconds=59))
+_ZONES = (st.none() | st.builds(timezone, _OFFSETS)
+          | st.builds(timezone, st.integers(-1439, 1439).map(lambda m: timedelta(minutes=m)))
+          | st.just(UTC) | st.timezones())
+
+
+@given(st.datetimes(timezones=_ZONES))
+def test_a_datetime_is_written_as_isoformat_writes_it(when: datetime) -> None:
+    assert _isoformat(when) == when.isoformat()
+    assert FastJSONTranscoder._encode_direct(_stock_fast(), when) == {
+        "_type_": "datetime_iso", "_data_": when.isoformat()}
+
+
+def _stock_fast() -> FastJSONTranscoder:
+    fast = FastJSONTranscoder()
+    fast.register(DatetimeAsISO())
+    return fast
