@@ -79,16 +79,18 @@ def consume(
     dead_letter_topic: Annotated[str | None, typer.Option(
         help="Dead-letter topic \\[default: dealflow.facts.dlq]", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Most records per poll, stored in one transaction \\[default: 1000]",
+        help="Most records per poll \\[default: 1000]; a worker that is behind "
+        "stores up to DEALFLOW_KAFKA_BATCH_MAX_RECORDS (5000) in one transaction",
         show_default=False, min=1)] = None,
     partitions: PartitionsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Consume contract facts from Kafka into the store until SIGINT/SIGTERM.
 
-    Run several with the same --group (on PostgreSQL) to share the partitions. Each poll is
-    stored as one transaction together with the consumed offsets (exactly-once effect);
-    rejected inputs go to the rejections store and the dead-letter topic.
+    Run several with the same --group (on PostgreSQL) to share the partitions. Each batch
+    (one poll, or several polled while the batch before was stored) is stored as one
+    transaction together with the consumed offsets (exactly-once effect); rejected inputs
+    go to the rejections store and the dead-letter topic.
     """
     from engine.kafka.consumer import KafkaIngestWorker
 
