@@ -12,7 +12,8 @@ the same run, each median over --runs:
 - engine alone: the Ingestor on the same facts from memory (no Kafka, no views): the
   ceiling one worker can reach;
 - dealflow consume: 1 (and --workers) ``KafkaIngestWorker`` processes in one group into a
-  fresh SQLite store (1,000 facts per transaction, offsets in the same transaction, dead
+  fresh SQLite store (1,000 facts per poll, up to DEALFLOW_KAFKA_BATCH_MAX_RECORDS per
+  transaction when behind, offsets in the same transaction, dead
   letters published), with the engine's views following the log live in a process of their
   own, started as ``dealflow serve`` starts it (``engine.serve.worker.ViewsProcess``; the
   SLA timer off, it would append breaches of the old corpus) (--no-views: ingest only).
