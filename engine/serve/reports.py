@@ -215,7 +215,10 @@ class ReportService:
             self._cache[key] = (time.monotonic(), result)
             self._cache.move_to_end(key)
             while len(self._cache) > _CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+                # Its flight lock goes with it: kept, every distinct ``as_of`` asked for
+                # would hold one for as long as the service runs.
+                evicted, _ = self._cache.popitem(last=False)
+                self._flights.pop(evicted, None)
         return result
 
     def _refresh_later(self, key: _Key, builder: Callable[..., Any], view_name: str) -> None:

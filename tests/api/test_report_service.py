@@ -1,6 +1,7 @@
 """ReportService.compute_within: a reader that must not hang (a /metrics scrape) gets None
 while a first computation runs in the background, and the answer once it is done; the
-computation runs once however many readers ask."""
+computation runs once however many readers ask. Reports asked as of many instants keep no
+state beyond the cache's entries."""
 
 from __future__ import annotations
 
@@ -56,3 +57,25 @@ def test_a_first_computation_is_waited_for_only_so_long() -> None:
     again = service.compute_within("slow", 0)  # at hand now: no wait, no recomputation
     assert again is not None and again.content == {"n": 1}
     assert len(calls) == 1
+
+
+def test_reports_as_of_many_instants_keep_no_state_beyond_the_cache() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from engine.serve.reports import _CACHE_ENTRIES
+
+    def quick(conn: Any, view: Any, params: Any) -> _Report:
+        return _Report({"as_of": params.as_of.isoformat()})
+
+    service = ReportService(_Runner(), ReadWriteLock(), max_age=60, stale_after=60,  # type: ignore[arg-type]
+                            reports={"quick": ("v", quick)})
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    instants = [start + timedelta(seconds=i) for i in range(3 * _CACHE_ENTRIES)]
+    for at in instants:
+        assert service.compute("quick", as_of=at).content == {"as_of": at.isoformat()}
+    # Each instant is a key of its own: the cache keeps the latest, and the per-key flight
+    # locks (which once stayed for every instant ever asked) go with what it evicts.
+    assert len(service._cache) == _CACHE_ENTRIES
+    assert set(service._flights) <= set(service._cache)
+    assert service.compute("quick", as_of=instants[-1]).content["as_of"] == instants[-1].isoformat()
+
