@@ -12,6 +12,10 @@ from engine.metrics.instruments import Metrics
 __all__ = ["HttpMetricsMiddleware", "route_of"]
 
 UNMATCHED = "(unmatched)"
+#: The methods counted under their own name; any other token a client sends (HTTP allows
+#: any) counts as ``(other)``, so requests cannot add series without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "(other)"
 
 
 def route_of(scope: Scope) -> str:
@@ -48,7 +52,8 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, sending)
         finally:
             route = route_of(scope)
-            method = str(scope.get("method", "?"))
+            method = scope.get("method")
+            method = method if method in METHODS else OTHER_METHOD
             self.metrics.http_requests.labels(method, route, str(status)).inc()
             self.metrics.http_seconds.labels(method, route).observe(
                 time.perf_counter() - started)

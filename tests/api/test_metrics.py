@@ -142,3 +142,18 @@ def test_two_services_on_one_store_export_the_view_gauges_once(
     wait_until(lambda: second.metrics()["dealflow_view_exporter{}"] == 1, timeout=30,
                what="the second service to take the views over")
     assert first.metrics()["dealflow_view_exporter{}"] == 0
+
+
+def test_uncommon_methods_are_counted_under_one_label(api: Api) -> None:
+    """HTTP allows any method token: the ones outside the usual set count as one series,
+    so a client cannot add series without bound."""
+    with api.client() as anonymous:
+        for method in ("PROPFIND", "MKCOL", "PROPFIND"):
+            assert anonymous.request(method, "/v1/pipeline").status_code in (401, 405)
+    m = api.metrics()
+    methods = {k.split('method="')[1].split('"')[0] for k in m
+               if k.startswith("dealflow_http_requests_total{")}
+    assert "(other)" in methods and not methods & {"PROPFIND", "MKCOL"}
+    other = sum(v for k, v in m.items()
+                if k.startswith('dealflow_http_requests_total{method="(other)"'))
+    assert other == 3
