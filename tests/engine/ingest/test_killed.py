@@ -1,10 +1,15 @@
 """``dealflow ingest`` SIGKILLed after some batches were committed, then run again on the same
 file: the store equals a clean ingest of the file (nothing committed is lost, nothing is
 accepted twice, every refusal is kept), on SQLite (whose commits are not fsynced:
-``synchronous=NORMAL``) and on PostgreSQL."""
+``synchronous=NORMAL``) and on PostgreSQL.
+
+The killed run reads the file's first part from its standard input, which stays open, so it
+is killed with that part's last batch unfinished and the rest of the file unread, however
+fast it ingests (a run given the whole file could end before the kill)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,11 +24,14 @@ from tests.faults.equality import clean_ingest, content_of
 _CLI = "from engine.cli.main import main; main()"
 
 
-def _ingest(path: Path, url: str, stderr: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
+def _ingest(path: Path | None, url: str, stderr: int = subprocess.PIPE
+            ) -> subprocess.Popen[bytes]:
+    """``dealflow ingest`` of ``path``, or of its standard input (a pipe) when None."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEALFLOW_")}
     return subprocess.Popen(
-        [sys.executable, "-c", _CLI, "ingest", str(path), "-q", "--db", url,
+        [sys.executable, "-c", _CLI, "ingest", str(path or "-"), "-q", "--db", url,
          "--batch-size", "100", "--workers", "1"],
+        stdin=subprocess.PIPE if path is None else None,
         stdout=subprocess.DEVNULL, stderr=stderr, env=env)
 
 
@@ -45,8 +53,13 @@ def test_a_killed_ingest_run_again_equals_a_clean_ingest(store_url: str,
     lines = list(generate(3, deals=400))
     path = tmp_path / "facts.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    first = _ingest(path, store_url, subprocess.DEVNULL)
+    first = _ingest(None, store_url, subprocess.DEVNULL)
     try:
+        assert first.stdin is not None
+        # Half the file and half a batch more: some batches commit, the last one waits
+        # for lines that never come.
+        first.stdin.write(b"".join(line + b"\n" for line in lines[:len(lines) // 2 + 50]))
+        first.stdin.flush()
         deadline = time.monotonic() + 120
         while _logged(store_url) == 0 and first.poll() is None:
             assert time.monotonic() < deadline, "the first run committed nothing"
@@ -57,6 +70,9 @@ def test_a_killed_ingest_run_again_equals_a_clean_ingest(store_url: str,
         if first.poll() is None:
             first.kill()
             first.wait()
+        if first.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                first.stdin.close()
     assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     committed = _logged(store_url)
     assert committed > 0
@@ -65,6 +81,7 @@ def test_a_killed_ingest_run_again_equals_a_clean_ingest(store_url: str,
     assert again.returncode == 0, errors.decode()
     found = content_of(store_url)
     expected = clean_ingest(f"sqlite:///{tmp_path / 'clean.db'}", lines)
+    assert committed < _logged(f"sqlite:///{tmp_path / 'clean.db'}")  # killed part-way
     assert found.accepted == expected.accepted
     assert found.events == expected.events
     # The same inputs are refused. A refusal writes no dedupe record, so an input refused
