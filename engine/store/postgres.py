@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
@@ -50,6 +51,12 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
             Identifier(self.datastore.schema), Identifier(self.events_table_name))
         self._last_id = SQL("SELECT currval(pg_get_serial_sequence({}, 'notification_id'))"
                             ).format(f"{self.datastore.schema}.{self.events_table_name}")
+        # The stock recorder's lock statements (lock timeout, EXCLUSIVE table lock) and its
+        # NOTIFY, in that order, sent as one message (no parameters: the simple query
+        # protocol runs them in turn in the transaction): one round trip instead of three.
+        self._lock_and_notify = SQL("; ").join(
+            [*self.lock_table_statements,
+             SQL("NOTIFY {0}").format(Identifier(self.channel_name))])
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -75,8 +82,8 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
             self._insert_events(curs, (), **kwargs)
             if not rows:
                 return []
-            self._lock_table(curs)
-            self._notify_channel(curs)
+            # The stock ``_lock_table`` then ``_notify_channel``, in one message.
+            curs.execute(self._lock_and_notify)
             copy_rows(curs, self._events_table, _EVENT_COLUMNS,
                       (self.datastore.originator_id_type, "int8", "text", "bytea"), rows)
             curs.execute(self._last_id)
@@ -108,15 +115,28 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
         The lateral subquery with ``LIMIT 1`` cannot be flattened into a join, so each key
         is one probe of the primary key whatever the table's size and statistics (a plain
         join turned into a hash join over a sequential scan at ~60k rows).
+
+        The keys go as one JSON text of ``[source, id]`` pairs, which the server splits:
+        psycopg dumps two Python lists of 1,000 strings as text arrays in Python, ~2 ms a
+        batch, where orjson writes the JSON in ~30 us. A key with a NUL (which JSON writes
+        as ``\\u0000``, an escape the server's ``->>`` refuses) cannot name a stored fact
+        (PostgreSQL text holds no NUL): such keys are left out.
         """
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
+        pairs = orjson.dumps(unique)
+        if b"\\u0000" in pairs:  # rare: a NUL, or a backslash before "u0000"
+            unique = [k for k in unique if "\x00" not in k[0] and "\x00" not in k[1]]
+            if not unique:
+                return {}
+            pairs = orjson.dumps(unique)
         rows = self._fetch(
-            "SELECT f.source, f.fact_id, f.digest FROM unnest(%s::text[], %s::text[]) "
-            "AS k (s, i) CROSS JOIN LATERAL (SELECT source, fact_id, digest "
-            "FROM dealflow_facts WHERE source = k.s AND fact_id = k.i LIMIT 1) AS f",
-            [[k[0] for k in unique], [k[1] for k in unique]],
+            "SELECT f.source, f.fact_id, f.digest FROM json_array_elements(%s::json) "
+            "AS k (key) CROSS JOIN LATERAL (SELECT source, fact_id, digest "
+            "FROM dealflow_facts WHERE source = k.key->>0 AND fact_id = k.key->>1 LIMIT 1) "
+            "AS f",
+            [pairs.decode()],
         )
         return {(row[0], row[1]): row[2] for row in rows}
 
@@ -149,6 +169,8 @@ class DealflowPostgresRecorder(_DealflowRows, PostgresProcessRecorder):
         return {row[0]: int(row[1]) for row in rows}
 
     def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.datastore.transaction(commit=False) as curs:
+        # One statement on the pool's autocommit connection is its own transaction: no
+        # BEGIN and ROLLBACK round trips around it (two of the three each lookup cost).
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._sql(statement), params)
             return [tuple(row.values()) for row in curs.fetchall()]
