@@ -20,8 +20,14 @@ round runs, one after the other (so that a busy machine slows all of them alike)
   server's deferred writes (loaded runs put it 0.94-1.03x the commit before it while the
   same pairs alone were 0.77x).
 Each round starts one command later in that list than the round before (no command always
-runs first). Prints every run, the medians, the ratios, and the load average before each
-round. Never part of the test suite.
+runs first). Prints every run with the CPU time (user + sys) of its processes, the medians,
+the ratios, and the load average before each round. Never part of the test suite.
+
+The commands run as an installed program does, with Python's bytecode cache: each checkout
+runs once on the file's first line before the rounds (untimed), so that it has written its
+modules' bytecode, and a ``PYTHONDONTWRITEBYTECODE`` in the caller's environment is not
+passed on (with it every run compiled every dealflow module from source again, ~3 % of the
+whole command). ``--no-bytecode-cache`` keeps the caller's setting and skips the warm-up.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,9 +82,20 @@ class PostgresDatabases:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+#: Whether the commands may use (and write) Python's bytecode cache: see the docstring.
+BYTECODE_CACHE = True
+
+
 def _env() -> dict[str, str]:
     # Settings from the caller's environment would make the commands differ.
-    return {k: v for k, v in os.environ.items() if not k.startswith("DEALFLOW_")}
+    return {k: v for k, v in os.environ.items() if not k.startswith("DEALFLOW_")
+            and not (BYTECODE_CACHE and k == "PYTHONDONTWRITEBYTECODE")}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + sys) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def command_rate(dealflow: Path, path: Path, url: str, lines: int, *extra: str) -> float:
@@ -127,13 +145,18 @@ def main() -> int:
     parser.add_argument("--postgres", default=os.environ.get(
         "DEALFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="keep the caller's PYTHONDONTWRITEBYTECODE, no warm-up run")
     args = parser.parse_args()
+    global BYTECODE_CACHE
+    BYTECODE_CACHE = not args.no_bytecode_cache
 
     dealflow = ROOT / ".venv" / "bin" / "dealflow"
     python = ROOT / ".venv" / "bin" / "python"
     bases = {f"sqlite: base checkout {b}, same command": b / ".venv" / "bin" / "dealflow"
              for b in args.base}
     rates: dict[str, list[float]] = defaultdict(list)
+    cpus: dict[str, list[float]] = defaultdict(list)
     pg = None if args.no_postgres else PostgresDatabases(args.postgres)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -153,6 +176,17 @@ def main() -> int:
 
         def sqlite() -> str:
             return f"sqlite:///{tmp / f'r{next(fresh)}.db'}"
+
+        if BYTECODE_CACHE:
+            first = tmp / "first.jsonl"
+            with path.open("rb") as source:
+                first.write_bytes(source.readline())
+            for command in (dealflow, *bases.values()):
+                command_rate(command, first, sqlite(), 1)
+            print("bytecode cache: on (each checkout ran once on one line first)")
+        else:
+            print(f"bytecode cache: as the caller's environment (PYTHONDONTWRITEBYTECODE="
+                  f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}), no warm-up")
 
         try:
             for round_number in range(1, args.runs + 1):
@@ -178,22 +212,30 @@ def main() -> int:
                 order = list(measured.items())
                 shift = (round_number - 1) % len(order)
                 for label, measure in order[shift:] + order[:shift]:
+                    before = _children_cpu()
                     rate = measure()
+                    cpu = _children_cpu() - before
                     rates[label].append(rate)
-                    print(f"  {label}: {rate:,.0f} lines/s", flush=True)
+                    cpus[label].append(cpu)
+                    print(f"  {label}: {rate:,.0f} lines/s, CPU {cpu:.2f} s", flush=True)
         finally:
             if pg is not None:
                 pg.drop_all()
     print(f"after: {load()}")
     medians = {label: statistics.median(values) for label, values in rates.items()}
-    main_rate = medians["sqlite: dealflow ingest -q (default workers)"]
+    cpu_medians = {label: statistics.median(values) for label, values in cpus.items()}
+    main_label = "sqlite: dealflow ingest -q (default workers)"
+    main_rate = medians[main_label]
     naive = medians["sqlite: naive, one eventsourcing save per fact"]
     width = max(map(len, medians))
     for label, rate in medians.items():
-        print(f"{label:<{width}}  {rate:>9,.0f} lines/s  = {rate / naive:5.1f}x naive")
+        print(f"{label:<{width}}  {rate:>9,.0f} lines/s  = {rate / naive:5.1f}x naive"
+              f"  (CPU {cpu_medians[label]:.2f} s)")
     for label, command in bases.items():
         print(f"dealflow / base checkout {command.parents[2]} (SQLite): "
-              f"{main_rate / medians[label]:.2f}x")
+              f"{main_rate / medians[label]:.2f}x (CPU {cpu_medians[main_label]:.2f} s "
+              f"against {cpu_medians[label]:.2f} s: "
+              f"{cpu_medians[main_label] / cpu_medians[label]:.2f}x)")
     if pg is not None:
         pg_rate = medians["postgres: dealflow ingest -q (default workers)"]
         print(f"PostgreSQL / SQLite (same command): {pg_rate / main_rate:.2f}x")
