@@ -73,7 +73,7 @@ from engine.kafka.topics import TopicAdmin
 if TYPE_CHECKING:
     from engine.bootstrap import Engine
 
-__all__ = ["DEAD_LETTER_SUFFIX", "ConsumerStats", "KafkaIngestWorker"]
+__all__ = ["DEAD_LETTER_SUFFIX", "ConsumerStats", "KafkaIngestWorker", "unstick_rejoin"]
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +304,7 @@ class KafkaIngestWorker:
             self._drop_held()
             self.stop_event.wait(1.0)
             return
+        unstick_rejoin(self._consumer)
         # Parsing needs no state: it runs here while the batch in flight is still decided.
         # Records of partitions not owned now are dropped: revoked ones, those given back
         # after a failed batch, and those not (yet) taken: taking one seeks it to the
@@ -462,6 +463,37 @@ class KafkaIngestWorker:
         self._check_all_topics = False
         if created:
             log.warning("created missing topics %s", ", ".join(created))
+
+
+def unstick_rejoin(consumer: Any) -> bool:
+    """Ask ``consumer`` (a subscribed kafka-python consumer) to join its group again if a
+    rebalance it started was left half done; whether it had to.
+
+    kafka-python 3.0.12 leaves a consumer without partitions for good when a rebalance that
+    metadata started (a subscribed topic created again, or given more partitions) completes
+    its JoinGroup and SyncGroup after the poll that sent them has returned: while the group's
+    leader computes the assignment it records the new metadata, after which the consumer no
+    longer "needs to rejoin", so no later poll collects the finished join. The assignment is
+    never applied and the rebalance listener never hears of it, while the coordinator keeps
+    the member in the group. Seen as: "partitions revoked", then nothing, for as long as the
+    worker runs. The state is recognisable between polls (the coordinator is still
+    ``rejoining`` but does not ``need_rejoin()``); asking it to rejoin makes the next poll
+    collect the join in flight or send a new one, and the listener then hears the
+    assignment. Harmless where the library has no such state (other versions): nothing is
+    done.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or not getattr(coordinator, "rejoining", False):
+        return False
+    try:
+        if coordinator.need_rejoin():
+            return False
+        coordinator.request_rejoin()
+    except AttributeError:  # not the kafka-python this was written for
+        return False
+    log.warning("kafka-python left a rebalance half done (joined, assignment never applied); "
+                "joining the group again")
+    return True
 
 
 def _log_commit(offsets: Any, response: Any) -> None:
