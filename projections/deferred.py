@@ -37,10 +37,13 @@ class DeferredWrites:
     """Stands in for a :class:`~sqlalchemy.Connection` inside one step: reads run at once,
     writes (INSERT, UPDATE, DELETE) wait in order for :meth:`flush`."""
 
-    def __init__(self, conn: Connection) -> None:
-        """Queue the writes meant for ``conn``."""
+    def __init__(self, conn: Connection,
+                 before_writes: Callable[[], object] | None = None) -> None:
+        """Queue the writes meant for ``conn``; ``before_writes`` runs before queued writes
+        are run (each :meth:`flush` that has any), e.g. to take the store's write lock."""
         self.conn = conn
         self.dialect = conn.dialect
+        self.before_writes = before_writes
         self.pending: list[Callable[[], Any]] = []
         self.tables: set[str] = set()  # the tables the queue writes (lower case)
 
@@ -74,6 +77,8 @@ class DeferredWrites:
         """Run the queued writes in the order they were asked for."""
         pending, self.pending = self.pending, []
         self.tables = set()
+        if pending and self.before_writes is not None:
+            self.before_writes()
         for write in pending:
             write()
 

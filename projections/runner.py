@@ -32,6 +32,7 @@ from engine.store import positions
 from engine.store.follower import Follower
 from engine.store.locks import SingletonLock
 from engine.store.log import LogReader
+from engine.store.writelock import WriteLock, write_lock
 from projections.base import Projection
 from projections.deferred import DeferredWrites
 from projections.rebuild import Helper, can_spawn, dropping, fill, prepare, share
@@ -111,6 +112,10 @@ class ProjectionRunner:
             if name not in self.stale:
                 projection.metadata.create_all(sql, checkfirst=True)
         self.follower = Follower("views", self._step, lock, idle=0.005, full=batch_size)
+        #: A live step's writes and commit run under the store's write lock (as the event
+        #: store's do; engine.store.writelock), taken right before the first write.
+        self.write_lock: WriteLock = write_lock(
+            sql.url.database if sql.dialect.name == "sqlite" else None)
 
     @property
     def lock(self) -> SingletonLock:
@@ -167,22 +172,42 @@ class ProjectionRunner:
         if not events:
             return 0
         moves: dict[str, tuple[int, int]] = {}
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql(WAL_AUTOCHECKPOINT)
-            # Every view reads and decides first; their writes then run together, so
-            # SQLite's write lock is held for the writes and the commit alone (see
-            # projections.deferred).
-            deferred = DeferredWrites(conn)
-            for name, projection in self.live.items():
-                position = int(rows[name]["position"])
-                mine = (events if events[0].position > position
-                        else [e for e in events if e.position > position])
-                if mine:
-                    projection.process(cast(Connection, deferred), mine)
-                    moves[name] = (position, mine[-1].position)
-            deferred.flush()
-            positions.advance_all(conn, moves)
+        lock = self.write_lock
+        taken = False
+
+        def take() -> None:
+            nonlocal taken
+            if not taken:
+                lock.acquire()
+                taken = True
+
+        try:
+            with self.engine.connect() as conn:
+                transaction = conn.begin()
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql(WAL_AUTOCHECKPOINT)
+                # Every view reads and decides first; their writes then run together, so
+                # SQLite's write lock (and the store's, taken before the first write) is
+                # held for the writes and the commit alone (see projections.deferred).
+                deferred = DeferredWrites(conn, before_writes=take)
+                for name, projection in self.live.items():
+                    position = int(rows[name]["position"])
+                    mine = (events if events[0].position > position
+                            else [e for e in events if e.position > position])
+                    if mine:
+                        projection.process(cast(Connection, deferred), mine)
+                        moves[name] = (position, mine[-1].position)
+                deferred.flush()
+                take()
+                positions.advance_all(conn, moves)
+                # The store's lock goes before the commit (as the event store's does): the
+                # commit's WAL write and checkpoint hold up no other writer's wait.
+                lock.release()
+                taken = False
+                transaction.commit()
+        finally:
+            if taken:
+                lock.release()  # the step failed before its commit (rolled back)
         return len(events)
 
     def catch_up(self, progress: Progress | None = None) -> int:

@@ -26,6 +26,7 @@ from eventsourcing.sqlite import (
 )
 
 from engine.store.rows import AcceptedFactRow, RejectionRow
+from engine.store.writelock import write_lock
 
 __all__ = ["CONNECTION_PRAGMAS", "DealflowSQLiteRecorder", "EventRow", "KafkaOffset"]
 
@@ -273,6 +274,18 @@ class DealflowSQLiteRecorder(_DealflowRows, SQLiteProcessRecorder):
         """As the stock recorder; connections commit without fsync (see the class)."""
         super().__init__(datastore, **kwargs)
         _configure_connections(datastore.pool)
+        #: Every write transaction of the event store writes under the store's write lock
+        #: (engine.store.writelock), let go right before the commit: a writer waits for
+        #: another (e.g. the views' runner in another process) in steps of 1 ms at most,
+        #: not in SQLite's busy handler's steps of up to 100 ms.
+        self.write_lock = write_lock(datastore.pool.db_name,
+                                     float(datastore.pool.lock_timeout or 5))
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        """As the stock recorder, under the store's write lock (let go before the commit)."""
+        with self.write_lock.writing():
+            return super().insert_events(stored_events, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
         """The stock tables, then dealflow's."""
@@ -284,8 +297,9 @@ class DealflowSQLiteRecorder(_DealflowRows, SQLiteProcessRecorder):
     def insert_event_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
         """``insert_events`` for events already in stored form (see
         ``DealflowApplication.append``): the same transaction, rows and positions."""
-        with self.datastore.transaction(commit=True) as c:
-            return self._insert_rows(c, [(r[0].hex, r[1], r[2], r[3]) for r in rows], kwargs)
+        params = [(r[0].hex, r[1], r[2], r[3]) for r in rows]
+        with self.write_lock.writing(), self.datastore.transaction(commit=True) as c:
+            return self._insert_rows(c, params, kwargs)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -311,6 +325,7 @@ class DealflowSQLiteRecorder(_DealflowRows, SQLiteProcessRecorder):
         if tracking is not None:
             self._insert_tracking(c, tracking)
         self._write_rows(c, kwargs)
+        self.write_lock.before_commit()
         return ids
 
     def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
