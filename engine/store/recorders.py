@@ -12,12 +12,14 @@ in :mod:`engine.store.postgres`, so that a SQLite store never imports psycopg.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteCursor,
@@ -243,17 +245,45 @@ CONNECTION_PRAGMAS = (
 )
 
 
+#: Prepared statements each connection keeps. eventsourcing opens its connections with
+#: ``cached_statements=True``, a cache of ONE statement, so every batch prepared its dedupe
+#: lookup (500 keys in a VALUES list: 1.74 ms against 1.13 ms from the cache) and its
+#: inserts again, each statement having pushed the previous one out.
+STATEMENT_CACHE = 64
+
+
 def _configure_connections(pool: SQLiteConnectionPool) -> None:
-    """Have every connection ``pool`` opens from now on run :data:`CONNECTION_PRAGMAS`."""
-    create = pool._create_connection
+    """Have every connection ``pool`` opens from now on keep :data:`STATEMENT_CACHE`
+    prepared statements and run :data:`CONNECTION_PRAGMAS`."""
 
     def create_configured() -> SQLiteConnection:
-        connection = create()
+        connection = _connect(pool)
         for pragma in CONNECTION_PRAGMAS:
             connection._sqlite_conn.execute(pragma)
         return connection
 
     pool._create_connection = create_configured  # type: ignore[method-assign]
+
+
+def _connect(pool: SQLiteConnectionPool) -> SQLiteConnection:
+    """A connection as eventsourcing 9.5.6's ``SQLiteConnectionPool._create_connection``
+    makes it (the version is pinned), but with a statement cache of
+    :data:`STATEMENT_CACHE`: ``sqlite3`` cannot change a connection's cache size later."""
+    try:
+        conn = sqlite3.connect(database=pool.db_name, uri=True, check_same_thread=False,
+                               isolation_level=None,  # autocommit: eventsourcing's BEGINs
+                               cached_statements=STATEMENT_CACHE,
+                               timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
+    except (sqlite3.Error, TypeError) as exc:
+        raise InterfaceError(exc) from exc
+    if not pool.is_sqlite_memory_mode and not pool.is_journal_mode_wal:
+        mode = conn.execute("PRAGMA journal_mode;").fetchone()[0]
+        if mode.lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL;")
+            pool.journal_mode_was_changed_to_wal = True
+        pool.is_journal_mode_wal = True
+    conn.row_factory = sqlite3.Row
+    return SQLiteConnection(sqlite_conn=conn, max_age=pool.max_age)
 
 
 class DealflowSQLiteRecorder(_DealflowRows, SQLiteProcessRecorder):

@@ -3,13 +3,16 @@ durable across a crash of the process), on every connection its pool opens."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
+import pytest
 from eventsourcing.sqlite import SQLiteDatastore
 
 from engine.store.app import DealflowApplication
-from engine.store.recorders import DealflowSQLiteRecorder
+from engine.store.recorders import STATEMENT_CACHE, DealflowSQLiteRecorder
 
 _NORMAL = 1  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL (SQLite's default)
 
@@ -66,3 +69,25 @@ def test_larger_cache_and_rarer_checkpoints_store_the_same_rows(tmp_path: Path) 
             (i, i.bytes * 20) for i in ids)
     finally:
         recorder.datastore.close()
+
+
+def test_every_connection_keeps_its_prepared_statements(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # eventsourcing asks for a statement cache of one; the recorder's connections keep
+    # STATEMENT_CACHE, so a batch's lookup and inserts are not prepared again each time.
+    opened: list[dict[str, object]] = []
+    connect = sqlite3.connect
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        opened.append(kwargs)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", recording)
+    recorder = DealflowSQLiteRecorder(SQLiteDatastore(db_name=str(tmp_path / "c.db")))
+    recorder.create_table()
+    for writer in (True, False):
+        assert _pragma(recorder, "synchronous", writer=writer) == _NORMAL
+    recorder.datastore.close()
+    assert opened
+    assert {kwargs.get("cached_statements") for kwargs in opened} == {STATEMENT_CACHE}
+    assert STATEMENT_CACHE > 1
