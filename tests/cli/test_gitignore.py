@@ -28,7 +28,8 @@ def test_the_files_a_session_makes_are_ignored_but_the_public_key(tmp_path: Path
         assert done.returncode == 0, (command, done.stdout + done.stderr)
     made = {path.name for path in tmp_path.iterdir()} - {"facts.jsonl"}
     assert {"dealflow.db", "dealflow-audit.key", "dealflow-audit.key.pub",
-            "dealflow.db.views.lock", "dealflow.db.audit-chain.lock"} <= made
+            "dealflow.db.views.lock", "dealflow.db.audit-chain.lock",
+            "dealflow.db.write.lock"} <= made
     assert sorted(name for name in made if not ignored(name)) == ["dealflow-audit.key.pub"]
 
 
