@@ -16,13 +16,12 @@ database.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 from typing import Any
 
 from sqlalchemy import Engine, text
 
+from engine.store import flock
 from engine.store.app import store_env
 from engine.store.locks import held_advisory_keys
 
@@ -61,15 +60,10 @@ class PartitionFence:
         name = _name(self.group, topic, partition)
         digest = hashlib.sha256(name.encode()).digest()
         if self._sqlite is not None:
-            if self._sqlite == ":memory:" or "mode=memory" in self._sqlite:
-                self._files[key] = -1  # an in-memory store has one process by definition
-                return True
-            path = f"{self._sqlite}.kafka-{digest[:8].hex()}.lock"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+            path = flock.lock_file(self._sqlite, f".kafka-{digest[:8].hex()}.lock")
+            # An in-memory store (no lock file) has one process by definition.
+            fd = -1 if path is None else flock.try_lock(path)
+            if fd is None:
                 return False
             self._files[key] = fd
             return True
@@ -109,8 +103,7 @@ class PartitionFence:
         key = (topic, partition)
         fd = self._files.pop(key, None)
         if fd is not None and fd >= 0:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            flock.release(fd)
         lock_key = self._keys.pop(key, None)
         if lock_key is not None and self._conn is not None:
             try:

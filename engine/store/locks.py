@@ -15,16 +15,15 @@ second singleton.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from engine.store import flock
 from engine.store.app import store_env
 
 __all__ = ["SingletonLock", "held_advisory_keys"]
@@ -60,9 +59,10 @@ class SingletonLock:
         self.name = name
         self._key = _advisory_key(name)
         self._engine = engine
-        self._path: str | None = None
-        if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-            self._path = f"{env['SQLITE_DBNAME']}.{name}.lock"
+        # SQLite: the lock file, or None for an in-memory store (one process by definition).
+        self._sqlite = env["PERSISTENCE_MODULE"].endswith("sqlite")
+        self._path = flock.lock_file(env["SQLITE_DBNAME"], f".{name}.lock") if self._sqlite \
+            else None
         self._fd: int | None = None
         self._conn: Connection | None = None
         self.losses = 0
@@ -88,18 +88,10 @@ class SingletonLock:
             time.sleep(0.05)
 
     def _try(self) -> bool:
-        if self._path is not None:
-            if self._path.startswith(":memory:") or "mode=memory" in self._path:
-                self._fd = -1  # an in-memory store has a single process by definition
-                return True
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return False
+        if self._sqlite:
+            fd = -1 if self._path is None else flock.try_lock(self._path)
             self._fd = fd
-            return True
+            return fd is not None
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:  # the database is down: not taken, asked again later
@@ -149,8 +141,7 @@ class SingletonLock:
         """Give the lock up (no-op if not held)."""
         if self._fd is not None:
             if self._fd >= 0:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
+                flock.release(self._fd)
             self._fd = None
         if self._conn is not None:
             conn, self._conn = self._conn, None

@@ -26,13 +26,14 @@ a no-op).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+
+from engine.store import flock
 
 __all__ = ["WriteLock", "lock_path", "write_lock"]
 
@@ -41,12 +42,8 @@ _SUFFIX = ".write.lock"
 
 def lock_path(sqlite_file: str | None) -> str | None:
     """The write lock's file for the SQLite store ``sqlite_file`` (None: no lock, for no
-    file or an in-memory store). A ``file:`` URI's query is not part of the file name."""
-    if not sqlite_file or ":memory:" in sqlite_file or "mode=memory" in sqlite_file:
-        return None
-    if sqlite_file.startswith("file:"):
-        sqlite_file = sqlite_file.removeprefix("file:").split("?", 1)[0]
-    return sqlite_file + _SUFFIX
+    file or an in-memory store; :func:`engine.store.flock.lock_file`)."""
+    return flock.lock_file(sqlite_file, _SUFFIX)
 
 
 class WriteLock:
@@ -71,9 +68,9 @@ class WriteLock:
         if depth:
             local.depth = depth + 1
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = flock.open_file(self.path)
         try:
-            got = _try(fd) or self._wait(fd)
+            got = flock.lock_fd(fd) or self._wait(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -87,7 +84,7 @@ class WriteLock:
         pause = 0.00025
         while True:
             time.sleep(pause)
-            if _try(fd):
+            if flock.lock_fd(fd):
                 return True
             if time.monotonic() >= deadline:
                 self.gave_up += 1
@@ -103,7 +100,7 @@ class WriteLock:
         if local.depth == 0:
             fd, local.fd = local.fd, None
             if fd is not None:
-                os.close(fd)  # closing the only descriptor of the open file frees the flock
+                flock.release(fd)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -144,14 +141,6 @@ class WriteLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
-
-
-def _try(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def write_lock(sqlite_file: str | None, timeout: float = 30.0) -> WriteLock:
