@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
+from engine.store.chunks import lookup_chunks
 from engine.store.rows import RejectionRow
 
 __all__ = [
@@ -81,7 +82,6 @@ _REJECTIONS = table(
 )
 _FACTS = table("dealflow_facts", column("source", Text), column("fact_id", Text),
                column("subject", Text))
-_CHUNK = 500
 
 
 def _now() -> str:
@@ -160,10 +160,8 @@ def save_topic_id(engine: Engine, group: str, topic: str, partition: int, topic_
 def rejections_at(engine: Engine, origins: Sequence[str]) -> list[RejectionRow]:
     """The stored rejections of inputs from ``origins``, in the order they were stored."""
     rows: list[RejectionRow] = []
-    unique = list(dict.fromkeys(origins))
     with engine.connect() as conn:
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start:start + _CHUNK]
+        for chunk in lookup_chunks(origins):
             for r in conn.execute(select(_REJECTIONS).where(_REJECTIONS.c.origin.in_(chunk))):
                 rows.append(RejectionRow(
                     recorded_at=r.recorded_at, origin=r.origin, reason=r.reason,
@@ -178,10 +176,8 @@ def fact_subjects(
 ) -> dict[tuple[str, str], str]:
     """The ``subject`` of each accepted fact among ``keys`` (``source``, ``id``)."""
     found: dict[tuple[str, str], str] = {}
-    unique = list(dict.fromkeys(keys))
     with engine.connect() as conn:
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start:start + _CHUNK]
+        for chunk in lookup_chunks(keys):
             query = select(_FACTS.c.source, _FACTS.c.fact_id, _FACTS.c.subject).where(
                 tuple_(_FACTS.c.source, _FACTS.c.fact_id).in_(chunk))
             found.update({(r.source, r.fact_id): r.subject for r in conn.execute(query)})

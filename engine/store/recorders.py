@@ -13,7 +13,7 @@ in :mod:`engine.store.postgres`, so that a SQLite store never imports psycopg.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from eventsourcing.sqlite import (
     SQLiteProcessRecorder,
 )
 
+from engine.store.chunks import lookup_chunks
 from engine.store.rows import AcceptedFactRow, RejectionRow
 from engine.store.writelock import write_lock
 
@@ -101,19 +102,6 @@ _UPSERT_OFFSET = (
 )
 
 
-#: Values per query of a lookup by many keys (``IN (...)`` or a ``VALUES`` list): well
-#: under SQLite's and psycopg's parameter limits, and large enough that a batch of 1,000
-#: facts costs two or three queries.
-_CHUNK = 500
-
-
-def _distinct_chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
-    """``values`` without repeats (first occurrence kept), :data:`_CHUNK` at a time."""
-    unique = list(dict.fromkeys(values))
-    for start in range(0, len(unique), _CHUNK):
-        yield unique[start : start + _CHUNK]
-
-
 class _DealflowRows:
     """What both backends write and read beside the events (SQL in ``?`` style)."""
 
@@ -146,7 +134,7 @@ class _DealflowRows:
     def known_digests(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Content digests of the already accepted facts among ``keys`` (source, id)."""
         found: dict[tuple[str, str], str] = {}
-        for chunk in _distinct_chunks(keys):
+        for chunk in lookup_chunks(keys):
             values = ",".join(["(?,?)"] * len(chunk))
             params = [part for key in chunk for part in key]
             rows = self._fetch(
@@ -163,7 +151,7 @@ class _DealflowRows:
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """All stored events of several aggregates in one query, by aggregate then version."""
         found: list[StoredEvent] = []
-        for chunk in _distinct_chunks(originator_ids):
+        for chunk in lookup_chunks(originator_ids):
             marks = ",".join(["?"] * len(chunk))
             rows = self._fetch(
                 "SELECT originator_id, originator_version, topic, state "
@@ -182,7 +170,7 @@ class _DealflowRows:
         """The last stored version of each of ``originator_ids`` that has events, in one
         query (per 500 ids)."""
         found: dict[UUID, int] = {}
-        for chunk in _distinct_chunks(originator_ids):
+        for chunk in lookup_chunks(originator_ids):
             marks = ",".join(["?"] * len(chunk))
             rows = self._fetch(
                 "SELECT originator_id, MAX(originator_version) "
