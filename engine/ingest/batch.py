@@ -44,7 +44,8 @@ from engine.store.rows import AcceptedFactRow, RejectionRow
 from engine.translate import to_command
 from workflows import WorkflowRegistry
 
-__all__ = ["BatchResult", "IngestObserver", "Ingestor", "Outcome", "RawInput", "open_loads"]
+__all__ = ["BatchResult", "IngestObserver", "Ingestor", "Outcome", "Parsed", "RawInput",
+           "open_loads"]
 
 #: What changes an open load: read once, when a store written before 1.1 gets its book.
 _LOAD_TOPICS = [e.TOPIC for e in (Deal.Opened, Deal.Routed, Deal.Reassigned,
@@ -125,6 +126,10 @@ class _Invalid:
 
     error: FactRejectedError
     identity: FactIdentity
+
+
+#: An input as validated: its fact, or its refusal (see :meth:`Ingestor.parse`).
+Parsed = Fact | _Invalid
 
 
 class _StaleCacheError(Exception):
@@ -325,12 +330,13 @@ class Ingestor:
     # ----------------------------------------------------------------- ingest
     def ingest(
         self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = (),
-        parsed: Sequence[Fact | None] | None = None,
+        parsed: Sequence[Parsed | None] | None = None,
     ) -> BatchResult:
         """Decide and store a batch; ``offsets`` commit in the same transaction.
 
-        ``parsed``: the inputs' facts as a helper process validated them (see
-        :mod:`engine.ingest.parallel`), None for each input to parse here.
+        ``parsed``: the inputs as already validated, by :meth:`parse` (a stream's parsing
+        thread) or by a helper process (see :mod:`engine.ingest.parallel`, which gives None
+        for each input it refused: it is parsed again here).
 
         The cyclic collector is off while a batch is decided and stored, and collects the
         young generations once after it: a batch's objects live exactly as long as the
@@ -342,19 +348,25 @@ class Ingestor:
             finally:
                 collect()
 
+    def parse(self, inputs: Sequence[RawInput]) -> list[Parsed]:
+        """Each input validated as :meth:`ingest` validates it: its fact, or its refusal
+        (error and identity) ready to be stored. Needs nothing stored, so a stream parses
+        the next batch while the current one is decided (``parsed=`` of :meth:`ingest`)."""
+        return [self._parse_one(item) for item in inputs]
+
+    def _parse_one(self, item: RawInput) -> Parsed:
+        try:
+            return parse_fact(item.raw, self.limits)
+        except FactRejectedError as exc:
+            # Keep no traceback: its frames would hold the whole batch alive.
+            return _Invalid(_detached(exc), identity_of(item.raw))
+
     def _ingest(self, inputs: Sequence[RawInput], offsets: Sequence[KafkaOffset],
-                facts: Sequence[Fact | None] | None) -> BatchResult:
-        parsed: list[Fact | _Invalid] = []
+                facts: Sequence[Parsed | None] | None) -> BatchResult:
+        parsed: list[Parsed] = []
         for index, item in enumerate(inputs):
             known = facts[index] if facts is not None else None
-            if known is not None:
-                parsed.append(known)
-                continue
-            try:
-                parsed.append(parse_fact(item.raw, self.limits))
-            except FactRejectedError as exc:
-                # Keep no traceback: its frames would hold the whole batch alive.
-                parsed.append(_Invalid(_detached(exc), identity_of(item.raw)))
+            parsed.append(known if known is not None else self._parse_one(item))
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = _UnitOfWork(self)
@@ -446,7 +458,11 @@ class Ingestor:
         result.events = len(positions)
         if positions:
             result.last_position = max(positions)
-        self._remember([a for a in uow.touched.values() if a is not None])
+        # What came from the cache is still in it, moved to its end when this attempt
+        # read it (``cached``): only the aggregates loaded or created here go in.
+        cached = uow.cached_versions
+        self._remember([a for i, a in uow.touched.items()
+                        if a is not None and i not in cached])
         if uow.book is not None:
             self._book = uow.book
         return result

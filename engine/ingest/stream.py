@@ -24,9 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.contract.envelope import Fact
-from engine.ingest.batch import BatchResult, Ingestor, RawInput
-from engine.ingest.parsing import parse_chunk
+from engine.ingest.batch import BatchResult, Ingestor, Parsed, RawInput
 from engine.store import gc as store_gc
 
 __all__ = ["SWITCH_INTERVAL", "ingest_stream"]
@@ -44,7 +42,7 @@ def ingest_stream(
     current = next(inputs, None)
     if current is None:
         return
-    facts: list[Fact | None] | None = _parse(ingestor, current)
+    facts: list[Parsed] | None = ingestor.parse(current)
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SWITCH_INTERVAL))
     try:
@@ -56,13 +54,10 @@ def ingest_stream(
             while current is not None:
                 stored = decider.submit(ingestor.ingest, current, parsed=facts)
                 following = next(inputs, None)
-                following_facts = (_parse(ingestor, following) if following is not None
+                following_facts = (ingestor.parse(following) if following is not None
                                    else None)
                 yield stored.result()
                 current, facts = following, following_facts
     finally:
         sys.setswitchinterval(before)
 
-
-def _parse(ingestor: Ingestor, batch: Sequence[RawInput]) -> list[Fact | None]:
-    return parse_chunk([item.raw for item in batch], ingestor.limits)
