@@ -272,7 +272,9 @@ def parse_fact(raw: bytes | str, limits: InputLimits = DEFAULT_LIMITS) -> Fact:
     if not isinstance(data, dict):
         raise InvalidFactError("data: must be an object", field="data")
     try:
-        parsed = model.model_validate(data)
+        # ``model_validate`` is this call behind a Python frame of argument checks (~0.5 us
+        # a fact); the same validator, the same result and errors.
+        parsed: FactData = model.__pydantic_validator__.validate_python(data)
     except ValidationError as exc:
         where, message = _first_error(exc)
         raise InvalidFactError(f"{where}: {message}", field=where) from exc
