@@ -27,8 +27,13 @@ _was_enabled = True
 
 
 def freeze_startup() -> None:
-    """Collect once, then exclude everything alive now from future collections."""
-    gc.collect()
+    """Collect the young generations, then exclude everything alive now from future
+    collections.
+
+    Not a full collection: at the end of a command's start-up it scanned every module's
+    objects for ~25-40 ms and found nothing (imports and bootstrap leave no cycles in the
+    old generation); the young ones hold what the last steps of start-up left."""
+    gc.collect(1)
     gc.freeze()
 
 

@@ -49,3 +49,13 @@ def test_enough_young_objects_are_collected_with_the_cycles_among_them(
     assert cycle() is None
     assert gc.get_count()[0] < 100  # the young generation was collected
     assert len(alive) == 5_000
+
+
+def test_freezing_after_start_up_frees_the_young_cycles_first(collector_off: None) -> None:
+    cycle = weakref.ref(_Node())
+    try:
+        store_gc.freeze_startup()
+        assert cycle() is None  # collected before the freeze, not kept for good
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
