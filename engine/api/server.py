@@ -14,7 +14,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from engine.api.app import create_app
 from engine.serve.logs import configure_logging
-from engine.serve.malloc import limit_arenas
+from engine.serve.malloc import fix_mmap_threshold, limit_arenas
 from engine.serve.service import Service
 from engine.settings import Settings
 
@@ -43,6 +43,7 @@ def serve(settings: Settings, *, on_started: Callable[[Service], None] | None = 
     # Before any thread starts: two malloc arenas, not one per thread, or the C heap keeps
     # growing with freed chunks each thread's arena alone reuses (engine.serve.malloc).
     limit_arenas()
+    fix_mmap_threshold()  # large blocks mapped on their own, never from the heap
     # Background work (the views' runner, report refreshes) holds the GIL in long Python
     # loops; a 1 ms switch interval (default 5 ms) keeps request latency tails short.
     sys.setswitchinterval(0.001)

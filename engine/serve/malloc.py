@@ -17,7 +17,10 @@ to +18 without, within the noise of those runs), and what grows is not found yet
 :func:`limit_arenas` is called first thing by the serving process, before it starts a
 thread; arenas made before the call stay, none are made past the limit. An operator's own
 ``MALLOC_ARENA_MAX`` is respected (glibc read it at start: nothing is changed), and on a
-C library without ``mallopt`` (musl, macOS) this does nothing.
+C library without ``mallopt`` (musl, macOS) this does nothing. With it the serving process
+calls :func:`fix_mmap_threshold`: large blocks stay mapped on their own instead of coming
+from the heap once one was freed (``MALLOC_MMAP_THRESHOLD_`` given by an operator is
+respected the same way).
 
 :class:`HeapTrimmer` also gives free pages back to the system every
 ``DEALFLOW_SERVE_HEAP_TRIM_SECONDS`` (default 60; 0: never), in the serving process and in
@@ -38,14 +41,19 @@ from functools import cache
 
 from engine.serve.periodic import Periodic
 
-__all__ = ["ARENAS", "HeapTrimmer", "limit_arenas", "limit_sqlite_heap", "sqlite_heap_bytes",
-           "trim_heap"]
+__all__ = ["ARENAS", "MMAP_THRESHOLD", "HeapTrimmer", "fix_mmap_threshold", "limit_arenas",
+           "limit_sqlite_heap", "sqlite_heap_bytes", "trim_heap"]
 
 #: Arenas for the serving process: the threads mostly wait for one another (the ingestor
 #: is serialized, the GIL more so), so contention on two arenas costs nothing measurable.
 ARENAS = 2
 #: ``M_ARENA_MAX`` in glibc's ``malloc.h``.
 _M_ARENA_MAX = -8
+#: Blocks of this size or more are mapped on their own and unmapped when freed: glibc's
+#: default for the threshold, kept fixed (see :func:`fix_mmap_threshold`).
+MMAP_THRESHOLD = 128 * 1024
+#: ``M_MMAP_THRESHOLD`` in glibc's ``malloc.h``.
+_M_MMAP_THRESHOLD = -3
 
 
 log = logging.getLogger(__name__)
@@ -110,6 +118,28 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Keep glibc's mmap threshold at ``threshold`` bytes; whether it was set (False: not
+    glibc, or ``MALLOC_MMAP_THRESHOLD_`` given by the environment).
+
+    By default the threshold moves: each freed mapped block raises it to that block's size
+    (up to 32 MiB), so after the first large block is freed, blocks up to that size come
+    from the heap instead. ``serve`` allocates such blocks all the time and for moments
+    (a request body of 500 facts is ~150 KB, a Kafka fetch up to 1 MiB, a batch's lists
+    and dicts), and once they come from the heap, the small objects allocated between
+    them pin the heap's pages after they are freed, where no trim reaches. A fixed
+    threshold keeps every such block mapped and gives its pages back when it is freed
+    (also fixing the trim threshold, which ``malloc_trim`` ignores anyway)."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
 
 
 def limit_sqlite_heap(limit_bytes: int) -> int:

@@ -30,7 +30,12 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     ``stop`` is set; keep ``holding`` saying whether it holds the views' lock."""
     from engine.bootstrap import bootstrap
     from engine.serve.logs import configure_logging
-    from engine.serve.malloc import HeapTrimmer, limit_arenas, limit_sqlite_heap
+    from engine.serve.malloc import (
+        HeapTrimmer,
+        fix_mmap_threshold,
+        limit_arenas,
+        limit_sqlite_heap,
+    )
     from engine.serve.sla_timer import serve_sla_timer
     from engine.store.gc import freeze_startup
 
@@ -44,6 +49,7 @@ def _run(settings_json: str, stop: Any, holding: Any, log_level: int
     spawner = multiprocessing.parent_process()
     parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
     limit_arenas()  # before this process starts a thread (engine.serve.malloc)
+    fix_mmap_threshold()
     configure_logging(log_level)
     settings = Settings.model_validate_json(settings_json)
     limit_sqlite_heap(settings.serve_sqlite_heap_mb << 20)

@@ -154,3 +154,40 @@ def test_serve_sets_the_sqlite_heap_limit_and_puts_the_old_one_back(tmp_path: Pa
         assert limit() == 0
     finally:
         limit_sqlite_heap(before)
+
+
+_MMAP = """
+import ctypes, ctypes.util
+from engine.serve.malloc import fix_mmap_threshold
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks",
+                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.mallinfo2.restype = Info
+print(fix_mmap_threshold() if FIX else None)
+big = bytearray(4 << 20)  # mapped on its own (over the threshold)
+del big  # freed: glibc's default then raises its threshold to this block's size
+before = libc.mallinfo2().hblks
+blocks = [bytearray(300_000) for _ in range(8)]
+print(libc.mallinfo2().hblks - before)  # of the 8 blocks, those mapped on their own
+"""
+
+
+def _mapped(fix: bool, env: dict[str, str] | None = None) -> tuple[str, int]:
+    done = subprocess.run([sys.executable, "-c", f"FIX = {fix}\n{_MMAP}"],
+                          capture_output=True, text=True, timeout=30, env=env, check=True)
+    result, mapped = done.stdout.split()
+    return result, int(mapped)
+
+
+def test_large_blocks_stay_mapped_after_a_larger_one_was_freed() -> None:
+    # glibc's moving threshold: after the 4 MiB block, 300 KB blocks come from the heap.
+    assert _mapped(fix=False)[1] < 8
+    assert _mapped(fix=True) == ("True", 8)  # fixed at 128 KiB: each is mapped alone
+
+
+def test_an_operators_mmap_threshold_is_left_alone() -> None:
+    import os
+
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+    assert _mapped(fix=True, env=env)[0] == "False"
