@@ -19,6 +19,7 @@ from engine.audit.checkpoint import Checkpoint
 from engine.audit.merkle import Frontier
 from engine.audit.record import GENESIS
 from engine.audit.tables import AUDIT_METADATA, CHAIN, CHECKPOINTS, STATE
+from engine.store.chunks import lookup_chunks
 
 __all__ = ["ChainRow", "ChainState", "ChainStore"]
 
@@ -142,9 +143,7 @@ class ChainStore:
     def positions_of(self, conn: Connection, positions: Sequence[int]) -> dict[int, int]:
         """Each chained position's index in the chain (``seq``)."""
         found: dict[int, int] = {}
-        unique = sorted(set(positions))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for chunk in lookup_chunks(positions):
             query = select(CHAIN.c.position, CHAIN.c.seq).where(CHAIN.c.position.in_(chunk))
             found.update({int(p): int(s) for p, s in conn.execute(query)})
         return found
