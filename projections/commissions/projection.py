@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, Tex
 
 from engine.domain.deal import Deal
 from engine.domain.rep import Rep
+from engine.store.chunks import lookup_chunks
 from engine.store.log import LoggedEvent
 from projections.base import Projection
 from projections.commissions.columns import AwareDateTime, DecimalText, decimal_text
@@ -174,9 +175,9 @@ class CommissionsProjection(Projection):
         """Rows for quota and plan facts, named by rep (registered in this batch or before)."""
         missing = {e.originator_text for _, e in rep_events} - {str(u) for u in names}
         known = {str(u): n for u, n in names.items()}
-        if missing:
+        for chunk in lookup_chunks(sorted(missing)):
             query = select(self.reps.c.rep_uuid, self.reps.c.rep).where(
-                self.reps.c.rep_uuid.in_(sorted(missing)))
+                self.reps.c.rep_uuid.in_(chunk))
             known.update({row.rep_uuid: row.rep for row in conn.execute(query)})
         for base, e in rep_events:
             ev = e.event

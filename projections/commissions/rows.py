@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, and_, select
 
+from engine.store.chunks import lookup_chunks
 from projections.commissions.model import (
     Cancellation,
     CommissionFacts,
@@ -70,8 +71,7 @@ def load_facts(conn: Connection, view: CommissionsProjection,
     named = sorted({s.deal for s in signings} | {p.deal for p in payments}
                    | {c.deal for c in cancellations})
     deals: dict[str, DealLabel] = {}
-    for start in range(0, len(named), 500):
-        chunk = named[start:start + 500]
+    for chunk in lookup_chunks(named):
         for r in conn.execute(select(view.deals).where(view.deals.c.deal.in_(chunk))):
             deals[r.deal] = DealLabel(r.deal, r.subject, r.account)
     return CommissionFacts(

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from engine.store.chunks import lookup_chunks
 from projections.report import ReportParams
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 
 CENT = Decimal("0.01")
 T = TypeVar("T")
-_CHUNK = 500
 
 
 def money(value: Decimal) -> Decimal:
@@ -124,16 +124,11 @@ def visible(occurred: ColumnElement[Any], recorded: ColumnElement[Any],
     return clause
 
 
-def chunks(items: Iterable[T], size: int = _CHUNK) -> Iterator[list[T]]:
-    """``items`` in lists of at most ``size`` (keeps IN lists under parameter limits)."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def chunks(items: Iterable[T]) -> Iterator[list[T]]:
+    """``items`` as ``IN`` lists: distinct, at most 512 each, padded to one of a few sizes so
+    that each lookup runs with a few statement texts (:func:`engine.store.chunks.lookup_chunks`:
+    every text stays prepared in its connection's statement cache)."""
+    return lookup_chunks(items)
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],

@@ -10,6 +10,7 @@ from rich.table import Table
 from sqlalchemy import Connection, select
 
 from engine.domain.escalation import Escalation
+from engine.store.chunks import lookup_chunks
 from projections.formatting import NONE, ReportTable, count, moment
 from projections.sla.projection import SlaProjection
 
@@ -29,9 +30,9 @@ def subjects(conn: Connection, view: SlaProjection, events: Sequence[Any]) -> di
     """Deal aggregate id -> subject, for the deals ``events`` name (as the view knows them)."""
     deals = sorted({e.deal for e in events})
     found: dict[str, str] = {}
-    for start in range(0, len(deals), 500):
+    for chunk in lookup_chunks(deals):
         query = select(view.deals.c.deal, view.deals.c.subject).where(
-            view.deals.c.deal.in_(deals[start:start + 500]))
+            view.deals.c.deal.in_(chunk))
         found.update({row.deal: row.subject for row in conn.execute(query)
                       if row.subject is not None})
     return found
