@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from engine.domain.ids import rep_id
+from engine.store.chunks import lookup_chunks
 from projections.report import ReportParams
 from projections.sla.evaluate import evaluate_deal
 from projections.sla.model import DealHistory, EscalationRecord, SlaFact, SlaInstance, StepRecord
@@ -88,10 +89,14 @@ def _deal_chunks(conn: Connection, view: SlaProjection,
 def _histories(conn: Connection, view: SlaProjection, deals: list[str] | None,
                params: ReportParams | None) -> Iterator[DealHistory]:
     opened = view.deals
+    # Padded to one of a few counts (engine.store.chunks): the SLA timer asks for the deals
+    # due at each tick, a different count each time, and each count would be a statement
+    # of its own in the connection's cache.
+    keys = None if deals is None else next(lookup_chunks(deals), [])
 
     def only(query: Select[Any], column: Any) -> Select[Any]:
-        if deals is not None:
-            query = query.where(column.in_(deals))
+        if keys is not None:
+            query = query.where(column.in_(keys))
         if params is not None:
             if column is not opened.c.deal:
                 query = query.join(opened, opened.c.deal == column)
