@@ -388,9 +388,8 @@ class Deal(PlainEvents):
         reason: dict[str, Any],
     ) -> None:
         """Record the routing decision for a deal just opened without an owner."""
-        self.trigger_event(self.Routed, owner=owner, rule=rule, routing=routing,
-                           routing_version=routing_version, reason=reason,
-                           **meta.event_fields())
+        self.trigger_fact(self.Routed, meta, owner=owner, rule=rule, routing=routing,
+                          routing_version=routing_version, reason=reason)
 
     def _guard_closed(self, wf: CompiledWorkflow, fact_type: str) -> None:
         if wf.is_closed(self.stage) and not wf.accepts_on_closed(self.stage, fact_type):
@@ -424,8 +423,7 @@ class Deal(PlainEvents):
                 rule="stage_jump",
             )
         self._check_requirement(wf, to)
-        self.trigger_event(self.StageChanged, from_stage=self.stage, to_stage=to,
-                           **meta.event_fields())
+        self.trigger_fact(self.StageChanged, meta, from_stage=self.stage, to_stage=to)
 
     def log_activity(
         self,
@@ -437,32 +435,28 @@ class Deal(PlainEvents):
     ) -> None:
         """``activity.logged``."""
         self._guard_closed(wf, "activity.logged")
-        self.trigger_event(self.ActivityLogged, kind=kind, purpose=purpose, outcome=outcome,
-                           **meta.event_fields())
+        self.trigger_fact(self.ActivityLogged, meta, kind=kind, purpose=purpose, outcome=outcome)
 
     def note(
         self, wf: CompiledWorkflow, meta: FactMeta, fact_type: str, details: dict[str, Any]
     ) -> None:
         """A fact that satisfies exit criteria: needs, customer info, proposal, approval."""
         self._guard_closed(wf, fact_type)
-        self.trigger_event(self.Noted, fact_type=fact_type, details=details,
-                           **meta.event_fields())
+        self.trigger_fact(self.Noted, meta, fact_type=fact_type, details=details)
 
     def issue_quote(
         self, wf: CompiledWorkflow, meta: FactMeta, amount: Decimal, currency: str
     ) -> None:
         """``quote.issued``: sets the deal amount."""
         self._guard_closed(wf, "quote.issued")
-        self.trigger_event(self.QuoteIssued, amount=amount, currency=currency,
-                           **meta.event_fields())
+        self.trigger_fact(self.QuoteIssued, meta, amount=amount, currency=currency)
 
     def change_amount(
         self, wf: CompiledWorkflow, meta: FactMeta, amount: Decimal, currency: str
     ) -> None:
         """``deal.amount_changed``."""
         self._guard_closed(wf, "deal.amount_changed")
-        self.trigger_event(self.AmountChanged, amount=amount, currency=currency,
-                           **meta.event_fields())
+        self.trigger_fact(self.AmountChanged, meta, amount=amount, currency=currency)
 
     def sign(self, wf: CompiledWorkflow, meta: FactMeta, amount: Decimal, currency: str) -> None:
         """``contract.signed``: ``negotiation`` -> ``won`` only."""
@@ -474,9 +468,9 @@ class Deal(PlainEvents):
                 f"the deal is in {self.stage!r}",
                 rule="sign_requires_negotiation",
             )
-        self.trigger_event(
-            self.ContractSigned, from_stage=self.stage, to_stage=dest, amount=amount,
-            currency=currency, owner=self.owner, splits=self.splits, **meta.event_fields(),
+        self.trigger_fact(
+            self.ContractSigned, meta, from_stage=self.stage, to_stage=dest, amount=amount,
+            currency=currency, owner=self.owner, splits=self.splits,
         )
 
     def lose(self, wf: CompiledWorkflow, meta: FactMeta, reason: str) -> None:
@@ -485,8 +479,7 @@ class Deal(PlainEvents):
         if wf.may("lose", self.stage) is None:  # pragma: no cover - closed stages refused above
             raise RuleViolationError(f"closed_deal: cannot lose a {self.stage} deal",
                                      rule="closed_deal")
-        self.trigger_event(self.Lost, from_stage=self.stage, reason=reason,
-                           **meta.event_fields())
+        self.trigger_fact(self.Lost, meta, from_stage=self.stage, reason=reason)
 
     def reopen(self, wf: CompiledWorkflow, meta: FactMeta, stage: str | None) -> None:
         """``deal.reopened``: a lost deal back to where it was lost, or an earlier stage."""
@@ -504,15 +497,14 @@ class Deal(PlainEvents):
                 f"in {', '.join(targets)}, not {to!r}",
                 rule="reopen_stage_invalid",
             )
-        self.trigger_event(self.Reopened, to_stage=to, **meta.event_fields())
+        self.trigger_fact(self.Reopened, meta, to_stage=to)
 
     def reassign(
         self, wf: CompiledWorkflow, meta: FactMeta, owner: str, splits: SplitRows | None
     ) -> None:
         """``deal.reassigned``."""
         self._guard_closed(wf, "deal.reassigned")
-        self.trigger_event(self.Reassigned, from_owner=self.owner, owner=owner, splits=splits,
-                           **meta.event_fields())
+        self.trigger_fact(self.Reassigned, meta, from_owner=self.owner, owner=owner, splits=splits)
 
     def receive_payment(
         self, wf: CompiledWorkflow, meta: FactMeta, amount: Decimal, currency: str
@@ -525,8 +517,7 @@ class Deal(PlainEvents):
                 f"the deal is in {self.stage!r}",
                 rule="payment_requires_won",
             )
-        self.trigger_event(self.PaymentReceived, amount=amount, currency=currency,
-                           **meta.event_fields())
+        self.trigger_fact(self.PaymentReceived, meta, amount=amount, currency=currency)
 
     def cancel_contract(
         self, wf: CompiledWorkflow, meta: FactMeta, reason: str, refund_amount: Decimal | None
@@ -542,24 +533,21 @@ class Deal(PlainEvents):
         if self.cancelled:
             raise RuleViolationError("already_cancelled: the contract is already cancelled",
                                      rule="already_cancelled")
-        self.trigger_event(self.ContractCancelled, reason=reason, refund_amount=refund_amount,
-                           **meta.event_fields())
+        self.trigger_fact(self.ContractCancelled, meta, reason=reason, refund_amount=refund_amount)
 
     def set_forecast(self, wf: CompiledWorkflow, meta: FactMeta, category: str) -> None:
         """``deal.forecast_set``: refused on a closed deal (the stage's ``accepts`` decide)."""
         self._guard_closed(wf, "deal.forecast_set")
-        self.trigger_event(self.ForecastSet, category=category, **meta.event_fields())
+        self.trigger_fact(self.ForecastSet, meta, category=category)
 
     def change_expected_close(
         self, wf: CompiledWorkflow, meta: FactMeta, expected_close: date
     ) -> None:
         """``deal.expected_close_changed``: refused on a closed deal."""
         self._guard_closed(wf, "deal.expected_close_changed")
-        self.trigger_event(self.ExpectedCloseChanged, expected_close=expected_close,
-                           **meta.event_fields())
+        self.trigger_fact(self.ExpectedCloseChanged, meta, expected_close=expected_close)
 
     def respond_survey(self, wf: CompiledWorkflow, meta: FactMeta, score: int) -> None:
         """``survey.responded``."""
         self._guard_closed(wf, "survey.responded")
-        self.trigger_event(self.SurveyResponded, score=score, owner=self.owner,
-                           **meta.event_fields())
+        self.trigger_fact(self.SurveyResponded, meta, score=score, owner=self.owner)

@@ -103,8 +103,8 @@ class Rep(PlainEvents):
         self, meta: FactMeta, period: str, amount: Decimal, currency: str, team: str | None
     ) -> None:
         """``rep.quota_set``."""
-        self.trigger_event(self.QuotaSet, period=period, amount=amount, currency=currency,
-                           team=team, **meta.event_fields())
+        self.trigger_fact(self.QuotaSet, meta, period=period, amount=amount, currency=currency,
+                          team=team)
 
     def set_profile(
         self,
@@ -118,18 +118,17 @@ class Rep(PlainEvents):
         active: bool,
     ) -> None:
         """``rep.profile_set``."""
-        self.trigger_event(self.ProfileSet, team=team, manager=manager,
-                           territories=territories, segments=segments, capacity=capacity,
-                           active=active, **meta.event_fields())
+        self.trigger_fact(self.ProfileSet, meta, team=team, manager=manager,
+                          territories=territories, segments=segments, capacity=capacity,
+                          active=active)
 
     def submit_forecast(self, meta: FactMeta, period: str, amount: Decimal,
                         currency: str) -> None:
         """``forecast.submitted``."""
-        self.trigger_event(self.ForecastSubmitted, period=period, amount=amount,
-                           currency=currency, **meta.event_fields())
+        self.trigger_fact(self.ForecastSubmitted, meta, period=period, amount=amount,
+                          currency=currency)
 
     def assign_plan(self, meta: FactMeta, plan: str, effective_from: datetime | None) -> None:
         """``rep.plan_assigned``; ``effective_from`` defaults to the fact's time."""
-        self.trigger_event(self.PlanAssigned, plan=plan,
-                           effective_from=effective_from or meta.occurred_at,
-                           **meta.event_fields())
+        self.trigger_fact(self.PlanAssigned, meta, plan=plan,
+                          effective_from=effective_from or meta.occurred_at)
