@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from engine.commands import Command
 from engine.contract.envelope import Fact, FactIdentity, identity_of, parse_fact
 from engine.contract.limits import DEFAULT_LIMITS, InputLimits
 from engine.domain.deal import Deal
@@ -331,12 +332,15 @@ class Ingestor:
     def ingest(
         self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = (),
         parsed: Sequence[Parsed | None] | None = None,
+        commands: Sequence[Command | None] | None = None,
     ) -> BatchResult:
         """Decide and store a batch; ``offsets`` commit in the same transaction.
 
         ``parsed``: the inputs as already validated, by :meth:`parse` (a stream's parsing
         thread) or by a helper process (see :mod:`engine.ingest.parallel`, which gives None
-        for each input it refused: it is parsed again here).
+        for each input it refused: it is parsed again here). ``commands``: the parsed
+        facts' commands (:meth:`translate`), None where there is none; the rest are
+        translated here.
 
         The cyclic collector is off while a batch is decided and stored, and collects the
         young generations once after it: a batch's objects live exactly as long as the
@@ -344,7 +348,7 @@ class Ingestor:
         """
         with store_gc.batches() as collect:
             try:
-                return self._ingest(inputs, offsets, parsed)
+                return self._ingest(inputs, offsets, parsed, commands)
             finally:
                 collect()
 
@@ -361,8 +365,15 @@ class Ingestor:
             # Keep no traceback: its frames would hold the whole batch alive.
             return _Invalid(_detached(exc), identity_of(item.raw))
 
+    def translate(self, parsed: Sequence[Parsed]) -> list[Command | None]:
+        """The command of each parsed fact (None for a refusal): a translation needs
+        nothing stored, so a stream makes it in its parsing thread while the writer
+        decides the batch before (``commands=`` of :meth:`ingest`)."""
+        return [to_command(p) if isinstance(p, Fact) else None for p in parsed]
+
     def _ingest(self, inputs: Sequence[RawInput], offsets: Sequence[KafkaOffset],
-                facts: Sequence[Parsed | None] | None) -> BatchResult:
+                facts: Sequence[Parsed | None] | None,
+                commands: Sequence[Command | None] | None = None) -> BatchResult:
         parsed: list[Parsed] = []
         for index, item in enumerate(inputs):
             known = facts[index] if facts is not None else None
@@ -371,7 +382,7 @@ class Ingestor:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = _UnitOfWork(self)
             try:
-                result = self._attempt(inputs, parsed, uow, offsets)
+                result = self._attempt(inputs, parsed, uow, offsets, commands)
             except (IntegrityError, _StaleCacheError):
                 # Another writer got there first (a deal's next version, or the same fact
                 # id): forget what this attempt decided and decide again from the store.
@@ -396,6 +407,7 @@ class Ingestor:
         parsed: Sequence[Fact | _Invalid],
         uow: _UnitOfWork,
         offsets: Sequence[KafkaOffset],
+        commands: Sequence[Command | None] | None = None,
     ) -> BatchResult:
         now = self.clock().isoformat()
         facts = [p for p in parsed if isinstance(p, Fact)]
@@ -405,7 +417,7 @@ class Ingestor:
         events: list[Any] = []
         accepted: list[AcceptedFactRow] = []
         rejections: list[RejectionRow] = []
-        for item, fact in zip(inputs, parsed, strict=True):
+        for index, (item, fact) in enumerate(zip(inputs, parsed, strict=True)):
             try:
                 if isinstance(fact, _Invalid):
                     raise fact.error
@@ -421,8 +433,10 @@ class Ingestor:
                     result.outcomes.append(Outcome("duplicate", item.origin, None, None, None,
                                                    fact.source, fact.id, fact.type))
                     continue
+                command = commands[index] if commands is not None else None
                 try:
-                    events.extend(handle(to_command(fact), uow))
+                    events.extend(handle(command if command is not None else to_command(fact),
+                                         uow))
                 except RuleViolationError:
                     uow.check_fresh(fact)
                     raise

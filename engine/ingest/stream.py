@@ -2,8 +2,10 @@
 one is decided and stored.
 
 Deciding a batch needs the batches before it stored (the aggregates, the dedupe records and
-the routing book it reads), but parsing and validating the next batch needs nothing: it
-runs in this thread while a second thread decides and stores the current batch. SQLite
+the routing book it reads), but parsing, validating and translating the next batch into
+commands needs nothing: it runs in this thread while a second thread decides and stores the
+current batch (the writer, which alone sets the pace on two cores, then spends nothing on
+a fact before deciding it). SQLite
 and psycopg release the interpreter lock while the database works (the statements, the
 commit's fsync), so the parse of batch n+1 overlaps the store work of batch n on a second
 core. Batches are still decided one at a time, in order, each in one transaction, exactly
@@ -42,7 +44,8 @@ def ingest_stream(
     current = next(inputs, None)
     if current is None:
         return
-    facts: list[Parsed] | None = ingestor.parse(current)
+    facts: list[Parsed] = ingestor.parse(current)
+    commands = ingestor.translate(facts)
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SWITCH_INTERVAL))
     try:
@@ -52,12 +55,14 @@ def ingest_stream(
         with (store_gc.batches(),
               ThreadPoolExecutor(1, thread_name_prefix="dealflow-ingest") as decider):
             while current is not None:
-                stored = decider.submit(ingestor.ingest, current, parsed=facts)
+                stored = decider.submit(ingestor.ingest, current, parsed=facts,
+                                        commands=commands)
                 following = next(inputs, None)
-                following_facts = (ingestor.parse(following) if following is not None
-                                   else None)
+                if following is not None:
+                    facts = ingestor.parse(following)
+                    commands = ingestor.translate(facts)
                 yield stored.result()
-                current, facts = following, following_facts
+                current = following
     finally:
         sys.setswitchinterval(before)
 

@@ -3,17 +3,23 @@ what batch-by-batch ingest decides, and stops at a failing batch."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.bootstrap import Engine
+from engine.contract.envelope import parse_fact
 from engine.demo import generate
+from engine.handlers import handle
+from engine.ingest import batch
 from engine.ingest.batch import RawInput
 from engine.ingest.jsonl import read_batches
 from engine.ingest.stream import SWITCH_INTERVAL, ingest_stream
+from engine.translate import to_command
 from tests.engine.facts import opened, raw
 from tests.engine.ingest.test_parallel import log_shape, one_process
 
@@ -84,3 +90,26 @@ def test_the_collector_stays_off_while_a_stream_runs(engine: Engine) -> None:
     seen = [gc.isenabled() for _ in ingest_stream(engine.ingestor, batches)]
     assert seen == [False] * 3  # not turned on again after each batch's ingest
     assert gc.isenabled()
+
+
+def test_the_parsing_thread_validates_and_translates_the_writer_decides(
+        tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "facts.jsonl"
+    path.write_bytes(b"\n".join(generate(5, deals=40)) + b"\n")
+    threads: Counter[tuple[str, str]] = Counter()
+
+    def counted(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            threads[(name, threading.current_thread().name)] += 1
+            return call(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(batch, "parse_fact", counted("parse", parse_fact))
+    monkeypatch.setattr(batch, "to_command", counted("translate", to_command))
+    monkeypatch.setattr(batch, "handle", counted("decide", handle))
+    results = list(ingest_stream(engine.ingestor, read_batches(path, 50)))
+    assert len(results) > 2
+    assert set(threads) == {("parse", "MainThread"), ("translate", "MainThread"),
+                            ("decide", "dealflow-ingest_0")}
+    # Every fact decided was translated by the parsing thread (duplicates are not decided).
+    assert threads[("translate", "MainThread")] >= threads[("decide", "dealflow-ingest_0")]
