@@ -91,8 +91,9 @@ def define(p: Projection) -> PipelineTables:
         *_times("exited", nullable=True),
         Column("exited_by", String(16)),
         Column("to_stage", String(_NAME)),
-        Index(n("stays_stage"), "workflow", "stage"),
         Index(n("stays_open"), "deal_id", "exited_position"),
+        # (no index on (workflow, stage): no query reads stays by stage; the reports read
+        # them whole by time, the live path by deal)
     )
     changes = p.table(
         "changes",
