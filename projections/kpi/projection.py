@@ -84,11 +84,11 @@ class _Batch:
     def apply(self, events: Sequence[LoggedEvent]) -> None:
         handlers = _HANDLERS
         mine = [e for e in events if type(e.event) in handlers]
-        self._load(self.t.deals, "deal_id",
+        self._load(self.t.deals, "deal_id", ("workflow", "workflow_version"),
                    {e.originator_text for e in mine if isinstance(e.event, _NEEDS_DEAL)}
                    - self.deals.keys(),
                    lambda r: self.deals.__setitem__(r.deal_id, (r.workflow, r.workflow_version)))
-        self._load(self.t.reps, "rep_uuid",
+        self._load(self.t.reps, "rep_uuid", ("rep",),
                    {e.originator_text for e in mine if isinstance(e.event, Rep.QuotaSet)}
                    - self.reps.keys(),
                    lambda r: self.reps.__setitem__(r.rep_uuid, r.rep))
@@ -99,9 +99,13 @@ class _Batch:
                 insert_rows(self.conn, getattr(self.t, name), _COLUMNS[name], rows)
                 self.rows[name] = []
 
-    def _load(self, table: Table, key: str, ids: set[str], put: Callable[[Any], None]) -> None:
+    def _load(self, table: Table, key: str, read: tuple[str, ...], ids: set[str],
+              put: Callable[[Any], None]) -> None:
+        # The key and the columns ``put`` reads only (a deal row's instants would each be
+        # parsed back into a datetime that nothing reads).
+        columns = [table.c[key], *(table.c[c] for c in read)]
         for batch in chunks(sorted(ids)):
-            for row in self.conn.execute(select(table).where(table.c[key].in_(batch))):
+            for row in self.conn.execute(select(*columns).where(table.c[key].in_(batch))):
                 put(row)
 
     def _fact(self, e: LoggedEvent) -> Row:
