@@ -26,6 +26,7 @@ from engine.domain.escalation import (
     Escalation,
 )
 from engine.domain.rep import Rep
+from engine.store.chunks import lookup_chunks
 from engine.store.log import LoggedEvent
 from projections.base import BulkLoad, Projection
 from projections.sla.clocks import DueMemo, DueTimes
@@ -75,7 +76,6 @@ _ESCALATION_STATUS: dict[type[Any], str] = {
 #: (a view whose tables predate the due times has no such row: it is filled once).
 DUE_KEY = "due_times"
 DUE_FORMAT = 2  # 2: escalation steps have due rows of their own
-_CHUNK = 500
 _WRITE_CHUNK = 10_000
 #: Deals whose opening the live view keeps between batches (~300 bytes each: ~3 MB).
 _OPENINGS = 10_000
@@ -246,7 +246,7 @@ class SlaProjection(Projection):
             clocks.opened(row.deal, row.workflow, row.workflow_version, row.occurred_at)
         known.update(batch.openings)
         starting = [d for d in earlier if clocks.starting(d, batch.by_deal[d])]
-        for chunk in _chunks(starting, _CHUNK):
+        for chunk in lookup_chunks(starting):
             kept = select(self.due.c.deal, self.due.c.rule, self.due.c.instance,
                           self.due.c.started_at).where(self.due.c.deal.in_(chunk))
             for row in conn.execute(kept):
@@ -376,7 +376,7 @@ def _openings(conn: Connection, view: SlaProjection, deals: list[str] | None
     if deals is None:
         yield from conn.execute(query.execution_options(yield_per=5000))
         return
-    for chunk in _chunks(deals, _CHUNK):
+    for chunk in lookup_chunks(deals):
         yield from conn.execute(query.where(d.c.deal.in_(chunk)))
 
 
