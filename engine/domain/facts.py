@@ -134,23 +134,32 @@ class PlainEvents(Aggregate):
                 or type(self._id) is not UUID):
             super().trigger_event(event_class, **kwargs)
             return
-        _check_topic(type(self), event_class)
-        event = object.__new__(event_class)
-        state = event.__dict__
-        state["originator_id"] = self._id
-        state["originator_version"] = version = self._version + 1
-        state["timestamp"] = timestamp = event_class.create_timestamp()
+        event, state = self._next_event(event_class)
         try:
             for name in names[3:]:
                 state[name] = kwargs[name]
         except KeyError:  # a field not named (and another named twice over): the slow way
             super().trigger_event(event_class, **kwargs)
             return
-        # ``event.mutate(self)``, the stock one (see ``_plain_fields``), without its checks
-        # that the event is this aggregate's next one, true here by construction.
+        self._take(event)
+
+    def _next_event(self, event_class: type[Any]) -> tuple[Any, dict[str, Any]]:
+        """A new ``event_class`` event for this aggregate's next version, its instance
+        dict holding the id, version and timestamp (the other fields are the caller's)."""
+        _check_topic(type(self), event_class)
+        event = object.__new__(event_class)
+        state = event.__dict__
+        state["originator_id"] = self._id
+        state["originator_version"] = self._version + 1
+        state["timestamp"] = event_class.create_timestamp()
+        return event, state
+
+    def _take(self, event: Any) -> None:
+        """``event.mutate(self)``, the stock one (see ``_plain_fields``), without its checks
+        that the event is this aggregate's next one, true here by construction."""
         event.apply(self)
-        self._version = version
-        self._modified_on = timestamp
+        self._version = event.originator_version
+        self._modified_on = event.timestamp
         self._pending_events.append(event)
 
 
@@ -163,12 +172,7 @@ class PlainEvents(Aggregate):
                 or "timestamp" in kwargs or type(self._id) is not UUID):
             self.trigger_event(event_class, **kwargs, **meta.event_fields())
             return
-        _check_topic(type(self), event_class)
-        event = object.__new__(event_class)
-        state = event.__dict__
-        state["originator_id"] = self._id
-        state["originator_version"] = version = self._version + 1
-        state["timestamp"] = timestamp = event_class.create_timestamp()
+        event, state = self._next_event(event_class)
         state["source"], state["fact_id"], state["occurred_at"], state["actor"], extra = meta
         state["extra"] = extra or None
         try:
@@ -177,11 +181,7 @@ class PlainEvents(Aggregate):
         except KeyError:  # a field not named (and another named twice over): the slow way
             self.trigger_event(event_class, **kwargs, **meta.event_fields())
             return
-        # As in trigger_event: the stock ``mutate`` without its checks.
-        event.apply(self)
-        self._version = version
-        self._modified_on = timestamp
-        self._pending_events.append(event)
+        self._take(event)
 
     @classmethod
     def _create(cls, event_class: type[Any], *, id: Any = None,

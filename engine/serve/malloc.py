@@ -110,14 +110,7 @@ class HeapTrimmer(Periodic):
 def limit_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas in this process at ``arenas``; whether the cap was set
     (False: not glibc, or ``MALLOC_ARENA_MAX`` given by the environment)."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return False
-    mallopt = getattr(_libc(), "mallopt", None)
-    if mallopt is None:
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+    return _mallopt(_M_ARENA_MAX, arenas, "MALLOC_ARENA_MAX")
 
 
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
@@ -132,14 +125,20 @@ def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     them pin the heap's pages after they are freed, where no trim reaches. A fixed
     threshold keeps every such block mapped and gives its pages back when it is freed
     (also fixing the trim threshold, which ``malloc_trim`` ignores anyway)."""
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+    return _mallopt(_M_MMAP_THRESHOLD, threshold, "MALLOC_MMAP_THRESHOLD_")
+
+
+def _mallopt(option: int, value: int, env: str) -> bool:
+    """glibc's ``mallopt(option, value)`` unless the environment variable ``env`` set the
+    option (glibc read it at start); whether it was set (False too without glibc)."""
+    if os.environ.get(env):
         return False
     mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    return bool(mallopt(option, value))
 
 
 def limit_sqlite_heap(limit_bytes: int) -> int:

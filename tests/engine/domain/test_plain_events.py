@@ -19,7 +19,8 @@ from engine.ingest.batch import RawInput
 from workflows import WorkflowRegistry
 
 
-def test_plain_events_equal_their_dataclass_construction(engine: Engine) -> None:
+def _ingest_demo(engine: Engine) -> list[Any]:
+    """Ingest a small demo file; every event appended, in order."""
     app = engine.app
     appended: list[Any] = []
     append = app.append
@@ -31,6 +32,11 @@ def test_plain_events_equal_their_dataclass_construction(engine: Engine) -> None
     app.append = recording  # type: ignore[method-assign]
     lines = list(generate(7, deals=30))
     engine.ingestor.ingest([RawInput(line, f"demo:{i}") for i, line in enumerate(lines)])
+    return appended
+
+
+def test_plain_events_equal_their_dataclass_construction(engine: Engine) -> None:
+    app, appended = engine.app, _ingest_demo(engine)
     plain = [event for event in appended if _plain_fields(type(event)) is not None]
     assert len({type(event) for event in plain}) >= 6  # most kinds went the fast way
     for event in plain:
@@ -54,17 +60,7 @@ def test_an_aggregate_changed_by_plain_events_equals_its_replay(engine: Engine) 
 
 def test_created_events_built_directly_equal_their_dataclass_construction(
         engine: Engine) -> None:
-    app = engine.app
-    appended: list[Any] = []
-    append = app.append
-
-    def recording(events: Any, **rows: Any) -> list[int]:
-        appended.extend(events)
-        return append(events, **rows)
-
-    app.append = recording  # type: ignore[method-assign]
-    lines = list(generate(7, deals=30))
-    engine.ingestor.ingest([RawInput(line, f"demo:{i}") for i, line in enumerate(lines)])
+    app, appended = engine.app, _ingest_demo(engine)
     assert _plain_created_fields(Deal, Deal.Opened) is not None
     assert _plain_created_fields(Rep, Rep.Registered) is not None
     created = [event for event in appended if isinstance(event, Deal.Opened | Rep.Registered)]
