@@ -11,7 +11,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from engine.api.auth import Permission, require
-from engine.api.common import Cursor, ServiceDep, decode_cursor, encode_cursor
+from engine.api.common import (
+    Cursor,
+    MinPosition,
+    ServiceDep,
+    decode_cursor,
+    encode_cursor,
+    ensure_position,
+)
 from engine.api.encode import event_fields, jsonable
 from engine.api.errors import ApiError, problems
 from engine.api.reports import AsOf, KnownAt, parse_moment
@@ -62,11 +69,12 @@ async def get_deal(subject: Subject, service: ServiceDep,
 
 
 def _sla(service: Service, subject: str, as_of: datetime | None,
-         known_at: datetime | None) -> DealSla:
+         known_at: datetime | None, min_position: int) -> DealSla:
     _load(service, subject)  # 404 for a deal never opened
     try:
         report = service.reports.compute("sla", as_of=as_of, known_at=known_at,
-                                         options={"deal": subject})
+                                         options={"deal": subject},
+                                         min_position=min_position)
     except NotFoundError:  # opened, but the SLA view has not applied it yet
         raise ApiError(503, "view_behind", f"the SLA view has not applied deal {subject!r} "
                        "yet; retry shortly") from None
@@ -77,17 +85,19 @@ def _sla(service: Service, subject: str, as_of: datetime | None,
 
 
 @router.get("/v1/deals/{subject}/sla", response_model=DealSla,
-            responses=problems(401, 403, 404, 422, 503),
+            responses=problems(400, 401, 403, 404, 422, 503),
             summary="Every SLA instance of a deal, with its outcome")
 async def get_deal_sla(
     subject: Subject, service: ServiceDep,
     _: Annotated[object, Depends(require(Permission.VIEWS))],
-    as_of: AsOf = None, known_at: KnownAt = None,
+    as_of: AsOf = None, known_at: KnownAt = None, min_position: MinPosition = None,
 ) -> DealSla:
     """The deal's SLA rule instances as of ``as_of`` (default now), from the SLA view:
-    start, deadline, outcome, end or cancellation, escalation (as ``report sla --deal``)."""
+    start, deadline, outcome, end or cancellation, escalation (as ``report sla --deal``).
+    ``min_position``: read-your-writes, as on the reports."""
     when, known = parse_moment(as_of, "as_of"), parse_moment(known_at, "known_at")
-    return await run_in_threadpool(_sla, service, subject, when, known)
+    await ensure_position(service, min_position)
+    return await run_in_threadpool(_sla, service, subject, when, known, min_position or 0)
 
 
 def _history(service: Service, subject: str, after: int, limit: int) -> DealHistoryPage:

@@ -31,8 +31,13 @@ def test_escalations_and_segments_over_http(api: Api) -> None:
         head = int(api.service.engine.app.recorder.max_notification_id() or 0)
         params: dict[str, str | int] = {**AS_OF, "min_position": head}
 
+        # The deal's SLA honours min_position (read-your-writes): past the head it is refused,
+        # at the head it waits for the views to apply the timer's steps.
+        beyond = client.get("/v1/deals/E-1/sla", params={**AS_OF, "min_position": head + 100})
+        assert beyond.status_code == 400 and beyond.json()["error"] == "bad_position"
         deal = client.get("/v1/deals/E-1/sla", params=params)
         assert deal.status_code == 200, deal.text
+        assert deal.json()["position"] >= head
         (contact,) = [i for i in deal.json()["instances"] if i["rule"] == "first_contact"]
         assert [(s["step"], s["status"], s["outcome"], s["recipient"])
                 for s in contact["steps"]] == [("owner+0h", "recorded", "notify", "rep-01"),
