@@ -35,16 +35,23 @@ def _ingest_demo(engine: Engine) -> list[Any]:
     return appended
 
 
+def _assert_as_by_dataclass(app: Any, event: Any) -> Any:
+    """``event`` equals the same event built by its dataclass ``__init__`` (as eventsourcing
+    builds it): fields in order, equality and stored bytes; the rebuilt event."""
+    rebuilt = type(event)(**vars(event))
+    assert list(vars(rebuilt).items()) == list(vars(event).items())
+    assert rebuilt == event
+    assert app.mapper.to_stored_event(rebuilt).state == app.mapper.to_stored_event(
+        event).state
+    return rebuilt
+
+
 def test_plain_events_equal_their_dataclass_construction(engine: Engine) -> None:
     app, appended = engine.app, _ingest_demo(engine)
     plain = [event for event in appended if _plain_fields(type(event)) is not None]
     assert len({type(event) for event in plain}) >= 6  # most kinds went the fast way
     for event in plain:
-        rebuilt = type(event)(**vars(event))  # the dataclass __init__, as eventsourcing does
-        assert list(vars(rebuilt).items()) == list(vars(event).items())
-        assert rebuilt == event
-        assert app.mapper.to_stored_event(rebuilt).state == app.mapper.to_stored_event(
-            event).state
+        _assert_as_by_dataclass(app, event)
 
 
 def test_an_aggregate_changed_by_plain_events_equals_its_replay(engine: Engine) -> None:
@@ -66,11 +73,7 @@ def test_created_events_built_directly_equal_their_dataclass_construction(
     created = [event for event in appended if isinstance(event, Deal.Opened | Rep.Registered)]
     assert {type(event) for event in created} == {Deal.Opened, Rep.Registered}
     for event in created:
-        rebuilt = type(event)(**vars(event))  # the dataclass __init__, as eventsourcing does
-        assert list(vars(rebuilt).items()) == list(vars(event).items())
-        assert rebuilt == event
-        assert app.mapper.to_stored_event(rebuilt).state == app.mapper.to_stored_event(
-            event).state
+        rebuilt = _assert_as_by_dataclass(app, event)
         # The aggregate the event makes by the stock steps equals the one made directly.
         made = rebuilt.mutate(None)
         assert made is not None
