@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from engine.domain import Deal, Rep
+from engine.store.chunks import lookup_chunks
 from engine.store.log import LoggedEvent
 from projections.base import FactRowsProjection
 from projections.forecast.tables import ForecastTables, define
 from projections.kpi.periods import KPI_TIMEZONE, QuarterOf
-from projections.pipeline.columns import chunks, insert_rows, instant_encoder, money
+from projections.pipeline.columns import insert_rows, instant_encoder, money
 
 __all__ = ["ForecastProjection"]
 
@@ -80,7 +81,7 @@ class _Batch:
         wanted = {e.originator_text for e in mine
                   if isinstance(e.event, Rep.ProfileSet | Rep.ForecastSubmitted)} - self.reps.keys()
         reps = self.t.reps
-        for batch in chunks(sorted(wanted)):
+        for batch in lookup_chunks(sorted(wanted)):
             for row in self.conn.execute(select(reps).where(reps.c.rep_uuid.in_(batch))):
                 self.reps[row.rep_uuid] = row.rep
         for e in mine:

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, select
 
 from engine.domain import Deal, Rep
+from engine.store.chunks import lookup_chunks
 from engine.store.log import LoggedEvent
 from projections.base import FactRowsProjection
 from projections.kpi.periods import KPI_TIMEZONE, QuarterOf
 from projections.kpi.tables import KpiTables, define
-from projections.pipeline.columns import chunks, insert_rows, instant_encoder, money
+from projections.pipeline.columns import insert_rows, instant_encoder, money
 
 __all__ = ["KpiProjection"]
 
@@ -104,7 +105,7 @@ class _Batch:
         # The key and the columns ``put`` reads only (a deal row's instants would each be
         # parsed back into a datetime that nothing reads).
         columns = [table.c[key], *(table.c[c] for c in read)]
-        for batch in chunks(sorted(ids)):
+        for batch in lookup_chunks(sorted(ids)):
             for row in self.conn.execute(select(*columns).where(table.c[key].in_(batch))):
                 put(row)
 

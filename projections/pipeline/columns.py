@@ -7,12 +7,12 @@ fixed-width UTC ISO 8601 text on SQLite (so that text order is time order).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,7 +36,6 @@ __all__ = [
     "Money",
     "UtcDateTime",
     "add_counts",
-    "chunks",
     "insert_rows",
     "instant_decoder",
     "instant_encoder",
@@ -49,7 +48,6 @@ __all__ = [
 ]
 
 CENT = Decimal("0.01")
-T = TypeVar("T")
 
 
 def money(value: Decimal) -> Decimal:
@@ -122,13 +120,6 @@ def visible(occurred: ColumnElement[Any], recorded: ColumnElement[Any],
     if params.known_at is not None:
         clause = and_(clause, recorded <= params.known_at)
     return clause
-
-
-def chunks(items: Iterable[T]) -> Iterator[list[T]]:
-    """``items`` as ``IN`` lists: distinct, at most 512 each, padded to one of a few sizes so
-    that each lookup runs with a few statement texts (:func:`engine.store.chunks.lookup_chunks`:
-    every text stays prepared in its connection's statement cache)."""
-    return lookup_chunks(items)
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
@@ -361,7 +352,7 @@ def read_rows(conn: Connection, table: Table, column: str, values: Iterable[Any]
                                    f" AND ({where})" if where else "", raw_instants)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     out: list[dict[str, Any]] = []
-    for batch in chunks(sorted(set(values))):
+    for batch in lookup_chunks(sorted(set(values))):
         result = conn.exec_driver_sql(sql.format(marks=", ".join(mark for _ in batch)),
                                       tuple(batch))
         for raw in result.fetchall():

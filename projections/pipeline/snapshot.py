@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from projections.pipeline.columns import chunks, visible
+from engine.store.chunks import lookup_chunks
+from projections.pipeline.columns import visible
 from projections.pipeline.state import DealState, contributions
 from projections.pipeline.tables import PipelineTables
 from projections.report import ReportParams
@@ -149,7 +150,7 @@ def snapshots(conn: Connection, t: PipelineTables, params: ReportParams,
     stays: dict[str, Any] = {}
     owners: dict[str, str] = {}
     amounts: dict[str, tuple[Decimal, str]] = {}
-    for ids in ([None] if wanted is None else list(chunks(wanted))):
+    for ids in ([None] if wanted is None else list(lookup_chunks(wanted))):
         d, s, c = t.deals, t.stays, t.changes
         q_deals = select(d).where(visible(d.c.opened_at, d.c.opened_recorded_at, params))
         q_stays = (select(s).where(visible(s.c.entered_at, s.c.entered_recorded_at, params))

@@ -28,9 +28,10 @@ from sqlalchemy import (
 )
 
 from engine.domain import Deal, Rep
+from engine.store.chunks import lookup_chunks
 from engine.store.log import LoggedEvent
 from projections.base import Projection
-from projections.pipeline.columns import UtcDateTime, chunks, upsert
+from projections.pipeline.columns import UtcDateTime, upsert
 
 __all__ = ["NO_OWNER", "RoutingProjection", "RoutingTables"]
 
@@ -127,7 +128,7 @@ class RoutingProjection(Projection):
     def _load(conn: Connection, table: Table, key: str, ids: set[str]
               ) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        for chunk in chunks(sorted(ids)):
+        for chunk in lookup_chunks(sorted(ids)):
             for row in conn.execute(select(table).where(table.c[key].in_(chunk))):
                 values = dict(row._mapping)
                 found[values.pop(key)] = values
