@@ -133,19 +133,40 @@ if os.environ.get("DEALFLOW_BENCH_MEMPROBE"):
         big = sorted(((len(o), id(o), o) for o in everything
                       if isinstance(o, (dict, list, set, collections.deque)) and len(o) > 2000),
                      key=lambda t: t[0], reverse=True)[:25]
-        for size, _, o in big:
+        # Running functions' locals are no object's referents (3.11 frames): look there too.
+        stacks = []
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                if frame.f_code.co_name != "_dump":
+                    stacks.append(frame)
+                frame = frame.f_back
+        for size, _, held in big:
             where = []
-            for h in gc.get_referrers(o):
-                if h is everything or h is big:
-                    continue
+            for h in gc.get_referrers(held):
+                if h is everything or h is big or isinstance(h, tuple):
+                    continue  # the dump's own lists, a closure or argument tuple
                 if isinstance(h, dict):
-                    name = next((str(k) for k, v in h.items() if v is o), "?")
+                    name = next((str(k) for k, v in h.items() if v is held), "?")
                     owner = next((type(r).__qualname__ for r in gc.get_referrers(h)
                                   if getattr(r, "__dict__", None) is h), "dict")
                     where.append(f"{owner}.{name}")
+                elif type(h).__name__ == "cell":
+                    # A closure's variable: name the function (cell -> closure -> function).
+                    funcs = [f"{f.__module__}.{f.__qualname__}"
+                             for t in gc.get_referrers(h) if isinstance(t, tuple)
+                             for f in gc.get_referrers(t) if getattr(f, "__closure__", None) is t]
+                    if funcs:  # none: this dump's own variable
+                        where.append("closure of " + funcs[0])
                 else:
                     where.append(type(h).__qualname__)
-            types[f"<{type(o).__name__} held by {','.join(where[:3])}>"] = size
+            for frame in stacks:
+                where += [f"local {k} of {frame.f_code.co_qualname}"
+                          for k, v in frame.f_locals.items() if v is held]
+            label = f"<{type(held).__name__} held by {','.join(where[:3]) or '?'}>"
+            while label in types:  # two containers with the same owner: both kept
+                label += "'"
+            types[label] = size
+        del stacks
         del everything, big
         lines = (tracemalloc.take_snapshot().statistics("lineno")
                  if tracemalloc.is_tracing() else [])
