@@ -12,11 +12,14 @@ deals opened (time: now - 24 h + 2 min), a call one minute later, the first cont
 and for half of them the thank-you e-mail; so thank-you deadlines fall due three minutes
 after each deal arrives and the timer records live breaches all along.
 
-Each minute it samples the RSS of serve and its children, the view lag (log head minus the
-slowest view's position, from /readyz), the size of a SQLite store's WAL, the p99 of batch
-POST latency and the p99 of append-to-visible (from a POST's answer to the views reaching
-its position, probed every 20 ms). It prints a row per minute and, after ``--warmup``
-minutes, the least-squares slope of each (RSS in MB per 10 minutes: flat means < 1).
+Each minute it samples the RSS of serve and its children (a reading then, and the median of
+a reading every ``--rss-every`` seconds over the minute: serve's RSS moves by tens of MB
+within a minute, so the median is the steadier estimate; both slopes are printed), the view
+lag (log head minus the slowest view's position, from /readyz), the size of a SQLite
+store's WAL, the p99 of batch POST latency and the p99 of append-to-visible (from a POST's
+answer to the views reaching its position, probed every 20 ms). It prints a row per minute
+and, after ``--warmup`` minutes, the least-squares slope of each (RSS in MB per 10 minutes:
+flat means < 1).
 Meanwhile it scrapes /metrics every ``--scrape-every`` seconds (15, as Prometheus would;
 the view gauges included) and prints each minute's slowest scrape, marked ``(no SLA)``
 while the SLA counts' first reading is not done. Never part of the test suite.
@@ -236,6 +239,7 @@ class Samples:
         self.sla_series = 0  # SLA gauge series in the last scrape (0: not read yet)
         self.posted = 0
         self.produced = 0
+        self.rss: list[tuple[float, float]] = []  # (serve and children, serve alone), MB
 
     def swap(self) -> tuple[list[float], list[float], list[str]]:
         with self.lock:
@@ -247,6 +251,22 @@ class Samples:
         with self.lock:
             out, self.scrape_seconds = self.scrape_seconds, []
         return out
+
+    def swap_rss(self) -> list[tuple[float, float]]:
+        with self.lock:
+            out, self.rss = self.rss, []
+        return out
+
+
+def rss_loop(pid: int, every: float, samples: Samples, stop: threading.Event) -> None:
+    """RSS of serve and its children, and of serve alone, every ``every`` seconds: serve's
+    RSS moves by tens of MB within a minute (a Kafka fetch, a batch in flight, freed
+    chunks between heap trims), so one reading a minute is a noisy estimate of its level;
+    the minute's median of these is a steadier one."""
+    while not stop.wait(every):
+        sample = (rss_mb(pid), _rss_kb(pid) / 1e3)
+        with samples.lock:
+            samples.rss.append(sample)
 
 
 def p99(values: list[float]) -> float:
@@ -446,6 +466,9 @@ def main() -> int:
                         help="dump serve's and its child's memory by kind after the warm-up "
                              "and at the end; print what grew ('trace', the default: also "
                              "trace allocations by line, slowing both; 'light': no tracing)")
+    parser.add_argument("--rss-every", type=float, default=5.0,
+                        help="seconds between RSS readings; each minute's median is printed "
+                             "beside its one reading, with its own slope")
     parser.add_argument("--scrape-every", type=float, default=15.0,
                         help="seconds between /metrics scrapes, as Prometheus would (0: none)")
     parser.add_argument("--serve-env", action="append", default=[], metavar="NAME=VALUE",
@@ -494,6 +517,8 @@ def main() -> int:
             threading.Thread(target=visible_loop, args=(server.url, samples, stop,
                                                         positions), daemon=True),
         ]
+        threads.append(threading.Thread(target=rss_loop, args=(
+            server.proc.pid, args.rss_every, samples, stop), daemon=True))
         if args.scrape_every > 0:
             threads.append(threading.Thread(target=scrape_loop, args=(
                 server.url, secret, args.scrape_every, samples, stop), daemon=True))
@@ -501,7 +526,9 @@ def main() -> int:
             thread.start()
         rows: list[tuple[int, float, int, float, float]] = []
         parent_mb: list[float] = []  # serve itself, without its views child
-        print(f"{'min':>4} {'RSS MB':>8} {'per process':>16} {'lag':>8} {'POST p99 ms':>12} "
+        medians: list[tuple[float, float]] = []  # the minute's median (all, serve alone)
+        print(f"{'min':>4} {'RSS MB':>8} {'median':>7} {'per process':>16} {'lag':>8} "
+              f"{'POST p99 ms':>12} "
               f"{'visible p99 ms':>15} {'scrape max ms':>14} {'posted':>9} {'produced':>9} "
               f"{'WAL MB':>7} {'load':>5} errors",
               flush=True)
@@ -516,9 +543,13 @@ def main() -> int:
                 rows.append(row)
                 each = "/".join(f"{_rss_kb(p) / 1e3:.0f}" for p in _tree(server.proc.pid))
                 parent_mb.append(_rss_kb(server.proc.pid) / 1e3)
+                minute_rss = samples.swap_rss() or [(row[1], parent_mb[-1])]
+                medians.append((statistics.median(r[0] for r in minute_rss),
+                                statistics.median(r[1] for r in minute_rss)))
                 scraped = (f"{max(scrapes) * 1000:.0f}"
                            f"{'' if samples.sla_series else ' (no SLA)'}" if scrapes else "-")
-                print(f"{row[0]:>4} {row[1]:>8.1f} {each:>16} {row[2]:>8} {row[3]:>12.1f} "
+                print(f"{row[0]:>4} {row[1]:>8.1f} {medians[-1][0]:>7.1f} {each:>16} {row[2]:>8} "
+                      f"{row[3]:>12.1f} "
                       f"{row[4]:>15.1f} {scraped:>14} {samples.posted:>9} {samples.produced:>9} "
                       f"{wal_mb(db):>7} {os.getloadavg()[0]:>5.1f} {len(errors)}"
                       f"{' ' + errors[0] if errors else ''}", flush=True)
@@ -533,7 +564,11 @@ def main() -> int:
         print(f"after {args.warmup} min of warm-up ({len(steady)} samples), slopes:")
         print(f"  RSS: {slope(xs, [r[1] for r in steady]) * 10:+.2f} MB per 10 min "
               f"(flat: < 1); serve alone "
-              f"{slope(xs, parent_mb[args.warmup:]) * 10:+.2f} MB per 10 min")
+              f"{slope(xs, parent_mb[args.warmup:]) * 10:+.2f} MB per 10 min (one reading a "
+              f"minute)")
+        print(f"  RSS, each minute's median of a reading every {args.rss_every:g} s: "
+              f"{slope(xs, [m[0] for m in medians[args.warmup:]]) * 10:+.2f} MB per 10 min; "
+              f"serve alone {slope(xs, [m[1] for m in medians[args.warmup:]]) * 10:+.2f}")
         print(f"  view lag: {slope(xs, [float(r[2]) for r in steady]):+.1f} events per min")
         print(f"  POST p99: {slope(xs, [r[3] for r in steady]):+.2f} ms per min")
         print(f"  append-to-visible p99: {slope(xs, [r[4] for r in steady]):+.2f} ms per min")
