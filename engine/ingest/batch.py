@@ -22,7 +22,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from engine.commands import Command
 from engine.contract.envelope import Fact, FactIdentity, identity_of, parse_fact
 from engine.contract.limits import DEFAULT_LIMITS, InputLimits
 from engine.domain.deal import Deal
@@ -332,15 +331,12 @@ class Ingestor:
     def ingest(
         self, inputs: Sequence[RawInput], *, offsets: Sequence[KafkaOffset] = (),
         parsed: Sequence[Parsed | None] | None = None,
-        commands: Sequence[Command | None] | None = None,
     ) -> BatchResult:
         """Decide and store a batch; ``offsets`` commit in the same transaction.
 
-        ``parsed``: the inputs as already validated, by :meth:`parse` (a stream's parsing
-        thread) or by a helper process (see :mod:`engine.ingest.parallel`, which gives None
-        for each input it refused: it is parsed again here). ``commands``: the parsed
-        facts' commands (:meth:`translate`), None where there is none; the rest are
-        translated here.
+        ``parsed``: the inputs as already validated by a helper process (see
+        :mod:`engine.ingest.parallel`, which gives None for each input it refused: it is
+        parsed again here); the rest are parsed here.
 
         The cyclic collector is off while a batch is decided and stored, and collects the
         young generations once after it: a batch's objects live exactly as long as the
@@ -348,15 +344,9 @@ class Ingestor:
         """
         with store_gc.batches() as collect:
             try:
-                return self._ingest(inputs, offsets, parsed, commands)
+                return self._ingest(inputs, offsets, parsed)
             finally:
                 collect()
-
-    def parse(self, inputs: Sequence[RawInput]) -> list[Parsed]:
-        """Each input validated as :meth:`ingest` validates it: its fact, or its refusal
-        (error and identity) ready to be stored. Needs nothing stored, so a stream parses
-        the next batch while the current one is decided (``parsed=`` of :meth:`ingest`)."""
-        return [self._parse_one(item) for item in inputs]
 
     def _parse_one(self, item: RawInput) -> Parsed:
         try:
@@ -365,15 +355,8 @@ class Ingestor:
             # Keep no traceback: its frames would hold the whole batch alive.
             return _Invalid(_detached(exc), identity_of(item.raw))
 
-    def translate(self, parsed: Sequence[Parsed]) -> list[Command | None]:
-        """The command of each parsed fact (None for a refusal): a translation needs
-        nothing stored, so a stream makes it in its parsing thread while the writer
-        decides the batch before (``commands=`` of :meth:`ingest`)."""
-        return [to_command(p) if isinstance(p, Fact) else None for p in parsed]
-
     def _ingest(self, inputs: Sequence[RawInput], offsets: Sequence[KafkaOffset],
-                facts: Sequence[Parsed | None] | None,
-                commands: Sequence[Command | None] | None = None) -> BatchResult:
+                facts: Sequence[Parsed | None] | None) -> BatchResult:
         parsed: list[Parsed] = []
         for index, item in enumerate(inputs):
             known = facts[index] if facts is not None else None
@@ -382,7 +365,7 @@ class Ingestor:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = _UnitOfWork(self)
             try:
-                result = self._attempt(inputs, parsed, uow, offsets, commands)
+                result = self._attempt(inputs, parsed, uow, offsets)
             except (IntegrityError, _StaleCacheError):
                 # Another writer got there first (a deal's next version, or the same fact
                 # id): forget what this attempt decided and decide again from the store.
@@ -407,7 +390,6 @@ class Ingestor:
         parsed: Sequence[Fact | _Invalid],
         uow: _UnitOfWork,
         offsets: Sequence[KafkaOffset],
-        commands: Sequence[Command | None] | None = None,
     ) -> BatchResult:
         now = self.clock().isoformat()
         facts = [p for p in parsed if isinstance(p, Fact)]
@@ -417,7 +399,7 @@ class Ingestor:
         events: list[Any] = []
         accepted: list[AcceptedFactRow] = []
         rejections: list[RejectionRow] = []
-        for index, (item, fact) in enumerate(zip(inputs, parsed, strict=True)):
+        for item, fact in zip(inputs, parsed, strict=True):
             try:
                 if isinstance(fact, _Invalid):
                     raise fact.error
@@ -433,10 +415,8 @@ class Ingestor:
                     result.outcomes.append(Outcome("duplicate", item.origin, None, None, None,
                                                    fact.source, fact.id, fact.type))
                     continue
-                command = commands[index] if commands is not None else None
                 try:
-                    events.extend(handle(command if command is not None else to_command(fact),
-                                         uow))
+                    events.extend(handle(to_command(fact), uow))
                 except RuleViolationError:
                     uow.check_fresh(fact)
                     raise

@@ -40,11 +40,11 @@ def default_workers(size: int, cores: int, load: float) -> int:
     is ``load`` (1-minute average): the writer alone unless more than two cores sit idle.
 
     A helper saves the writer the parse (~16 us per fact) but costs ~28 us per fact of
-    pickling, and the writer already keeps about two cores busy (it decides in one thread
-    and stores in another while the next batch is parsed), so a helper can pay only on a
-    third idle core. Measured on 2 cores, whole command on the 60k-line demo file: one
-    process 7,127 lines/s, two 5,091/s at load 1.3-2.4; 9.9-13.4 s against 13.7-16.0 s at
-    load 4-5 (docs/operations.md, "Write path performance"). Not measured on more cores.
+    pickling, and the writer's own work (SQLite's included) takes most of a core, so a
+    helper is kept for a third idle core and beyond. Measured on 2 cores, whole command on
+    the 60k-line demo file: one process 7,127 lines/s, two 5,091/s at load 1.3-2.4;
+    9.9-13.4 s against 13.7-16.0 s at load 4-5 (docs/operations.md, "Write path
+    performance"). Not measured on more cores.
     """
     if size <= _BIG_INPUT:
         return 1

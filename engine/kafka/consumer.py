@@ -58,7 +58,6 @@ from kafka.errors import KafkaError
 from engine.contract.envelope import Fact
 from engine.errors import BrokerUnreachableError
 from engine.ingest.parsing import parse_chunk
-from engine.ingest.stream import SWITCH_INTERVAL
 from engine.kafka.batches import store_batch
 from engine.kafka.deadletters import DeadLetter, DeadLetterError, DeadLetterPublisher
 from engine.kafka.fence import PartitionFence
@@ -73,9 +72,16 @@ from engine.kafka.topics import TopicAdmin
 if TYPE_CHECKING:
     from engine.bootstrap import Engine
 
-__all__ = ["DEAD_LETTER_SUFFIX", "ConsumerStats", "KafkaIngestWorker", "unstick_rejoin"]
+__all__ = ["DEAD_LETTER_SUFFIX", "SWITCH_INTERVAL", "ConsumerStats", "KafkaIngestWorker",
+           "unstick_rejoin"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds between the interpreter's thread switches while the consumer runs (Python's
+#: default is 0.005): the deciding thread releases the interpreter lock for each statement
+#: and the commit, and on its return waited for the polling thread to give the lock back,
+#: up to a whole interval each time.
+SWITCH_INTERVAL = 0.001
 
 _WATCH_SECONDS = 1.0
 
@@ -182,10 +188,10 @@ class KafkaIngestWorker:
         """Consume until stopped."""
         ensure_tables(self.db)
         self._decider = ThreadPoolExecutor(1, thread_name_prefix="dealflow-kafka-decide")
-        # As while a file streams (engine.ingest.stream): the deciding thread gives the
-        # interpreter lock up for each statement and the commit, and on its return would
-        # wait up to a whole switch interval for this thread (polling, parsing) to give it
-        # back; a longer interval already set is shortened, a shorter one kept.
+        # The deciding thread gives the interpreter lock up for each statement and the
+        # commit, and on its return would wait up to a whole switch interval for this
+        # thread (polling, parsing) to give it back (SWITCH_INTERVAL); a longer interval
+        # already set is shortened, a shorter one kept.
         before = sys.getswitchinterval()
         sys.setswitchinterval(min(before, SWITCH_INTERVAL))
         try:

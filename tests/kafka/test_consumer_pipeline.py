@@ -16,9 +16,8 @@ import pytest
 
 import engine.kafka.consumer as consumer_module
 from engine.bootstrap import Engine
-from engine.ingest.stream import SWITCH_INTERVAL
 from engine.kafka.batches import store_batch
-from engine.kafka.consumer import KafkaIngestWorker
+from engine.kafka.consumer import SWITCH_INTERVAL, KafkaIngestWorker
 from tests.kafka.conftest import (
     create_topics,
     kafka_settings,

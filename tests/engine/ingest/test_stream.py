@@ -1,11 +1,11 @@
-"""A stream of batches (next parsed while the current is decided and stored) decides exactly
-what batch-by-batch ingest decides, and stops at a failing batch."""
+"""A stream of batches decides exactly what batch-by-batch ingest decides, in one thread,
+and stops at a failing batch before reading the next."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from engine.handlers import handle
 from engine.ingest import batch
 from engine.ingest.batch import RawInput
 from engine.ingest.jsonl import read_batches
-from engine.ingest.stream import SWITCH_INTERVAL, ingest_stream
+from engine.ingest.stream import ingest_stream
 from engine.translate import to_command
 from tests.engine.facts import opened, raw
 from tests.engine.ingest.test_parallel import log_shape, one_process
@@ -54,31 +54,22 @@ def test_a_failing_batch_stops_the_stream_before_the_next_is_decided(
         return real(inputs, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine.ingestor, "ingest", second_fails)
-    stream = ingest_stream(engine.ingestor, batches)
+    read: list[int] = []
+
+    def reading() -> Iterator[list[RawInput]]:
+        for number, each in enumerate(batches):
+            read.append(number)
+            yield each
+
+    stream = ingest_stream(engine.ingestor, reading())
     assert next(stream).accepted == 3
     with pytest.raises(OSError):
         next(stream)
-    assert calls == ["s:0:0", "s:1:0"]  # the third batch was parsed, never decided
+    assert calls == ["s:0:0", "s:1:0"]
+    assert read == [0, 1]  # the third batch was not even read
     monkeypatch.undo()
     stored = engine.app.recorder.select_notifications(start=1, limit=100)
     assert len([n for n in stored if n.topic == "dealflow.deal.opened"]) == 3
-
-
-def test_threads_switch_every_millisecond_while_a_stream_runs(engine: Engine) -> None:
-    import sys
-
-    batches = [[RawInput(raw(opened(f"W-{b}-{n}")), f"w:{b}:{n}") for n in range(3)]
-               for b in range(3)]
-    before = sys.getswitchinterval()
-    assert before > SWITCH_INTERVAL  # Python's default, 0.005
-    seen = [sys.getswitchinterval() for _ in ingest_stream(engine.ingestor, batches)]
-    assert seen == [SWITCH_INTERVAL] * 3
-    assert sys.getswitchinterval() == before  # given back when the stream ends
-    # ... and when the caller stops reading early.
-    stream = ingest_stream(engine.ingestor, [[RawInput(raw(opened("W-x")), "w:x")]] * 2)
-    next(stream)
-    stream.close()
-    assert sys.getswitchinterval() == before
 
 
 def test_the_collector_stays_off_while_a_stream_runs(engine: Engine) -> None:
@@ -92,7 +83,7 @@ def test_the_collector_stays_off_while_a_stream_runs(engine: Engine) -> None:
     assert gc.isenabled()
 
 
-def test_the_parsing_thread_validates_and_translates_the_writer_decides(
+def test_a_stream_parses_translates_and_decides_in_the_calling_thread(
         tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "facts.jsonl"
     path.write_bytes(b"\n".join(generate(5, deals=40)) + b"\n")
@@ -110,6 +101,8 @@ def test_the_parsing_thread_validates_and_translates_the_writer_decides(
     results = list(ingest_stream(engine.ingestor, read_batches(path, 50)))
     assert len(results) > 2
     assert set(threads) == {("parse", "MainThread"), ("translate", "MainThread"),
-                            ("decide", "dealflow-ingest_0")}
-    # Every fact decided was translated by the parsing thread (duplicates are not decided).
-    assert threads[("translate", "MainThread")] >= threads[("decide", "dealflow-ingest_0")]
+                            ("decide", "MainThread")}
+    # Every fact decided was translated once, before the batch was decided (duplicates are
+    # not decided), and none parsed twice.
+    assert threads[("translate", "MainThread")] >= threads[("decide", "MainThread")]
+    assert threads[("parse", "MainThread")] == sum(len(r.outcomes) for r in results)
