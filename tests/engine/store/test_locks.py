@@ -34,9 +34,12 @@ def _holder_pid(engine: Engine, name: str) -> int | None:
 
 
 def _terminate(engine: Engine, pid: int) -> None:
-    """Cut one backend of this test's own database (what a server restart does to all)."""
+    """Cut one backend of this test's own database (what a server restart does to all), and
+    wait until it has exited: the signal alone leaves its locks held for a moment, longer on a
+    busy machine (PostgreSQL 14+ waits for the exit, here up to 30 s)."""
     with engine.sql.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 30000)"),
+                            {"pid": pid}).scalar()
 
 
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
