@@ -10,8 +10,9 @@ cost more than it saved, because both need the interpreter lock and the store's 
 (SQLite's statements, its commit) is mostly in this process too. Measured on 2 cores with
 d9b6309's 60,462-line demo file, the whole command, interleaved rounds at load 1.0-1.3
 (docs/operations.md, "Write path performance"): SQLite 15,875 against 14,637 lines/s with
-the parsing thread, CPU 3.65 against 4.11 s (6 of 6 rounds faster); PostgreSQL 13,580
-against 12,946 lines/s, client CPU 3.40 against 3.78 s (4 pairs).
+the parsing thread, CPU 3.65 against 4.11 s (faster in every round kept); PostgreSQL 13,580
+against 12,946 lines/s, client CPU 3.40 against 3.78 s (4 pairs: faster in
+3, less CPU in 4).
 
 Batches are decided one at a time, in order, each in one transaction, exactly as
 ``Ingestor.ingest`` decides them alone; an error in a batch is raised before the next batch
